@@ -1,0 +1,9 @@
+//! The allow-list: sources that are never banned nor dropped.
+
+pub const ALLOW_MAP: &str = "ALLOW";
+pub const ALLOW_CAPACITY: u32 = 1024;
+
+/// Prefix length of an IPv4 prefix in the IPv4-mapped key space of the allow-list trie.
+pub const fn ipv4_mapped_prefix_len(ipv4_prefix_len: u8) -> u32 {
+    96 + ipv4_prefix_len as u32
+}

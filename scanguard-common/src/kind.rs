@@ -1,0 +1,70 @@
+//! The kinds of scan probe scanguard recognises, with their stable names.
+
+/// A kind of scan probe. The discriminant indexes per-kind arrays in maps; the name is used in
+/// logs, JSON and docs and never changes.
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    /// No TCP control flag at all (nmap `-sN`).
+    NullScan = 0,
+    /// FIN alone (nmap `-sF`).
+    FinScan = 1,
+    /// FIN+PSH+URG (nmap `-sX`) and every other flag combination no TCP stack sends.
+    XmasScan = 2,
+    /// A bare SYN to a watched port (nmap `-sS` against rarely used services).
+    SynScan = 3,
+    /// A connection attempt to a trap port (honeypot sensor mode).
+    TrapPort = 4,
+}
+
+/// Size of per-kind arrays in maps; leaves room for kinds added later without a layout change.
+pub const MAX_KINDS: usize = 16;
+
+impl Kind {
+    pub const ALL: [Kind; 5] = [
+        Kind::NullScan,
+        Kind::FinScan,
+        Kind::XmasScan,
+        Kind::SynScan,
+        Kind::TrapPort,
+    ];
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            Kind::NullScan => "null-scan",
+            Kind::FinScan => "fin-scan",
+            Kind::XmasScan => "xmas-scan",
+            Kind::SynScan => "syn-scan",
+            Kind::TrapPort => "trap-port",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|kind| kind.name() == name)
+    }
+
+    pub fn from_u8(value: u8) -> Option<Kind> {
+        Kind::ALL.get(usize::from(value)).copied()
+    }
+
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn discriminants_index_all_in_order() {
+        for (i, kind) in Kind::ALL.into_iter().enumerate() {
+            assert_eq!(kind.index(), i);
+            assert_eq!(Kind::from_u8(i as u8), Some(kind));
+            assert_eq!(Kind::from_name(kind.name()), Some(kind));
+        }
+        assert!(Kind::ALL.len() <= MAX_KINDS);
+        assert_eq!(Kind::from_u8(Kind::ALL.len() as u8), None);
+        assert_eq!(Kind::from_name("nope"), None);
+    }
+}

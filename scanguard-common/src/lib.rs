@@ -1,0 +1,30 @@
+//! Types and pure logic shared by the scanguard XDP program and its loader.
+//!
+//! Everything here is plain data and plain functions so the decisions the kernel makes can be
+//! unit-tested on the host. Wire structs are `#[repr(C)]` with explicit padding; under the `user`
+//! feature they also implement `aya::Pod` and `bytemuck::Pod` (which refuses hidden padding).
+#![no_std]
+
+pub mod action;
+pub mod allow;
+pub mod ban;
+pub mod classify;
+pub mod config;
+pub mod counters;
+pub mod kind;
+pub mod parse;
+pub mod ports;
+
+/// Implements `aya::Pod` and `bytemuck::{Pod, Zeroable}` for wire structs under `user`.
+macro_rules! wire_struct {
+    ($t:ty, $size:expr) => {
+        const _: () = assert!(core::mem::size_of::<$t>() == $size);
+        #[cfg(feature = "user")]
+        unsafe impl aya::Pod for $t {}
+        #[cfg(feature = "user")]
+        unsafe impl bytemuck::Zeroable for $t {}
+        #[cfg(feature = "user")]
+        unsafe impl bytemuck::Pod for $t {}
+    };
+}
+pub(crate) use wire_struct;

@@ -1,0 +1,51 @@
+//! Per-port roles, kept in one array map indexed by destination port.
+//!
+//! One byte per port (64 KiB for all 65,536) costs a single inlined array lookup per TCP
+//! packet, where separate bitmaps would cost one lookup per role.
+
+pub const PORT_ROLES_MAP: &str = "PORT_ROLES";
+pub const PORT_COUNT: u32 = 65_536;
+
+/// A bare SYN to this port is a `syn-scan`.
+pub const ROLE_WATCHED: u8 = 1 << 0;
+/// Any connection attempt to this port is a `trap-port` probe.
+pub const ROLE_TRAP: u8 = 1 << 1;
+/// Probes to this port never trigger anything (the sensor's real sshd).
+pub const ROLE_PROTECTED: u8 = 1 << 2;
+
+/// Default watch list: services that have been deprecated for decades, so a SYN to one of them
+/// from the outside is a scanner looking for something old and broken.
+/// - 7, 9, 13, 17, 19, 37: the "small services" (echo, discard, daytime, qotd, chargen, time;
+///   RFC 862-868), off everywhere and known as amplification vectors.
+/// - 23 telnet and 79 finger: the seeds' own list (cleartext logins, user enumeration).
+/// - 512, 513, 514: rexec, rlogin, rsh (address-based trust, replaced by ssh).
+/// - 540 uucp, 1524 ingreslock (a classic backdoor port), 2323 (alternate telnet Mirai probes).
+pub const DEFAULT_WATCHED_PORTS: [u16; 14] =
+    [7, 9, 13, 17, 19, 23, 37, 79, 512, 513, 514, 540, 1524, 2323];
+
+/// Names for ports commonly used as traps, so logs say `ssh` rather than `22`.
+pub const WELL_KNOWN_PORT_NAMES: [(u16, &str); 16] = [
+    (21, "ftp"),
+    (22, "ssh"),
+    (23, "telnet"),
+    (25, "smtp"),
+    (53, "domain"),
+    (79, "finger"),
+    (80, "http"),
+    (110, "pop3"),
+    (135, "msrpc"),
+    (139, "netbios-ssn"),
+    (143, "imap"),
+    (443, "https"),
+    (445, "microsoft-ds"),
+    (3306, "mysql"),
+    (3389, "ms-wbt-server"),
+    (5555, "adb"),
+];
+
+pub fn well_known_name(port: u16) -> Option<&'static str> {
+    WELL_KNOWN_PORT_NAMES
+        .iter()
+        .find(|(known, _)| *known == port)
+        .map(|(_, name)| *name)
+}

@@ -1,0 +1,104 @@
+//! The scanguard XDP program: drop everything from banned sources, classify the rest, ban scanners.
+#![no_std]
+#![no_main]
+
+mod bans;
+mod counters;
+mod maps;
+mod packet;
+
+use aya_ebpf::{
+    bindings::xdp_action, helpers::bpf_ktime_get_boot_ns, macros::xdp, programs::XdpContext,
+};
+use scanguard_common::{
+    action::Action,
+    classify::classify_tcp,
+    config::Config,
+    counters::Counter,
+    parse::{Frame, Header, ParseError, parse},
+};
+
+use crate::{
+    counters::{count, count_detection},
+    maps::CONFIG,
+    packet::XdpPacket,
+};
+
+#[xdp]
+pub fn scanguard(ctx: XdpContext) -> u32 {
+    count(Counter::Seen);
+    let verdict = match CONFIG.get(0) {
+        Some(config) => inspect(&ctx, config),
+        // The loader writes the config before attaching; without it, stay out of the way.
+        None => xdp_action::XDP_PASS,
+    };
+    if verdict == xdp_action::XDP_PASS {
+        count(Counter::Passed);
+    }
+    verdict
+}
+
+#[inline(always)]
+fn inspect(ctx: &XdpContext, config: &Config) -> u32 {
+    let frame = match parse(&XdpPacket(ctx)) {
+        Ok(frame) => frame,
+        Err(ParseError::NotIp) => return xdp_action::XDP_PASS,
+        Err(ParseError::Malformed) => {
+            count(Counter::ParseFailed);
+            return xdp_action::XDP_PASS;
+        }
+    };
+    // SAFETY: a BPF program runs to completion on one CPU; the helper has no preconditions.
+    let now_ns = unsafe { bpf_ktime_get_boot_ns() };
+    if bans::enforce(&frame.src, now_ns, config.ban_mode()) {
+        count(Counter::DroppedBanned);
+        return xdp_action::XDP_DROP;
+    }
+    judge(&frame, now_ns, config)
+}
+
+/// Decides what to do with a frame from a source that is not banned.
+#[inline(always)]
+fn judge(frame: &Frame, now_ns: u64, config: &Config) -> u32 {
+    let transport = &frame.transport;
+    if transport.header == Header::Unparseable {
+        count(Counter::ParseFailed);
+        return xdp_action::XDP_PASS;
+    }
+    let Some(flags) = transport.tcp() else {
+        return xdp_action::XDP_PASS;
+    };
+    let Some(kind) = classify_tcp(flags, maps::port_roles(transport.dst_port)) else {
+        return xdp_action::XDP_PASS;
+    };
+    let action = config.action(kind);
+    if action == Action::Ignore {
+        return xdp_action::XDP_PASS;
+    }
+    count_detection(kind);
+    if maps::is_allowed(&frame.src) {
+        return xdp_action::XDP_PASS;
+    }
+    match action {
+        Action::Ignore | Action::Log => xdp_action::XDP_PASS,
+        Action::Drop => {
+            count(Counter::DroppedProbe);
+            xdp_action::XDP_DROP
+        }
+        Action::Ban => {
+            bans::ban(&frame.src, now_ns, config.ban_ns, kind);
+            count(Counter::DroppedProbe);
+            xdp_action::XDP_DROP
+        }
+    }
+}
+
+#[cfg(not(test))]
+#[panic_handler]
+fn panic(_info: &core::panic::PanicInfo) -> ! {
+    loop {}
+}
+
+#[unsafe(link_section = "license")]
+#[unsafe(no_mangle)]
+static LICENSE: [u8; 13] = *b"Dual MIT/GPL\0";

@@ -1,0 +1,4 @@
+/// Whether this process runs as root, which every lab operation needs.
+pub fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}

@@ -1,0 +1,134 @@
+//! Reading and changing the ban map, from the daemon's own handle or from pins.
+
+use std::{
+    borrow::{Borrow, BorrowMut},
+    net::{IpAddr, Ipv6Addr},
+    time::Duration,
+};
+
+use anyhow::Result;
+use aya::maps::{HashMap, MapData, MapError};
+use scanguard_common::{
+    ban::{AddrKey, Ban, ORIGIN_MANUAL},
+    config::BanMode,
+    kind::Kind,
+};
+
+use crate::clock;
+
+pub type BanMap<T> = HashMap<T, AddrKey, Ban>;
+
+pub fn key_of(address: IpAddr) -> AddrKey {
+    match address {
+        IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
+        IpAddr::V6(v6) => v6.octets(),
+    }
+}
+
+pub fn address_of(key: AddrKey) -> IpAddr {
+    Ipv6Addr::from(key).to_canonical()
+}
+
+#[derive(Clone, Debug)]
+pub struct BanRecord {
+    pub address: IpAddr,
+    pub ban: Ban,
+}
+
+impl BanRecord {
+    pub fn reason(&self) -> &'static str {
+        Kind::from_u8(self.ban.reason).map_or("unknown", Kind::name)
+    }
+
+    pub fn expires_in(&self, mode: BanMode, now_ns: u64) -> Duration {
+        Duration::from_nanos(self.ban.expires_at_ns(mode).saturating_sub(now_ns))
+    }
+}
+
+/// Bans still in force, most recent first.
+pub fn active<T: Borrow<MapData>>(map: &BanMap<T>, mode: BanMode) -> Result<Vec<BanRecord>> {
+    let now = clock::boot_ns();
+    let mut records = Vec::new();
+    for entry in map.iter() {
+        let (key, ban) = match entry {
+            Ok(entry) => entry,
+            // Deleted by the program or the sweeper between the key walk and the lookup.
+            Err(MapError::KeyNotFound) => continue,
+            Err(error) => return Err(error.into()),
+        };
+        if !ban.is_expired(now, mode) {
+            records.push(BanRecord {
+                address: address_of(key),
+                ban,
+            });
+        }
+    }
+    records.sort_by_key(|record| std::cmp::Reverse(record.ban.banned_at_ns));
+    Ok(records)
+}
+
+/// Returns whether the address was banned.
+pub fn unban<T: BorrowMut<MapData>>(map: &mut BanMap<T>, address: IpAddr) -> Result<bool> {
+    match map.remove(&key_of(address)) {
+        Ok(()) => Ok(true),
+        Err(MapError::KeyNotFound) => Ok(false),
+        Err(MapError::SyscallError(error))
+            if error.io_error.raw_os_error() == Some(libc::ENOENT) =>
+        {
+            Ok(false)
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Removes every entry; returns how many there were.
+pub fn unban_all<T: BorrowMut<MapData>>(map: &mut BanMap<T>) -> Result<usize> {
+    let keys: Vec<AddrKey> = map.keys().filter_map(Result::ok).collect();
+    let mut removed = 0;
+    for key in keys {
+        if unban(map, address_of(key))? {
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
+pub fn ban<T: BorrowMut<MapData>>(
+    map: &mut BanMap<T>,
+    address: IpAddr,
+    duration: Duration,
+    reason: Kind,
+) -> Result<()> {
+    let duration_ns = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
+    let entry = Ban::new(clock::boot_ns(), duration_ns, reason, ORIGIN_MANUAL);
+    map.insert(key_of(address), entry, 0)?;
+    Ok(())
+}
+
+/// Deletes expired bans the program will never see again; returns how many.
+pub fn sweep<T: BorrowMut<MapData>>(map: &mut BanMap<T>, mode: BanMode) -> Result<usize> {
+    let now = clock::boot_ns();
+    let expired: Vec<AddrKey> = map
+        .iter()
+        .filter_map(Result::ok)
+        .filter(|(_, ban)| ban.is_expired(now, mode))
+        .map(|(key, _)| key)
+        .collect();
+    for key in &expired {
+        unban(map, address_of(*key))?;
+    }
+    Ok(expired.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_round_trip_both_families() {
+        for address in ["192.0.2.1", "2001:db8::1", "::1", "10.77.0.2"] {
+            let address: IpAddr = address.parse().unwrap();
+            assert_eq!(address_of(key_of(address)), address);
+        }
+    }
+}

@@ -1,0 +1,117 @@
+//! The command line. Doc comments are the help text.
+
+use std::{net::IpAddr, path::PathBuf, time::Duration};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::paths::{DEFAULT_PIN_DIR, DEFAULT_RUN_DIR};
+
+/// Port-scan blocker in the kernel: an XDP program that bans scanners at line rate.
+#[derive(Debug, Parser)]
+#[command(name = "scanguard", version)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// bpffs directory holding the pinned maps and links.
+    #[arg(long, global = true, default_value = DEFAULT_PIN_DIR)]
+    pub pin_dir: PathBuf,
+    /// Runtime directory holding the daemon's lock and status.
+    #[arg(long, global = true, default_value = DEFAULT_RUN_DIR)]
+    pub run_dir: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Attach to interfaces and enforce until SIGINT/SIGTERM (foreground daemon).
+    Attach(AttachArgs),
+    /// List banned sources, most recent first.
+    Bans(JsonArg),
+    /// Lift bans.
+    Unban(UnbanArgs),
+    /// Ban a source by hand.
+    Ban(BanArgs),
+    /// Packet and detection counters, summed over CPUs.
+    Stats(JsonArg),
+    /// Attached interfaces, their mode, the configuration in force and map fill levels.
+    Status(JsonArg),
+    /// Detach scanguard (also a persisted one) and remove its pinned state.
+    Detach(DetachArgs),
+    /// Configuration file tools.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Print shell completions.
+    Completions { shell: clap_complete::Shell },
+    /// Print the man page (roff).
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct AttachArgs {
+    /// Interfaces to protect; default: the interface of the default route.
+    pub interfaces: Vec<String>,
+    /// XDP mode: auto tries native and falls back to generic (skb).
+    #[arg(long, value_enum, default_value_t = Mode::Auto)]
+    pub mode: Mode,
+    /// Configuration file [default: /etc/scanguard/scanguard.toml if present].
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Keep enforcing after this process exits (pins the XDP links); `detach` removes it.
+    #[arg(long)]
+    pub persist: bool,
+    /// Ban duration in seconds (overrides the file).
+    #[arg(long)]
+    pub ban_seconds: Option<u64>,
+    /// fixed: a ban ends ban_seconds after it began; sliding: every dropped packet restarts it.
+    #[arg(long)]
+    pub ban_mode: Option<String>,
+    /// Ban-map capacity (overrides the file).
+    #[arg(long)]
+    pub capacity: Option<u32>,
+    /// Never ban or drop this address or CIDR (repeatable; added to the file's list).
+    #[arg(long = "allow", value_name = "CIDR")]
+    pub allow: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Mode {
+    Auto,
+    Native,
+    Skb,
+}
+
+#[derive(Debug, Args)]
+pub struct JsonArg {
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UnbanArgs {
+    /// Addresses to unban.
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    pub addresses: Vec<IpAddr>,
+    /// Unban everyone.
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BanArgs {
+    pub address: IpAddr,
+    /// How long, e.g. 90s, 10m, 1h [default: the configured ban_seconds].
+    #[arg(long = "for", value_parser = humantime::parse_duration)]
+    pub duration: Option<Duration>,
+}
+
+#[derive(Debug, Args)]
+pub struct DetachArgs {
+    /// Interfaces to detach a persisted scanguard from; default: all, and remove its state.
+    pub interfaces: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate a configuration file and print the settings it gives.
+    Check { file: PathBuf },
+}

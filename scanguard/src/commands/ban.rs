@@ -1,0 +1,24 @@
+//! `scanguard ban ADDR [--for DURATION]`.
+
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+use scanguard_common::{config::NANOS_PER_SECOND, kind::Kind};
+
+use crate::{bans, cli::BanArgs, pins::Pins};
+
+pub fn execute(pins: &Pins, args: &BanArgs) -> Result<()> {
+    let duration = match args.duration {
+        Some(duration) if duration.is_zero() => bail!("--for must be longer than zero"),
+        Some(duration) => duration,
+        None => Duration::from_nanos(pins.config()?.ban_ns.max(NANOS_PER_SECOND)),
+    };
+    // A manual ban has no detected kind; NULL scan is only its placeholder, `bans` says "manual".
+    bans::ban(&mut pins.bans()?, args.address, duration, Kind::NullScan)?;
+    println!(
+        "banned {} for {}",
+        args.address,
+        humantime::format_duration(duration)
+    );
+    Ok(())
+}

@@ -1,0 +1,55 @@
+//! `scanguard bans`: who is banned, why, since when, for how long.
+
+use anyhow::Result;
+use serde::Serialize;
+
+use crate::{bans, clock, pins::Pins};
+
+#[derive(Serialize)]
+struct BanView {
+    address: String,
+    reason: &'static str,
+    manual: bool,
+    banned_since: String,
+    expires_in_seconds: u64,
+    dropped_packets: u64,
+}
+
+pub fn execute(pins: &Pins, json: bool) -> Result<()> {
+    let mode = pins.config()?.ban_mode();
+    let now = clock::boot_ns();
+    let views: Vec<BanView> = bans::active(&pins.bans()?, mode)?
+        .into_iter()
+        .map(|record| BanView {
+            address: record.address.to_string(),
+            reason: record.reason(),
+            manual: record.ban.origin == scanguard_common::ban::ORIGIN_MANUAL,
+            banned_since: humantime::format_rfc3339_seconds(clock::wall_time(
+                record.ban.banned_at_ns,
+            ))
+            .to_string(),
+            expires_in_seconds: record.expires_in(mode, now).as_secs(),
+            dropped_packets: record.ban.dropped_packets,
+        })
+        .collect();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&views)?);
+        return Ok(());
+    }
+    if views.is_empty() {
+        println!("no banned sources");
+        return Ok(());
+    }
+    println!(
+        "{:<40} {:<10} {:<21} {:>10} {:>10}",
+        "ADDRESS", "REASON", "BANNED SINCE", "EXPIRES IN", "DROPPED"
+    );
+    for view in views {
+        let reason = if view.manual { "manual" } else { view.reason };
+        println!(
+            "{:<40} {:<10} {:<21} {:>9}s {:>10}",
+            view.address, reason, view.banned_since, view.expires_in_seconds, view.dropped_packets
+        );
+    }
+    Ok(())
+}

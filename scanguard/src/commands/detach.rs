@@ -1,0 +1,59 @@
+//! `scanguard detach`: stop a daemon, remove a persisted program and its state.
+
+use std::time::Duration;
+
+use anyhow::{Context as _, Result, bail};
+use aya::programs::links::PinnedLink;
+use nix::{sys::signal::Signal, unistd::Pid};
+
+use crate::{cli::Cli, daemon_status, pins::Pins};
+
+/// How long a daemon gets to detach after SIGTERM.
+const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub async fn execute(cli: &Cli, interfaces: &[String]) -> Result<()> {
+    crate::privileges::require()?;
+    let pins = Pins::open(&cli.pin_dir)?;
+    if let Some(daemon) = daemon_status::read(&cli.run_dir) {
+        if !interfaces.is_empty() {
+            bail!(
+                "a daemon (pid {}) owns these interfaces: stop it with `scanguard detach` and attach again to the ones you want",
+                daemon.pid
+            );
+        }
+        stop(&cli.run_dir, daemon.pid).await?;
+    }
+    let targets = if interfaces.is_empty() {
+        pins.persisted_links()
+    } else {
+        interfaces.to_vec()
+    };
+    for name in &targets {
+        let path = pins.links_dir().join(name);
+        let link = PinnedLink::from_pin(&path)
+            .with_context(|| format!("scanguard is not persisted on {name}"))?;
+        // Unpinned and dropped, the link's last reference goes and the kernel detaches it.
+        drop(link.unpin()?);
+        println!("detached from {name}");
+    }
+    if interfaces.is_empty() || pins.persisted_links().is_empty() {
+        Pins::remove(&cli.pin_dir)?;
+        println!("removed pinned state in {}", cli.pin_dir.display());
+    }
+    Ok(())
+}
+
+async fn stop(run_dir: &std::path::Path, pid: u32) -> Result<()> {
+    let pid_value = Pid::from_raw(i32::try_from(pid)?);
+    nix::sys::signal::kill(pid_value, Signal::SIGTERM)
+        .with_context(|| format!("cannot signal the daemon (pid {pid})"))?;
+    let deadline = tokio::time::Instant::now() + STOP_TIMEOUT;
+    while daemon_status::read(run_dir).is_some() {
+        if tokio::time::Instant::now() > deadline {
+            bail!("the daemon (pid {pid}) did not stop within {STOP_TIMEOUT:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    println!("stopped the daemon (pid {pid})");
+    Ok(())
+}

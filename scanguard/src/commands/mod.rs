@@ -1,0 +1,10 @@
+//! One module per subcommand.
+
+pub mod attach;
+pub mod ban;
+pub mod bans;
+pub mod config;
+pub mod detach;
+pub mod stats;
+pub mod status;
+pub mod unban;

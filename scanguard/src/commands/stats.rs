@@ -1,0 +1,41 @@
+//! `scanguard stats`: the per-CPU counters summed.
+
+use std::collections::BTreeMap;
+
+use anyhow::Result;
+use scanguard_common::{
+    counters::{COUNTER_SLOTS, Counter, counter_slot, detection_slot},
+    kind::Kind,
+};
+
+use crate::pins::Pins;
+
+pub fn execute(pins: &Pins, json: bool) -> Result<()> {
+    let per_cpu = pins.counters()?.get(&0, 0)?;
+    let mut totals = [0u64; COUNTER_SLOTS];
+    for cpu in per_cpu.iter() {
+        for (total, value) in totals.iter_mut().zip(cpu) {
+            *total += value;
+        }
+    }
+    let counters: BTreeMap<&str, u64> = Counter::ALL
+        .into_iter()
+        .map(|counter| (counter.name(), totals[counter_slot(counter)]))
+        .collect();
+    let detections: BTreeMap<&str, u64> = Kind::ALL
+        .into_iter()
+        .map(|kind| (kind.name(), totals[detection_slot(kind)]))
+        .collect();
+    if json {
+        let json = serde_json::json!({ "packets": counters, "detections": detections });
+        println!("{}", serde_json::to_string_pretty(&json)?);
+        return Ok(());
+    }
+    for counter in Counter::ALL {
+        println!("{:<20} {:>14}", counter.name(), counters[counter.name()]);
+    }
+    for kind in Kind::ALL {
+        println!("{:<20} {:>14}", kind.name(), detections[kind.name()]);
+    }
+    Ok(())
+}

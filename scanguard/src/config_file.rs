@@ -1,0 +1,208 @@
+//! The TOML configuration file, validated into `Settings`. Errors name the key and the problem.
+
+use std::{collections::BTreeMap, path::Path};
+
+use ipnet::IpNet;
+use scanguard_common::{action::Action, config::BanMode, kind::Kind, ports::well_known_name};
+use serde::Deserialize;
+
+use crate::settings::Settings;
+
+/// The file as written; every key optional, unknown keys rejected.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    ban_seconds: Option<u64>,
+    ban_mode: Option<String>,
+    capacity: Option<u32>,
+    watched_ports: Option<Vec<u16>>,
+    /// Port number (as a TOML key) to a name for the logs; "" picks the well-known name.
+    trap_ports: Option<BTreeMap<String, String>>,
+    protected_ports: Option<Vec<u16>>,
+    allow: Option<Vec<String>>,
+    /// Kind name to action name.
+    actions: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{key}: {problem}")]
+pub struct ConfigError {
+    pub key: String,
+    pub problem: String,
+}
+
+fn invalid(key: impl Into<String>, problem: impl Into<String>) -> ConfigError {
+    ConfigError {
+        key: key.into(),
+        problem: problem.into(),
+    }
+}
+
+/// The most entries a ban map is allowed; beyond it the kernel's memory, not the config, is wrong.
+const MAX_CAPACITY: u32 = 16_777_216;
+
+pub fn load(path: &Path) -> anyhow::Result<Settings> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|error| anyhow::anyhow!("cannot read config file {}: {error}", path.display()))?;
+    parse(&text).map_err(|error| anyhow::anyhow!("{}: {error}", path.display()))
+}
+
+pub fn parse(text: &str) -> Result<Settings, ConfigError> {
+    let file: File = toml::from_str(text).map_err(|error| syntax_error(text, &error))?;
+    let mut settings = Settings::default();
+    if let Some(seconds) = file.ban_seconds {
+        if seconds == 0 {
+            return Err(invalid("ban_seconds", "must be at least 1"));
+        }
+        settings.ban_seconds = seconds;
+    }
+    if let Some(mode) = file.ban_mode {
+        settings.ban_mode =
+            parse_ban_mode(&mode).map_err(|problem| invalid("ban_mode", problem))?;
+    }
+    if let Some(capacity) = file.capacity {
+        if !(1..=MAX_CAPACITY).contains(&capacity) {
+            return Err(invalid(
+                "capacity",
+                format!("must be between 1 and {MAX_CAPACITY}, not {capacity}"),
+            ));
+        }
+        settings.capacity = capacity;
+    }
+    if let Some(ports) = file.watched_ports {
+        settings.watched_ports = ports.into_iter().collect();
+    }
+    if let Some(ports) = file.protected_ports {
+        settings.protected_ports = ports.into_iter().collect();
+    }
+    if let Some(traps) = file.trap_ports {
+        settings.trap_ports = traps
+            .into_iter()
+            .map(|(port, name)| parse_trap_port(&port, name))
+            .collect::<Result<_, _>>()?;
+    }
+    if let Some(allow) = file.allow {
+        settings.allow = allow
+            .iter()
+            .map(|net| parse_net(net).map_err(|problem| invalid("allow", problem)))
+            .collect::<Result<_, _>>()?;
+    }
+    for (kind, action) in file.actions.unwrap_or_default() {
+        let key = format!("actions.{kind}");
+        let kind = Kind::from_name(&kind).ok_or_else(|| {
+            invalid(
+                &key,
+                format!("unknown scan kind (expected one of {})", kind_names()),
+            )
+        })?;
+        let action = Action::from_name(&action).ok_or_else(|| {
+            invalid(
+                &key,
+                format!("unknown action {action:?} (expected ban, drop, log or ignore)"),
+            )
+        })?;
+        settings.actions.insert(kind, action);
+    }
+    Ok(settings)
+}
+
+pub fn parse_ban_mode(mode: &str) -> Result<BanMode, String> {
+    BanMode::from_name(mode)
+        .ok_or_else(|| format!("unknown ban mode {mode:?} (expected fixed or sliding)"))
+}
+
+/// An address or CIDR prefix; a bare address is a /32 or /128.
+pub fn parse_net(text: &str) -> Result<IpNet, String> {
+    text.parse::<IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from))
+        .map_err(|_| format!("{text:?} is not an IP address or CIDR prefix"))
+}
+
+fn parse_trap_port(port: &str, name: String) -> Result<(u16, String), ConfigError> {
+    let key = format!("trap_ports.{port}");
+    let number: u16 = port
+        .parse()
+        .map_err(|_| invalid(&key, "the key must be a port number from 0 to 65535"))?;
+    let name = match (name.is_empty(), well_known_name(number)) {
+        (false, _) => name,
+        (true, Some(known)) => known.to_string(),
+        (true, None) => number.to_string(),
+    };
+    Ok((number, name))
+}
+
+fn kind_names() -> String {
+    Kind::ALL.map(Kind::name).join(", ")
+}
+
+/// One line: the toml crate's message and the line it points at.
+fn syntax_error(text: &str, error: &toml::de::Error) -> ConfigError {
+    let line = error
+        .span()
+        .map(|span| text[..span.start.min(text.len())].lines().count().max(1));
+    let message = error.message().replace('\n', " ");
+    match line {
+        Some(line) => invalid(format!("line {line}"), message),
+        None => invalid("file", message),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_file_gives_the_defaults() {
+        assert_eq!(parse("").unwrap(), Settings::default());
+    }
+
+    #[test]
+    fn every_key_is_read() {
+        let settings = parse(
+            r#"
+            ban_seconds = 300
+            ban_mode = "sliding"
+            capacity = 1000000
+            watched_ports = [23, 79]
+            protected_ports = [2222]
+            allow = ["192.168.1.0/24", "fd00::1"]
+            [trap_ports]
+            22 = ""
+            8080 = "proxy"
+            [actions]
+            syn-scan = "log"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(settings.ban_seconds, 300);
+        assert_eq!(settings.ban_mode, BanMode::Sliding);
+        assert_eq!(settings.capacity, 1_000_000);
+        assert_eq!(settings.watched_ports, [23, 79].into());
+        assert_eq!(settings.protected_ports, [2222].into());
+        assert_eq!(settings.allow.len(), 2);
+        assert_eq!(settings.trap_ports[&22], "ssh");
+        assert_eq!(settings.trap_ports[&8080], "proxy");
+        assert_eq!(settings.action(Kind::SynScan), Action::Log);
+        assert_eq!(settings.action(Kind::NullScan), Action::Ban);
+    }
+
+    #[test]
+    fn errors_name_the_key_and_the_problem() {
+        let cases = [
+            ("ban_seconds = 0", "ban_seconds"),
+            ("ban_mode = \"forever\"", "ban_mode"),
+            ("capacity = 0", "capacity"),
+            ("allow = [\"10.0.0.300/8\"]", "allow"),
+            ("[actions]\nnull-scan = \"explode\"", "actions.null-scan"),
+            ("[actions]\nping-scan = \"ban\"", "actions.ping-scan"),
+            ("[trap_ports]\nssh = \"\"", "trap_ports.ssh"),
+            ("bantime = 5", "line 1"),
+            ("watched_ports = [70000]", "line 1"),
+        ];
+        for (text, key) in cases {
+            let error = parse(text).unwrap_err();
+            assert_eq!(error.key, key, "{text}: {error}");
+            assert!(!error.to_string().contains('\n'), "{error}");
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! Finding interfaces: by name, by default route, their driver and their XDP program.
+
+use anyhow::{Context as _, Result, anyhow};
+use futures::TryStreamExt as _;
+use rtnetlink::packet_route::link::{LinkAttribute, LinkXdp, XdpAttached};
+
+pub fn ifindex(name: &str) -> Result<u32> {
+    nix::net::if_::if_nametoindex(name).map_err(|_| {
+        anyhow!(
+            "unknown interface {name:?} (interfaces here: {})",
+            names().join(", ")
+        )
+    })
+}
+
+pub fn names() -> Vec<String> {
+    nix::net::if_::if_nameindex()
+        .map(|list| {
+            list.iter()
+                .map(|interface| interface.name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The interface of the IPv4 default route, else the IPv6 one (/proc/net/route and
+/// /proc/net/ipv6_route are the kernel's own tables for this network namespace).
+pub fn default_route_interface() -> Result<String> {
+    let ipv4 = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
+    let from_ipv4 = ipv4.lines().skip(1).find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        (fields.get(1) == Some(&"00000000") && fields.get(7) == Some(&"00000000"))
+            .then(|| fields[0].to_string())
+    });
+    let ipv6 = std::fs::read_to_string("/proc/net/ipv6_route").unwrap_or_default();
+    let from_ipv6 = || {
+        ipv6.lines().find_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            (fields.first() == Some(&"00000000000000000000000000000000")
+                && fields.get(1) == Some(&"00")
+                && fields.get(9).is_some_and(|name| *name != "lo"))
+            .then(|| fields[9].to_string())
+        })
+    };
+    from_ipv4.or_else(from_ipv6).ok_or_else(|| {
+        anyhow!(
+            "no default route here: name the interfaces to protect, e.g. `scanguard attach eth0`"
+        )
+    })
+}
+
+/// The kernel driver behind an interface, for messages about native XDP support.
+pub fn driver(name: &str) -> String {
+    std::fs::read_link(format!("/sys/class/net/{name}/device/driver"))
+        .ok()
+        .and_then(|path| Some(path.file_name()?.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "virtual device".to_string())
+}
+
+/// Where an XDP program is attached, as the kernel reports it over netlink.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct XdpAttachment {
+    pub program_id: u32,
+    pub mode: XdpAttachMode,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum XdpAttachMode {
+    Native,
+    Skb,
+    Offload,
+    Multiple,
+}
+
+impl XdpAttachMode {
+    pub const fn name(self) -> &'static str {
+        match self {
+            XdpAttachMode::Native => "native",
+            XdpAttachMode::Skb => "skb",
+            XdpAttachMode::Offload => "offload",
+            XdpAttachMode::Multiple => "multiple",
+        }
+    }
+}
+
+/// The XDP program on `ifindex`, if any (IFLA_XDP of RTM_GETLINK).
+pub async fn xdp_attachment(ifindex: u32) -> Result<Option<XdpAttachment>> {
+    let (connection, handle, _) = rtnetlink::new_connection().context("cannot open netlink")?;
+    let connection = tokio::spawn(connection);
+    let mut links = handle.link().get().match_index(ifindex).execute();
+    let mut attachment = None;
+    while let Some(link) = links
+        .try_next()
+        .await
+        .with_context(|| format!("cannot query interface {ifindex} over netlink"))?
+    {
+        for attribute in link.attributes {
+            if let LinkAttribute::Xdp(xdp) = attribute {
+                attachment = parse_xdp(&xdp);
+            }
+        }
+    }
+    connection.abort();
+    Ok(attachment)
+}
+
+fn parse_xdp(attributes: &[LinkXdp]) -> Option<XdpAttachment> {
+    let mut program_id = None;
+    let mut mode = None;
+    for attribute in attributes {
+        match attribute {
+            LinkXdp::ProgId(id) => program_id = Some(*id),
+            LinkXdp::Attached(attached) => {
+                mode = match attached {
+                    XdpAttached::Driver => Some(XdpAttachMode::Native),
+                    XdpAttached::SocketBuffer => Some(XdpAttachMode::Skb),
+                    XdpAttached::Hardware => Some(XdpAttachMode::Offload),
+                    XdpAttached::Multiple => Some(XdpAttachMode::Multiple),
+                    _ => None,
+                }
+            }
+            _ => {}
+        }
+    }
+    Some(XdpAttachment {
+        program_id: program_id?,
+        mode: mode?,
+    })
+}
+
+/// The name the kernel knows a program by, for "already carries program X" messages.
+pub fn program_name(program_id: u32) -> String {
+    aya::programs::loaded_programs()
+        .filter_map(Result::ok)
+        .find(|info| info.id() == program_id)
+        .and_then(|info| info.name_as_str().map(str::to_string))
+        .unwrap_or_else(|| "unknown".to_string())
+}

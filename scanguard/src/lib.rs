@@ -1,0 +1,15 @@
+//! The scanguard loader: everything the CLI does, as a library the tests drive directly.
+
+pub mod bans;
+pub mod bpffs;
+pub mod cli;
+pub mod clock;
+pub mod commands;
+pub mod config_file;
+pub mod daemon_status;
+pub mod interfaces;
+pub mod paths;
+pub mod pins;
+pub mod privileges;
+pub mod program;
+pub mod settings;

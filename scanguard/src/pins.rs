@@ -1,0 +1,80 @@
+//! The daemon's state as other processes see it: maps pinned under the pin directory.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result, bail};
+use aya::maps::{Array, HashMap, Map, MapData, PerCpuArray};
+use scanguard_common::{
+    ban::BANS_MAP,
+    config::{CONFIG_MAP, Config},
+    counters::{COUNTERS_MAP, Counters},
+};
+
+use crate::{bans::BanMap, paths::LINKS_DIR};
+
+pub struct Pins {
+    dir: PathBuf,
+}
+
+impl Pins {
+    /// Fails with the one-line hint users need when nothing is running.
+    pub fn open(dir: &Path) -> Result<Pins> {
+        if !dir.join(BANS_MAP).exists() {
+            bail!(
+                "no running scanguard and no pinned state in {}: start one with `scanguard attach`",
+                dir.display()
+            );
+        }
+        Ok(Pins {
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn map(&self, name: &str) -> Result<Map> {
+        let path = self.dir.join(name);
+        let data = MapData::from_pin(&path)
+            .with_context(|| format!("cannot open pinned map {}", path.display()))?;
+        Ok(Map::from_map_data(data)?)
+    }
+
+    pub fn bans(&self) -> Result<BanMap<MapData>> {
+        Ok(HashMap::try_from(self.map(BANS_MAP)?)?)
+    }
+
+    pub fn counters(&self) -> Result<PerCpuArray<MapData, Counters>> {
+        Ok(PerCpuArray::try_from(self.map(COUNTERS_MAP)?)?)
+    }
+
+    pub fn config(&self) -> Result<Config> {
+        let array: Array<MapData, Config> = Array::try_from(self.map(CONFIG_MAP)?)?;
+        Ok(array.get(&0, 0)?)
+    }
+
+    pub fn links_dir(&self) -> PathBuf {
+        self.dir.join(LINKS_DIR)
+    }
+
+    /// Interfaces with a pinned (persisted) XDP link.
+    pub fn persisted_links(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(self.links_dir())
+            .into_iter()
+            .flatten()
+            .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// Removes every pin (maps and links) and the directory itself.
+    pub fn remove(dir: &Path) -> Result<()> {
+        if dir.exists() {
+            std::fs::remove_dir_all(dir)
+                .with_context(|| format!("cannot remove pinned state in {}", dir.display()))?;
+        }
+        Ok(())
+    }
+}

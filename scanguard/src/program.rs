@@ -1,0 +1,101 @@
+//! Loading the embedded XDP program and writing the settings into its maps.
+
+use std::path::Path;
+
+use anyhow::{Context as _, Result};
+use aya::{
+    Ebpf, EbpfLoader,
+    maps::{Array, LpmTrie, MapData, lpm_trie::Key},
+    programs::Xdp,
+};
+use ipnet::IpNet;
+use scanguard_common::{
+    allow::{ALLOW_MAP, ipv4_mapped_prefix_len},
+    ban::{AddrKey, BANS_MAP},
+    config::{CONFIG_MAP, Config},
+    counters::COUNTERS_MAP,
+    ports::{PORT_COUNT, PORT_ROLES_MAP},
+};
+
+use crate::settings::Settings;
+
+/// The program built by `build.rs` from scanguard-ebpf.
+pub static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/scanguard"));
+pub const PROGRAM_NAME: &str = "scanguard";
+/// Every map, pinned by this name under the pin directory when pinning.
+pub const MAPS: [&str; 5] = [
+    CONFIG_MAP,
+    PORT_ROLES_MAP,
+    ALLOW_MAP,
+    BANS_MAP,
+    COUNTERS_MAP,
+];
+
+/// Loads the program with `settings` in its maps. With `pin_dir`, the maps are pinned there,
+/// and maps already pinned there (a running or persisted scanguard) are reused with their bans.
+pub fn load(settings: &Settings, pin_dir: Option<&Path>) -> Result<Ebpf> {
+    let mut loader = EbpfLoader::new();
+    loader.map_max_entries(BANS_MAP, settings.capacity);
+    if let Some(pin_dir) = pin_dir {
+        for name in MAPS {
+            loader.map_pin_path(name, pin_dir.join(name));
+        }
+    }
+    let mut ebpf = loader
+        .load(OBJECT)
+        .context("cannot load the scanguard maps")?;
+    write_settings(&mut ebpf, settings)?;
+    xdp(&mut ebpf)?
+        .load()
+        .context("the kernel refused the scanguard XDP program")?;
+    Ok(ebpf)
+}
+
+pub fn xdp(ebpf: &mut Ebpf) -> Result<&mut Xdp> {
+    let program = ebpf
+        .program_mut(PROGRAM_NAME)
+        .context("the embedded object has no scanguard program")?;
+    Ok(program.try_into()?)
+}
+
+pub fn write_settings(ebpf: &mut Ebpf, settings: &Settings) -> Result<()> {
+    let mut config: Array<&mut MapData, Config> = Array::try_from(map(ebpf, CONFIG_MAP)?)?;
+    config.set(0, settings.kernel_config(), 0)?;
+
+    let mut port_roles: Array<&mut MapData, u8> = Array::try_from(map(ebpf, PORT_ROLES_MAP)?)?;
+    let roles = settings.port_roles();
+    for port in 0..PORT_COUNT {
+        let role = u16::try_from(port)
+            .ok()
+            .and_then(|port| roles.get(&port))
+            .copied()
+            .unwrap_or(0);
+        port_roles.set(port, role, 0)?;
+    }
+
+    let mut allow: LpmTrie<&mut MapData, AddrKey, u8> = LpmTrie::try_from(map(ebpf, ALLOW_MAP)?)?;
+    let stale: Vec<Key<AddrKey>> = allow.keys().collect::<Result<_, _>>()?;
+    for key in stale {
+        allow.remove(&key)?;
+    }
+    for net in &settings.allow {
+        allow.insert(&allow_key(net), 1, 0)?;
+    }
+    Ok(())
+}
+
+fn map<'a>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut aya::maps::Map> {
+    ebpf.map_mut(name)
+        .with_context(|| format!("the embedded object has no {name} map"))
+}
+
+/// The allow-list trie key of a prefix, IPv4 in the IPv4-mapped space.
+pub fn allow_key(net: &IpNet) -> Key<AddrKey> {
+    match net.trunc() {
+        IpNet::V4(v4) => Key::new(
+            ipv4_mapped_prefix_len(v4.prefix_len()),
+            v4.addr().to_ipv6_mapped().octets(),
+        ),
+        IpNet::V6(v6) => Key::new(u32::from(v6.prefix_len()), v6.addr().octets()),
+    }
+}

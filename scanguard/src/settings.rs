@@ -1,0 +1,122 @@
+//! What an operator can configure, validated, with the defaults of the seeds' laptop rules.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use ipnet::IpNet;
+use scanguard_common::{
+    action::Action,
+    ban::DEFAULT_BAN_CAPACITY,
+    config::{BanMode, Config, DEFAULT_BAN_SECONDS, NANOS_PER_SECOND},
+    kind::Kind,
+    ports::{DEFAULT_WATCHED_PORTS, ROLE_PROTECTED, ROLE_TRAP, ROLE_WATCHED},
+};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settings {
+    /// A bare SYN to one of these is a `syn-scan`.
+    pub watched_ports: BTreeSet<u16>,
+    /// Any connection attempt to one of these is a `trap-port` probe, logged by name.
+    pub trap_ports: BTreeMap<u16, String>,
+    /// Never trigger anything (the real sshd of a sensor).
+    pub protected_ports: BTreeSet<u16>,
+    pub actions: BTreeMap<Kind, Action>,
+    pub ban_seconds: u64,
+    pub ban_mode: BanMode,
+    /// Ban-map entries; the least recently used ban is evicted beyond it.
+    pub capacity: u32,
+    /// Sources never banned nor dropped.
+    pub allow: Vec<IpNet>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            watched_ports: DEFAULT_WATCHED_PORTS.into_iter().collect(),
+            trap_ports: BTreeMap::new(),
+            protected_ports: BTreeSet::new(),
+            actions: Kind::ALL
+                .into_iter()
+                .map(|kind| (kind, Action::default_for(kind)))
+                .collect(),
+            ban_seconds: DEFAULT_BAN_SECONDS,
+            ban_mode: BanMode::Fixed,
+            capacity: DEFAULT_BAN_CAPACITY,
+            allow: Vec::new(),
+        }
+    }
+}
+
+impl Settings {
+    /// The struct the program reads from its CONFIG map.
+    pub fn kernel_config(&self) -> Config {
+        let mut config = Config {
+            ban_ns: self.ban_seconds.saturating_mul(NANOS_PER_SECOND),
+            ban_mode: self.ban_mode as u8,
+            ..Config::default()
+        };
+        for (kind, action) in &self.actions {
+            config.set_action(*kind, *action);
+        }
+        config
+    }
+
+    /// Every port with a role, and its `ROLE_*` bits.
+    pub fn port_roles(&self) -> BTreeMap<u16, u8> {
+        let mut roles = BTreeMap::new();
+        let ports_with_role = [
+            (
+                self.watched_ports.iter().copied().collect::<Vec<_>>(),
+                ROLE_WATCHED,
+            ),
+            (self.trap_ports.keys().copied().collect(), ROLE_TRAP),
+            (
+                self.protected_ports.iter().copied().collect(),
+                ROLE_PROTECTED,
+            ),
+        ];
+        for (ports, role) in ports_with_role {
+            for port in ports {
+                *roles.entry(port).or_insert(0) |= role;
+            }
+        }
+        roles
+    }
+
+    pub fn action(&self, kind: Kind) -> Action {
+        self.actions
+            .get(&kind)
+            .copied()
+            .unwrap_or(Action::default_for(kind))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_ban_stealth_scans_for_a_minute_on_the_seeds_ports() {
+        let settings = Settings::default();
+        let config = settings.kernel_config();
+        assert_eq!(config.ban_ns, 60 * NANOS_PER_SECOND);
+        assert_eq!(config.action(Kind::NullScan), Action::Ban);
+        assert_eq!(config.action(Kind::TrapPort), Action::Log);
+        let roles = settings.port_roles();
+        assert_eq!(roles.get(&23), Some(&ROLE_WATCHED));
+        assert_eq!(roles.get(&79), Some(&ROLE_WATCHED));
+        assert_eq!(roles.get(&22), None);
+    }
+
+    #[test]
+    fn a_port_can_hold_several_roles() {
+        let settings = Settings {
+            trap_ports: [(23, "telnet".to_string())].into(),
+            protected_ports: [23].into(),
+            ..Settings::default()
+        };
+        assert_eq!(
+            settings.port_roles()[&23],
+            ROLE_WATCHED | ROLE_TRAP | ROLE_PROTECTED
+        );
+    }
+}

@@ -1,0 +1,171 @@
+//! Plumbing for the kernel tests: one loaded program instance per test (its own maps, so tests
+//! run in parallel), crafted frames in through BPF_PROG_TEST_RUN, verdicts, bans and counters out.
+
+use std::{
+    collections::BTreeMap,
+    net::{IpAddr, Ipv4Addr, Ipv6Addr},
+};
+
+use aya::{
+    Ebpf,
+    maps::{HashMap, MapData, PerCpuArray},
+    programs::{TestRun as _, TestRunOptions},
+};
+use scanguard::{program, settings::Settings};
+use scanguard_common::{
+    ban::{AddrKey, BANS_MAP, Ban},
+    counters::{COUNTERS_MAP, Counter, Counters, counter_slot, detection_slot},
+    kind::Kind,
+};
+use scanguard_lab::frames::FrameBuilder;
+
+pub const TARGET_V4: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
+pub const TARGET_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0x7a, 0, 0, 0, 0, 1);
+pub const SCANNER_PORT: u16 = 40_000;
+/// Watched by default (telnet).
+pub const WATCHED_PORT: u16 = 23;
+/// No role by default.
+pub const UNWATCHED_PORT: u16 = 80;
+
+/// The XDP return value (include/uapi/linux/bpf.h, `enum xdp_action`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Drop,
+    Pass,
+    Other(u32),
+}
+
+impl From<u32> for Verdict {
+    fn from(action: u32) -> Verdict {
+        match action {
+            1 => Verdict::Drop,
+            2 => Verdict::Pass,
+            other => Verdict::Other(other),
+        }
+    }
+}
+
+/// The n-th scanner address of a family, from the documentation ranges (RFC 5737, RFC 3849).
+pub fn scanner_v4(n: u8) -> IpAddr {
+    Ipv4Addr::new(203, 0, 113, n).into()
+}
+
+pub fn scanner_v6(n: u8) -> IpAddr {
+    Ipv6Addr::new(0x2001, 0xdb8, 0x5c, 0, 0, 0, 0, n.into()).into()
+}
+
+/// A frame from `src` to the target of its family.
+pub fn from(src: IpAddr) -> FrameBuilder {
+    match src {
+        IpAddr::V4(_) => FrameBuilder::new(src, TARGET_V4),
+        IpAddr::V6(_) => FrameBuilder::new(src, TARGET_V6),
+    }
+}
+
+/// A TCP segment from `src` to `dst_port`.
+pub fn tcp(src: IpAddr, dst_port: u16, flags: u8) -> Vec<u8> {
+    from(src).tcp(SCANNER_PORT, dst_port, flags).build()
+}
+
+/// The ban-map key of an address.
+pub fn key(addr: IpAddr) -> AddrKey {
+    match addr {
+        IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
+        IpAddr::V6(v6) => v6.octets(),
+    }
+}
+
+/// One loaded scanguard program, not attached anywhere.
+pub struct Scanguard {
+    ebpf: Ebpf,
+}
+
+impl Scanguard {
+    pub fn load(settings: &Settings) -> Scanguard {
+        assert!(
+            nix::unistd::geteuid().is_root(),
+            "kernel tests need root: BPF_PROG_LOAD and BPF_PROG_TEST_RUN need CAP_BPF and \
+             CAP_NET_ADMIN; run them as root, e.g. `cargo xtask test`"
+        );
+        let ebpf = program::load(settings, None)
+            .unwrap_or_else(|error| panic!("loading scanguard with {settings:?}: {error:#}"));
+        Scanguard { ebpf }
+    }
+
+    /// Runs the program once over `frame`.
+    pub fn run(&mut self, frame: &[u8]) -> Verdict {
+        let xdp = program::xdp(&mut self.ebpf).expect("the program is there");
+        let result = xdp
+            .test_run(TestRunOptions {
+                data_in: Some(frame),
+                repeat: 1,
+                ..Default::default()
+            })
+            .unwrap_or_else(|error| panic!("BPF_PROG_TEST_RUN over {frame:02x?}: {error}"));
+        Verdict::from(result.return_value)
+    }
+
+    /// Runs the program over `frame` and checks its verdict.
+    #[track_caller]
+    pub fn expect(&mut self, frame: &[u8], verdict: Verdict, what: &str) {
+        assert_eq!(self.run(frame), verdict, "{what}: {frame:02x?}");
+    }
+
+    fn bans_map(&self) -> HashMap<&MapData, AddrKey, Ban> {
+        let map = self.ebpf.map(BANS_MAP).expect("the BANS map");
+        HashMap::try_from(map).expect("BANS is a hash map of AddrKey to Ban")
+    }
+
+    pub fn ban(&self, addr: IpAddr) -> Option<Ban> {
+        self.bans_map().get(&key(addr), 0).ok()
+    }
+
+    /// Every ban in the map.
+    pub fn bans(&self) -> Vec<(AddrKey, Ban)> {
+        self.bans_map()
+            .iter()
+            .collect::<Result<_, _>>()
+            .expect("reading the BANS map")
+    }
+
+    /// Inserts a ban as `scanguard ban` would.
+    pub fn insert_ban(&mut self, addr: IpAddr, ban: Ban) {
+        let map = self.ebpf.map_mut(BANS_MAP).expect("the BANS map");
+        let mut bans: HashMap<&mut MapData, AddrKey, Ban> =
+            HashMap::try_from(map).expect("BANS is a hash map of AddrKey to Ban");
+        bans.insert(key(addr), ban, 0)
+            .unwrap_or_else(|error| panic!("inserting a ban for {addr}: {error}"));
+    }
+
+    /// The non-zero counters summed over CPUs, by counter or kind name.
+    pub fn counts(&self) -> BTreeMap<&'static str, u64> {
+        let map = self.ebpf.map(COUNTERS_MAP).expect("the COUNTERS map");
+        let counters: PerCpuArray<&MapData, Counters> =
+            PerCpuArray::try_from(map).expect("COUNTERS is a per-CPU array of Counters");
+        let per_cpu = counters.get(&0, 0).expect("reading COUNTERS[0]");
+        let total = |slot: usize| per_cpu.iter().map(|cpu| cpu[slot]).sum::<u64>();
+        let plain = Counter::ALL.map(|counter| (counter.name(), total(counter_slot(counter))));
+        let detections = Kind::ALL.map(|kind| (kind.name(), total(detection_slot(kind))));
+        plain
+            .into_iter()
+            .chain(detections)
+            .filter(|(_, count)| *count > 0)
+            .collect()
+    }
+}
+
+/// Expected counters, as [`Scanguard::counts`] reports them; a name given twice adds up. Panics
+/// on a name that is neither a counter nor a kind, so a typo cannot pass for a zero.
+pub fn counts<'a>(
+    expected: impl IntoIterator<Item = &'a (&'static str, u64)>,
+) -> BTreeMap<&'static str, u64> {
+    let mut counts = BTreeMap::new();
+    for &(name, count) in expected {
+        let known = Counter::ALL.iter().any(|counter| counter.name() == name)
+            || Kind::from_name(name).is_some();
+        assert!(known, "{name} is neither a counter nor a kind");
+        *counts.entry(name).or_insert(0) += count;
+    }
+    counts.retain(|_, count| *count > 0);
+    counts
+}

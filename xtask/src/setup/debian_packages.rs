@@ -1,0 +1,66 @@
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+use super::{Done, progress};
+use crate::process::run;
+
+/// What the kernel tests and the lab drive: namespaces and links (iproute2,
+/// nsenter from util-linux), reachability (ping), scans (nmap, hping3),
+/// capture, BPF and XDP inspection, and firewalls to compare with.
+const PACKAGES: &[&str] = &[
+    "iproute2",
+    "util-linux",
+    "iputils-ping",
+    "nmap",
+    "hping3",
+    "tcpdump",
+    "bpftool",
+    "xdp-tools",
+    "iptables",
+    "nftables",
+];
+
+pub fn ensure() -> Result<Done> {
+    let missing = missing_packages()?;
+    if missing.is_empty() {
+        return Ok(Done::AlreadyInstalled);
+    }
+    let by_hand = format!("apt-get install {}", missing.join(" "));
+    if !scanguard_lab::is_root() {
+        bail!(
+            "missing {}; rerun as root or install them by hand: {by_hand}",
+            missing.join(", ")
+        );
+    }
+    progress(&format!("installing {}", missing.join(" ")));
+    let install = || -> Result<()> {
+        run(Command::new("apt-get").arg("update"))?;
+        run(Command::new("apt-get")
+            .args(["install", "-y", "--no-install-recommends"])
+            .args(&missing)
+            .env("DEBIAN_FRONTEND", "noninteractive"))
+    };
+    install().with_context(|| format!("apt-get failed; install them by hand: {by_hand}"))?;
+    Ok(Done::Installed(missing.join(", ")))
+}
+
+fn missing_packages() -> Result<Vec<&'static str>> {
+    let mut missing = Vec::new();
+    for package in PACKAGES {
+        let query = Command::new("dpkg-query")
+            .args(["-W", "-f=${Status}", package])
+            .output()
+            .with_context(|| {
+                format!(
+                    "no dpkg-query here (not Debian-based?); install by hand: {}",
+                    PACKAGES.join(" ")
+                )
+            })?;
+        // dpkg-query fails for packages it has never heard of: also missing.
+        if !(query.status.success() && query.stdout == b"install ok installed") {
+            missing.push(*package);
+        }
+    }
+    Ok(missing)
+}
