@@ -17,7 +17,7 @@ use scanguard_common::{
     counters::{COUNTERS_MAP, Counter, Counters, counter_slot, detection_slot},
     kind::Kind,
 };
-use scanguard_lab::frames::FrameBuilder;
+use scanguard_lab::frames::{FrameBuilder, arp_request};
 
 pub const TARGET_V4: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
 pub const TARGET_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0x7a, 0, 0, 0, 0, 1);
@@ -65,6 +65,11 @@ pub fn from(src: IpAddr) -> FrameBuilder {
 /// A TCP segment from `src` to `dst_port`.
 pub fn tcp(src: IpAddr, dst_port: u16, flags: u8) -> Vec<u8> {
     from(src).tcp(SCANNER_PORT, dst_port, flags).build()
+}
+
+/// An ARP request for the IPv4 target: Ethernet, not IP.
+pub fn arp() -> Vec<u8> {
+    arp_request(Ipv4Addr::new(203, 0, 113, 200), TARGET_V4)
 }
 
 /// The ban-map key of an address.

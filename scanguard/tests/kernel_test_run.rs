@@ -1,0 +1,689 @@
+//! The XDP program in the kernel, driven through BPF_PROG_TEST_RUN with crafted frames: verdicts,
+//! bans and counters for probes, benign traffic, broken frames, fragments, expiry, per-kind
+//! actions, the allow-list and protected ports. Needs root; each test loads its own instance.
+
+mod common;
+
+use std::{net::IpAddr, thread::sleep, time::Duration};
+
+use common::{
+    SCANNER_PORT, Scanguard, UNWATCHED_PORT, Verdict, WATCHED_PORT, arp, counts, from, scanner_v4,
+    scanner_v6, tcp,
+};
+use ipnet::IpNet;
+use scanguard::{clock::boot_ns, settings::Settings};
+use scanguard_common::{
+    action::Action,
+    ban::{Ban, ORIGIN_DETECTED, ORIGIN_MANUAL},
+    classify::{ACK, CWR, ECE, FIN, PSH, RST, SYN, URG},
+    config::{BanMode, NANOS_PER_SECOND},
+    kind::Kind,
+};
+use scanguard_lab::frames::{ETHERNET_LEN, IPV4_LEN, IPV6_LEN, Ipv6Ext, truncated};
+
+const TRAP_PORT: u16 = 2222;
+const MINUTE_NS: u64 = 60 * NANOS_PER_SECOND;
+
+/// Every kind of probe: what it is, its flags, its destination port, its kind.
+const PROBES: [(&str, u8, u16, Kind); 8] = [
+    ("null", 0, UNWATCHED_PORT, Kind::NullScan),
+    ("fin", FIN, UNWATCHED_PORT, Kind::FinScan),
+    ("xmas", FIN | PSH | URG, UNWATCHED_PORT, Kind::XmasScan),
+    ("syn+fin", SYN | FIN, UNWATCHED_PORT, Kind::XmasScan),
+    ("syn+rst", SYN | RST, UNWATCHED_PORT, Kind::XmasScan),
+    ("fin+rst", FIN | RST, UNWATCHED_PORT, Kind::XmasScan),
+    ("syn to a watched port", SYN, WATCHED_PORT, Kind::SynScan),
+    ("syn to a trap port", SYN, TRAP_PORT, Kind::TrapPort),
+];
+
+/// The detections `PROBES` cause when each is sent `times` times.
+fn probe_detections(times: u64) -> [(&'static str, u64); 5] {
+    [
+        (Kind::NullScan.name(), times),
+        (Kind::FinScan.name(), times),
+        (Kind::XmasScan.name(), 4 * times),
+        (Kind::SynScan.name(), times),
+        (Kind::TrapPort.name(), times),
+    ]
+}
+
+/// Default settings with a trap port and `action` for every kind.
+fn every_kind(action: Action) -> Settings {
+    Settings {
+        trap_ports: [(TRAP_PORT, "trap".to_string())].into(),
+        actions: Kind::ALL.into_iter().map(|kind| (kind, action)).collect(),
+        ..Settings::default()
+    }
+}
+
+/// Sends each of `PROBES` from its own source (`source(1)`, `source(2)`, ...) behind `vlan_ids`,
+/// expecting `verdict`; returns each source with the kind it sent.
+fn send_probes(
+    scanguard: &mut Scanguard,
+    source: fn(u8) -> IpAddr,
+    vlan_ids: &[u16],
+    verdict: Verdict,
+) -> Vec<(IpAddr, Kind)> {
+    (1..)
+        .zip(PROBES)
+        .map(|(n, (what, flags, port, kind))| {
+            let src = source(n);
+            let frame = vlan_ids
+                .iter()
+                .fold(from(src), |builder, id| builder.vlan(*id))
+                .tcp(SCANNER_PORT, port, flags)
+                .build();
+            scanguard.expect(&frame, verdict, what);
+            (src, kind)
+        })
+        .collect()
+}
+
+/// Every probe is dropped and its source banned for its kind, with the ban's fields as created.
+fn every_probe_is_banned(source: fn(u8) -> IpAddr, vlan_ids: &[u16]) {
+    let settings = every_kind(Action::Ban);
+    let mut scanguard = Scanguard::load(&settings);
+    let before = boot_ns();
+    let sent = send_probes(&mut scanguard, source, vlan_ids, Verdict::Drop);
+    let after = boot_ns();
+    for (src, kind) in sent {
+        let ban = scanguard
+            .ban(src)
+            .unwrap_or_else(|| panic!("{} from {src} did not ban it", kind.name()));
+        assert_eq!(ban.reason, kind as u8, "reason of {src}'s ban");
+        assert_eq!(ban.origin, ORIGIN_DETECTED);
+        assert_eq!(ban.duration_ns, settings.ban_seconds * NANOS_PER_SECOND);
+        assert_eq!(
+            ban.dropped_packets, 0,
+            "the probe itself is not a banned drop"
+        );
+        assert!((before..=after).contains(&ban.banned_at_ns), "{ban:?}");
+        assert_eq!(ban.last_seen_ns, ban.banned_at_ns);
+    }
+    let n = PROBES.len() as u64;
+    let expected = [("seen", n), ("dropped_probe", n), ("bans_created", n)];
+    assert_eq!(
+        scanguard.counts(),
+        counts(expected.iter().chain(&probe_detections(1)))
+    );
+}
+
+/// A ban inserted from userspace, started `banned_ago_ns` and last refreshed `seen_ago_ns` ago.
+fn manual_ban(banned_ago_ns: u64, seen_ago_ns: u64) -> Ban {
+    let now = boot_ns();
+    let ago = |ns: u64| {
+        now.checked_sub(ns)
+            .unwrap_or_else(|| panic!("the machine booted less than {ns} ns ago"))
+    };
+    Ban {
+        banned_at_ns: ago(banned_ago_ns),
+        last_seen_ns: ago(seen_ago_ns),
+        duration_ns: MINUTE_NS,
+        dropped_packets: 0,
+        reason: Kind::NullScan as u8,
+        origin: ORIGIN_MANUAL,
+        _pad: [0; 6],
+    }
+}
+
+#[test]
+fn program_passes_the_verifier() {
+    // Loading includes BPF_PROG_LOAD, so the verifier accepted it; a frame then runs through it.
+    let mut scanguard = Scanguard::load(&Settings::default());
+    scanguard.expect(
+        &tcp(scanner_v4(1), UNWATCHED_PORT, ACK),
+        Verdict::Pass,
+        "ack",
+    );
+    assert_eq!(scanguard.counts(), counts(&[("seen", 1), ("passed", 1)]));
+}
+
+#[test]
+fn every_kind_is_banned_over_ipv4() {
+    every_probe_is_banned(scanner_v4, &[]);
+}
+
+#[test]
+fn every_kind_is_banned_over_ipv6() {
+    every_probe_is_banned(scanner_v6, &[]);
+}
+
+#[test]
+fn every_kind_is_banned_over_vlan_tagged_ipv4() {
+    every_probe_is_banned(scanner_v4, &[42]);
+}
+
+#[test]
+fn every_kind_is_banned_over_double_tagged_ipv6() {
+    every_probe_is_banned(scanner_v6, &[100, 42]);
+}
+
+#[test]
+fn benign_frames_pass_and_ban_nobody() {
+    let mut scanguard = Scanguard::load(&every_kind(Action::Ban));
+    let mut sent = 0;
+    for src in [scanner_v4(1), scanner_v6(1)] {
+        let frames = [
+            ("syn to an unwatched port", tcp(src, UNWATCHED_PORT, SYN)),
+            ("ecn syn", tcp(src, UNWATCHED_PORT, SYN | ECE | CWR)),
+            ("syn+ack", tcp(src, WATCHED_PORT, SYN | ACK)),
+            ("ack", tcp(src, WATCHED_PORT, ACK)),
+            ("psh+ack", tcp(src, TRAP_PORT, PSH | ACK)),
+            ("fin+ack", tcp(src, WATCHED_PORT, FIN | ACK)),
+            ("rst", tcp(src, WATCHED_PORT, RST)),
+            ("rst+ack", tcp(src, WATCHED_PORT, RST | ACK)),
+            ("udp", from(src).udp(SCANNER_PORT, WATCHED_PORT).build()),
+            ("icmp echo", from(src).icmp_echo().build()),
+        ];
+        for (what, frame) in frames {
+            scanguard.expect(&frame, Verdict::Pass, what);
+            sent += 1;
+        }
+    }
+    scanguard.expect(&arp(), Verdict::Pass, "arp");
+    sent += 1;
+    assert_eq!(scanguard.bans(), []);
+    assert_eq!(
+        scanguard.counts(),
+        counts(&[("seen", sent), ("passed", sent)])
+    );
+}
+
+#[test]
+fn truncated_and_malformed_frames_pass_as_parse_failures() {
+    let mut scanguard = Scanguard::load(&Settings::default());
+    let null4 = tcp(scanner_v4(1), UNWATCHED_PORT, 0);
+    let null6 = tcp(scanner_v6(1), UNWATCHED_PORT, 0);
+    let tagged = from(scanner_v4(2))
+        .vlan(7)
+        .tcp(SCANNER_PORT, UNWATCHED_PORT, 0)
+        .build();
+    let with_ext = from(scanner_v6(2))
+        .ipv6_ext(Ipv6Ext::HopByHop)
+        .tcp(SCANNER_PORT, UNWATCHED_PORT, 0)
+        .build();
+    let with_version = |version_and_ihl: u8| {
+        let mut frame = null4.clone();
+        frame[ETHERNET_LEN] = version_and_ihl;
+        frame
+    };
+    // BPF_PROG_TEST_RUN refuses frames shorter than an Ethernet header (bpf_test_init), so the
+    // shortest cut here is inside the first VLAN tag; the parser tests cover shorter ones.
+    let frames = [
+        ("cut in the vlan tag", truncated(&tagged, ETHERNET_LEN + 2)),
+        (
+            "cut in the ipv4 header",
+            truncated(&null4, ETHERNET_LEN + 10),
+        ),
+        (
+            "cut in the ipv6 header",
+            truncated(&null6, ETHERNET_LEN + 30),
+        ),
+        (
+            "cut in an ipv6 extension header",
+            truncated(&with_ext, ETHERNET_LEN + IPV6_LEN + 1),
+        ),
+        (
+            "ipv4 null probe cut before its flags",
+            truncated(&null4, ETHERNET_LEN + IPV4_LEN + 12),
+        ),
+        (
+            "ipv6 null probe cut before its flags",
+            truncated(&null6, ETHERNET_LEN + IPV6_LEN + 12),
+        ),
+        ("ipv4 header length 16 bytes", with_version(0x44)),
+        ("ip version 6 under the ipv4 ethertype", with_version(0x65)),
+    ];
+    let failures = frames.len() as u64;
+    for (what, frame) in frames {
+        scanguard.expect(&frame, Verdict::Pass, what);
+    }
+    // Not IP is none of scanguard's business, not a failure.
+    scanguard.expect(&arp(), Verdict::Pass, "arp");
+    assert_eq!(scanguard.bans(), []);
+    assert_eq!(
+        scanguard.counts(),
+        counts(&[
+            ("seen", failures + 1),
+            ("passed", failures + 1),
+            ("parse_failed", failures),
+        ])
+    );
+}
+
+#[test]
+fn ipv6_extension_headers_are_followed_up_to_their_limit() {
+    let mut scanguard = Scanguard::load(&Settings::default());
+    let behind = |src, exts: &[Ipv6Ext]| {
+        exts.iter()
+            .fold(from(src), |builder, ext| builder.ipv6_ext(*ext))
+            .tcp(SCANNER_PORT, UNWATCHED_PORT, 0)
+            .build()
+    };
+    let chain = [
+        Ipv6Ext::HopByHop,
+        Ipv6Ext::Routing,
+        Ipv6Ext::DestinationOptions,
+    ];
+    let (short, long) = (scanner_v6(1), scanner_v6(2));
+    scanguard.expect(
+        &behind(short, &chain),
+        Verdict::Drop,
+        "null probe behind 3 headers",
+    );
+    assert_eq!(
+        scanguard.ban(short).map(|ban| ban.reason),
+        Some(Kind::NullScan as u8)
+    );
+    // Nine headers are more than the parser follows: passed as unparseable.
+    let too_many = [Ipv6Ext::DestinationOptions; 9];
+    scanguard.expect(
+        &behind(long, &too_many),
+        Verdict::Pass,
+        "null probe behind 9 headers",
+    );
+    assert_eq!(scanguard.ban(long), None);
+    assert_eq!(
+        scanguard.counts(),
+        counts(&[
+            ("seen", 2),
+            ("dropped_probe", 1),
+            ("bans_created", 1),
+            ("null-scan", 1),
+            ("passed", 1),
+            ("parse_failed", 1),
+        ])
+    );
+}
+
+#[test]
+fn fragments_without_tcp_flags_neither_crash_nor_ban() {
+    let mut scanguard = Scanguard::load(&every_kind(Action::Ban));
+    for src in [scanner_v4(1), scanner_v6(1)] {
+        // A NULL probe cut after its ports (RFC 1858's tiny fragment): the flags are elsewhere.
+        let tiny_first = from(src)
+            .tcp(SCANNER_PORT, WATCHED_PORT, 0)
+            .fragment(0, true)
+            .carrying(8)
+            .build();
+        scanguard.expect(&tiny_first, Verdict::Pass, "tiny first fragment");
+        // Bytes that would read as a NULL probe, at a later offset: payload, not a header.
+        let later = from(src)
+            .tcp(SCANNER_PORT, WATCHED_PORT, 0)
+            .fragment(185, false)
+            .build();
+        scanguard.expect(&later, Verdict::Pass, "later fragment");
+    }
+    assert_eq!(scanguard.bans(), []);
+    assert_eq!(scanguard.counts(), counts(&[("seen", 4), ("passed", 4)]));
+}
+
+#[test]
+fn a_later_fragment_from_a_banned_source_is_dropped() {
+    let mut scanguard = Scanguard::load(&Settings::default());
+    for src in [scanner_v4(1), scanner_v6(1)] {
+        scanguard.expect(&tcp(src, UNWATCHED_PORT, 0), Verdict::Drop, "null probe");
+        let later = from(src)
+            .udp(SCANNER_PORT, UNWATCHED_PORT)
+            .fragment(100, false)
+            .build();
+        scanguard.expect(&later, Verdict::Drop, "later fragment");
+        assert_eq!(scanguard.ban(src).map(|ban| ban.dropped_packets), Some(1));
+    }
+    assert_eq!(
+        scanguard.counts(),
+        counts(&[
+            ("seen", 4),
+            ("dropped_probe", 2),
+            ("bans_created", 2),
+            ("null-scan", 2),
+            ("dropped_banned", 2),
+        ])
+    );
+}
+
+#[test]
+fn a_banned_source_is_dropped_whatever_it_sends() {
+    let mut scanguard = Scanguard::load(&Settings::default());
+    let mut follow_ups_sent = 0;
+    for src in [scanner_v4(1), scanner_v6(1)] {
+        scanguard.expect(&tcp(src, UNWATCHED_PORT, 0), Verdict::Drop, "null probe");
+        let ack = tcp(src, UNWATCHED_PORT, ACK);
+        let follow_ups = [
+            ("udp", from(src).udp(SCANNER_PORT, 53).build()),
+            ("icmp echo", from(src).icmp_echo().build()),
+            ("ack", ack.clone()),
+            ("syn to an unwatched port", tcp(src, UNWATCHED_PORT, SYN)),
+            (
+                "vlan-tagged ack",
+                from(src).vlan(9).tcp(SCANNER_PORT, 443, ACK).build(),
+            ),
+            // The ban is enforced before the transport header is looked at.
+            ("ack cut short", truncated(&ack, ack.len() - 8)),
+        ];
+        let count = follow_ups.len() as u64;
+        for (what, frame) in follow_ups {
+            scanguard.expect(&frame, Verdict::Drop, what);
+        }
+        let ban = scanguard.ban(src).expect("the probe banned its source");
+        assert_eq!(ban.dropped_packets, count, "{src}");
+        assert_eq!(ban.reason, Kind::NullScan as u8);
+        follow_ups_sent += count;
+    }
+    assert_eq!(
+        scanguard.counts(),
+        counts(&[
+            ("seen", 2 + follow_ups_sent),
+            ("dropped_probe", 2),
+            ("bans_created", 2),
+            ("null-scan", 2),
+            ("dropped_banned", follow_ups_sent),
+        ])
+    );
+}
+
+#[test]
+fn a_fixed_ban_expires_from_its_start() {
+    let mut scanguard = Scanguard::load(&Settings {
+        ban_mode: BanMode::Fixed,
+        ..Settings::default()
+    });
+    // Started two minutes ago: over, however recently the source was seen.
+    let (expired, valid) = (scanner_v4(1), scanner_v6(1));
+    scanguard.insert_ban(expired, manual_ban(2 * MINUTE_NS, NANOS_PER_SECOND));
+    // Started half a minute ago: still on.
+    let ban = manual_ban(MINUTE_NS / 2, MINUTE_NS / 2);
+    scanguard.insert_ban(valid, ban);
+
+    scanguard.expect(
+        &tcp(expired, UNWATCHED_PORT, ACK),
+        Verdict::Pass,
+        "ack after the ban",
+    );
+    assert_eq!(scanguard.ban(expired), None, "an expired ban is deleted");
+
+    let before = boot_ns();
+    scanguard.expect(
+        &tcp(valid, UNWATCHED_PORT, ACK),
+        Verdict::Drop,
+        "ack during the ban",
+    );
+    let refreshed = scanguard.ban(valid).expect("the ban is still there");
+    assert!(refreshed.last_seen_ns >= before, "{refreshed:?}");
+    assert_eq!(refreshed.banned_at_ns, ban.banned_at_ns);
+    assert_eq!(refreshed.dropped_packets, 1);
+    assert_eq!(
+        scanguard.counts(),
+        counts(&[
+            ("seen", 2),
+            ("passed", 1),
+            ("bans_expired", 1),
+            ("dropped_banned", 1),
+        ])
+    );
+}
+
+#[test]
+fn a_sliding_ban_lasts_while_its_source_keeps_sending() {
+    let mut scanguard = Scanguard::load(&Settings {
+        ban_mode: BanMode::Sliding,
+        ..Settings::default()
+    });
+    // Both started two minutes ago; one was seen a second ago, the other a minute and more.
+    let (active, quiet) = (scanner_v4(1), scanner_v6(1));
+    let ban = manual_ban(2 * MINUTE_NS, NANOS_PER_SECOND);
+    scanguard.insert_ban(active, ban);
+    scanguard.insert_ban(
+        quiet,
+        manual_ban(2 * MINUTE_NS, MINUTE_NS + NANOS_PER_SECOND),
+    );
+
+    let before = boot_ns();
+    scanguard.expect(
+        &tcp(active, UNWATCHED_PORT, ACK),
+        Verdict::Drop,
+        "ack from an active source",
+    );
+    let refreshed = scanguard.ban(active).expect("the ban is still there");
+    assert!(refreshed.last_seen_ns >= before, "{refreshed:?}");
+    assert_eq!(refreshed.banned_at_ns, ban.banned_at_ns);
+    assert_eq!(refreshed.dropped_packets, 1);
+
+    scanguard.expect(
+        &tcp(quiet, UNWATCHED_PORT, ACK),
+        Verdict::Pass,
+        "ack from a quiet source",
+    );
+    assert_eq!(scanguard.ban(quiet), None, "an expired ban is deleted");
+    assert_eq!(
+        scanguard.counts(),
+        counts(&[
+            ("seen", 2),
+            ("passed", 1),
+            ("bans_expired", 1),
+            ("dropped_banned", 1),
+        ])
+    );
+}
+
+#[test]
+fn a_one_second_ban_really_expires() {
+    let mut scanguard = Scanguard::load(&Settings {
+        ban_seconds: 1,
+        ..Settings::default()
+    });
+    let src = scanner_v4(1);
+    scanguard.expect(&tcp(src, UNWATCHED_PORT, 0), Verdict::Drop, "null probe");
+    let ack = tcp(src, UNWATCHED_PORT, ACK);
+    scanguard.expect(&ack, Verdict::Drop, "ack during the ban");
+    sleep(Duration::from_millis(1200));
+    scanguard.expect(&ack, Verdict::Pass, "ack after the ban");
+    assert_eq!(scanguard.ban(src), None);
+    assert_eq!(
+        scanguard.counts(),
+        counts(&[
+            ("seen", 3),
+            ("dropped_probe", 1),
+            ("bans_created", 1),
+            ("null-scan", 1),
+            ("dropped_banned", 1),
+            ("passed", 1),
+            ("bans_expired", 1),
+        ])
+    );
+}
+
+#[test]
+fn log_passes_and_counts_the_detection() {
+    let mut scanguard = Scanguard::load(&every_kind(Action::Log));
+    send_probes(&mut scanguard, scanner_v4, &[], Verdict::Pass);
+    assert_eq!(scanguard.bans(), []);
+    let n = PROBES.len() as u64;
+    let expected = [("seen", n), ("passed", n)];
+    assert_eq!(
+        scanguard.counts(),
+        counts(expected.iter().chain(&probe_detections(1)))
+    );
+}
+
+#[test]
+fn drop_drops_the_probe_without_a_ban() {
+    let mut scanguard = Scanguard::load(&every_kind(Action::Drop));
+    let sent = send_probes(&mut scanguard, scanner_v6, &[], Verdict::Drop);
+    assert_eq!(scanguard.bans(), []);
+    for (src, _) in sent {
+        scanguard.expect(
+            &tcp(src, UNWATCHED_PORT, ACK),
+            Verdict::Pass,
+            "ack after a dropped probe",
+        );
+    }
+    let n = PROBES.len() as u64;
+    let expected = [("seen", 2 * n), ("dropped_probe", n), ("passed", n)];
+    assert_eq!(
+        scanguard.counts(),
+        counts(expected.iter().chain(&probe_detections(1)))
+    );
+}
+
+#[test]
+fn ignore_passes_without_counting() {
+    let mut scanguard = Scanguard::load(&every_kind(Action::Ignore));
+    send_probes(&mut scanguard, scanner_v4, &[], Verdict::Pass);
+    assert_eq!(scanguard.bans(), []);
+    let n = PROBES.len() as u64;
+    assert_eq!(scanguard.counts(), counts(&[("seen", n), ("passed", n)]));
+}
+
+#[test]
+fn allow_listed_sources_are_never_banned_nor_dropped() {
+    let allow: Vec<IpNet> = ["203.0.113.0/28", "2001:db8:5c::/64"]
+        .into_iter()
+        .map(|net| net.parse().expect("a CIDR"))
+        .collect();
+    let mut scanguard = Scanguard::load(&Settings {
+        allow,
+        ..every_kind(Action::Ban)
+    });
+    send_probes(&mut scanguard, scanner_v4, &[], Verdict::Pass);
+    send_probes(&mut scanguard, scanner_v6, &[], Verdict::Pass);
+    assert_eq!(scanguard.bans(), []);
+    // Neighbours just outside the prefixes are not covered.
+    let outside: [IpAddr; 2] = [
+        scanner_v4(16),
+        "2001:db8:5d::1".parse().expect("an address"),
+    ];
+    for src in outside {
+        scanguard.expect(&tcp(src, UNWATCHED_PORT, 0), Verdict::Drop, "null probe");
+        assert!(scanguard.ban(src).is_some(), "{src} is not allow-listed");
+    }
+    let n = PROBES.len() as u64;
+    // Detections are counted before the allow-list is consulted.
+    let expected = [
+        ("seen", 2 * n + 2),
+        ("passed", 2 * n),
+        ("dropped_probe", 2),
+        ("bans_created", 2),
+        ("null-scan", 2),
+    ];
+    assert_eq!(
+        scanguard.counts(),
+        counts(expected.iter().chain(&probe_detections(2)))
+    );
+}
+
+#[test]
+fn probes_to_a_protected_port_pass_without_a_ban() {
+    const SSH: u16 = 22;
+    let mut scanguard = Scanguard::load(&Settings {
+        watched_ports: [SSH, WATCHED_PORT].into(),
+        trap_ports: [(SSH, "ssh".to_string())].into(),
+        protected_ports: [SSH].into(),
+        ..every_kind(Action::Ban)
+    });
+    for src in [scanner_v4(1), scanner_v6(1)] {
+        for (what, flags) in [("syn", SYN), ("null", 0), ("xmas", FIN | PSH | URG)] {
+            scanguard.expect(&tcp(src, SSH, flags), Verdict::Pass, what);
+        }
+        assert_eq!(scanguard.ban(src), None);
+    }
+    // The same SYN to a port that is only watched is a probe.
+    let src = scanner_v4(2);
+    scanguard.expect(&tcp(src, WATCHED_PORT, SYN), Verdict::Drop, "syn");
+    assert_eq!(
+        scanguard.ban(src).map(|ban| ban.reason),
+        Some(Kind::SynScan as u8)
+    );
+    assert_eq!(
+        scanguard.counts(),
+        counts(&[
+            ("seen", 7),
+            ("passed", 6),
+            ("dropped_probe", 1),
+            ("bans_created", 1),
+            ("syn-scan", 1),
+        ])
+    );
+}
+
+#[test]
+fn counters_match_what_was_sent() {
+    // Defaults: stealth scans banned, trap ports logged.
+    let mut scanguard = Scanguard::load(&Settings {
+        trap_ports: [(TRAP_PORT, "trap".to_string())].into(),
+        ..Settings::default()
+    });
+    let null_scanner = scanner_v4(1);
+    let frames: [(&str, Vec<u8>, Verdict); 11] = [
+        (
+            "null probe",
+            tcp(null_scanner, UNWATCHED_PORT, 0),
+            Verdict::Drop,
+        ),
+        (
+            "banned",
+            tcp(null_scanner, UNWATCHED_PORT, 0),
+            Verdict::Drop,
+        ),
+        (
+            "banned",
+            tcp(null_scanner, WATCHED_PORT, ACK),
+            Verdict::Drop,
+        ),
+        (
+            "fin probe",
+            tcp(scanner_v6(1), UNWATCHED_PORT, FIN),
+            Verdict::Drop,
+        ),
+        (
+            "syn probe",
+            tcp(scanner_v4(2), WATCHED_PORT, SYN),
+            Verdict::Drop,
+        ),
+        ("trap", tcp(scanner_v4(3), TRAP_PORT, SYN), Verdict::Pass),
+        (
+            "ack",
+            tcp(scanner_v4(4), UNWATCHED_PORT, ACK),
+            Verdict::Pass,
+        ),
+        (
+            "ack",
+            tcp(scanner_v6(4), UNWATCHED_PORT, ACK),
+            Verdict::Pass,
+        ),
+        (
+            "udp",
+            from(scanner_v6(2)).udp(SCANNER_PORT, 53).build(),
+            Verdict::Pass,
+        ),
+        (
+            "truncated",
+            truncated(&tcp(scanner_v4(5), UNWATCHED_PORT, 0), ETHERNET_LEN + 8),
+            Verdict::Pass,
+        ),
+        ("arp", arp(), Verdict::Pass),
+    ];
+    for (what, frame, verdict) in &frames {
+        scanguard.expect(frame, *verdict, what);
+    }
+    assert_eq!(
+        scanguard.ban(null_scanner).map(|ban| ban.dropped_packets),
+        Some(2)
+    );
+    assert_eq!(scanguard.bans().len(), 3);
+    assert_eq!(
+        scanguard.counts(),
+        counts(&[
+            ("seen", 11),
+            ("passed", 6),
+            ("dropped_probe", 3),
+            ("dropped_banned", 2),
+            ("bans_created", 3),
+            ("parse_failed", 1),
+            ("null-scan", 1),
+            ("fin-scan", 1),
+            ("syn-scan", 1),
+            ("trap-port", 1),
+        ])
+    );
+}
