@@ -67,7 +67,7 @@ fn the_daemon_detaches_and_unpins_on_sigint_and_sigterm() {
     require_root();
     for signal in [Signal::SIGINT, Signal::SIGTERM] {
         let lab = ScanLab::build().expect("lab");
-        let daemon = Daemon::start(&lab.victim, &[&lab.victim.interface, "--mode", "native"]);
+        let mut daemon = Daemon::start(&lab.victim, &[&lab.victim.interface, "--mode", "native"]);
         let pin_dir = daemon.pin_dir.clone();
         assert_eq!(
             attachment(&lab.victim).map(|attached| attached.mode),

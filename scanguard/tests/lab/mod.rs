@@ -149,7 +149,7 @@ impl Daemon {
     }
 
     /// Sends `signal` and waits for the exit.
-    pub fn stop(mut self, signal: Signal) -> ExitStatus {
+    pub fn stop(&mut self, signal: Signal) -> ExitStatus {
         let mut child = self.child.take().expect("daemon running");
         nix::sys::signal::kill(Pid::from_raw(child.id() as i32), signal).expect("signal daemon");
         wait_for_exit(&mut child)

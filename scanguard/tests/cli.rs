@@ -1,0 +1,111 @@
+//! The CLI against a running daemon in the lab: bans, unban, ban --for, stats, status, and
+//! the life cycle with and without --persist.
+
+mod lab;
+
+use std::{net::IpAddr, thread, time::Duration};
+
+use lab::{Daemon, PinCleanup, require_root, serve, talk};
+use nix::sys::signal::Signal;
+use scanguard_lab::ScanLab;
+
+const SERVICE: u16 = 80;
+const CLOSED: u16 = 81;
+
+#[test]
+fn bans_unban_ban_stats_and_status_work_from_another_process() {
+    require_root();
+    let lab = ScanLab::build().expect("lab");
+    serve(&lab.victim, SERVICE);
+    let victim: IpAddr = lab.victim.ipv4.into();
+    let attacker = lab.attacker.ipv4.to_string();
+    let mut daemon = Daemon::start(&lab.victim, &[&lab.victim.interface, "--mode", "skb"]);
+
+    lab::nmap_port_state(&lab.attacker, "-sN", victim, CLOSED);
+    let bans = daemon.cli_json(&["bans"]);
+    assert_eq!(bans[0]["address"], attacker.as_str());
+    assert_eq!(bans[0]["reason"], "null-scan");
+    assert!(bans[0]["expires_in_seconds"].as_u64().is_some_and(|secs| secs <= 60));
+
+    // Exactly the pings sent while banned are dropped as banned (nmap's own retry may be too).
+    let dropped_before = daemon.counter("dropped_banned");
+    let ban_dropped_before = bans[0]["dropped_packets"].as_u64().expect("dropped_packets");
+    const PINGS: u64 = 5;
+    for _ in 0..PINGS {
+        assert!(lab.attacker.ping(victim).is_err(), "a banned attacker's ping is answered");
+    }
+    assert_eq!(daemon.counter("dropped_banned") - dropped_before, PINGS);
+    assert_eq!(
+        daemon.cli_json(&["bans"])[0]["dropped_packets"],
+        ban_dropped_before + PINGS
+    );
+    let stats = daemon.cli_json(&["stats"]);
+    assert_eq!(stats["detections"]["null-scan"], 1);
+    assert_eq!(stats["packets"]["bans_created"], 1);
+
+    daemon.cli(&["unban", &attacker]);
+    assert!(daemon.bans().is_empty());
+    talk(&lab.attacker, victim, SERVICE).expect("unbanned attacker connects");
+
+    daemon.cli(&["ban", &attacker, "--for", "2s"]);
+    assert!(talk(&lab.attacker, victim, SERVICE).is_err(), "manual ban enforced");
+    thread::sleep(Duration::from_millis(2500));
+    talk(&lab.attacker, victim, SERVICE).expect("manual ban expired");
+
+    let status = daemon.cli_json(&["status"]);
+    assert_eq!(status["interfaces"][0]["name"], lab.victim.interface.as_str());
+    assert_eq!(status["interfaces"][0]["mode"], "skb");
+    assert_eq!(status["ban_seconds"], 60);
+
+    let pin_dir = daemon.pin_dir.clone();
+    assert!(daemon.stop(Signal::SIGTERM).success());
+    assert!(!pin_dir.exists(), "pins left behind");
+}
+
+#[test]
+fn a_second_attach_is_refused_while_one_runs() {
+    require_root();
+    let lab = ScanLab::build().expect("lab");
+    let daemon = Daemon::start(&lab.victim, &[&lab.victim.interface]);
+    let output = lab
+        .victim
+        .command(lab::SCANGUARD)
+        .args(["attach", &lab.victim.interface, "--run-dir"])
+        .arg(&daemon.run_dir)
+        .arg("--pin-dir")
+        .arg(&daemon.pin_dir)
+        .output()
+        .expect("run scanguard");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("already running"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+}
+
+#[test]
+fn a_persisted_program_survives_kill_9_is_adopted_and_detaches() {
+    require_root();
+    let lab = ScanLab::build().expect("lab");
+    serve(&lab.victim, SERVICE);
+    let victim: IpAddr = lab.victim.ipv4.into();
+    let attacker = lab.attacker.ipv4.to_string();
+    let args = [lab.victim.interface.as_str(), "--persist"];
+    let mut first = Daemon::start(&lab.victim, &args);
+    let _cleanup = PinCleanup(first.pin_dir.clone());
+
+    lab::nmap_port_state(&lab.attacker, "-sF", victim, CLOSED);
+    assert!(first.is_banned(lab.attacker.ipv4.into()));
+    assert!(!first.stop(Signal::SIGKILL).success());
+
+    // Nobody runs, and the ban is still enforced.
+    assert!(talk(&lab.attacker, victim, SERVICE).is_err());
+    talk(&lab.client, victim, SERVICE).expect("the client still connects");
+
+    let second = first.restart(&lab.victim, &args);
+    assert_eq!(second.bans(), vec![(attacker, "fin-scan".to_string())]);
+    assert!(talk(&lab.attacker, victim, SERVICE).is_err());
+
+    second.cli(&["detach"]);
+    assert!(!second.pin_dir.exists(), "detach leaves pins");
+    talk(&lab.attacker, victim, SERVICE).expect("no program left after detach");
+}
