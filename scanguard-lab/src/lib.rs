@@ -10,6 +10,7 @@
 mod addressing;
 mod bridge;
 mod command;
+pub mod daemon;
 mod error;
 pub mod frames;
 mod host;
@@ -19,6 +20,7 @@ mod naming;
 mod netns;
 mod privilege;
 mod scan_lab;
+pub mod traffic;
 mod wait;
 
 pub use bridge::Bridge;

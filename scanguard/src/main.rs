@@ -9,9 +9,11 @@ use scanguard::{
 
 #[tokio::main]
 async fn main() {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info,netlink_packet_route=error"))
-        .format_target(false)
-        .init();
+    env_logger::Builder::from_env(
+        env_logger::Env::default().default_filter_or("info,netlink_packet_route=error"),
+    )
+    .format_target(false)
+    .init();
     let cli = Cli::parse();
     if let Err(error) = run(&cli).await {
         eprintln!("scanguard: {error:#}");

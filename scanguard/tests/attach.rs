@@ -4,7 +4,7 @@
 mod lab;
 
 use aya::programs::xdp::XdpMode;
-use lab::{Daemon, require_root, serve, talk};
+use lab::{SCANGUARD, require_root};
 use nix::sys::signal::Signal;
 use scanguard::{
     interfaces::{self, XdpAttachMode},
@@ -12,6 +12,10 @@ use scanguard::{
     settings::Settings,
 };
 use scanguard_lab::{Host, ScanLab};
+use scanguard_lab::{
+    daemon::Daemon,
+    traffic::{serve, talk},
+};
 
 fn attachment(host: &Host) -> Option<interfaces::XdpAttachment> {
     let _guard = host.enter().expect("enter the victim's namespace");
@@ -53,12 +57,18 @@ fn attaches_in_native_and_generic_mode_and_detaches_on_drop() {
         assert_eq!(attached.mode, expected);
         assert_eq!(attached.program_id, loaded_program_id(&mut ebpf));
 
-        lab.attacker.ping(lab.victim.ipv4.into()).expect("IPv4 flows");
+        lab.attacker
+            .ping(lab.victim.ipv4.into())
+            .expect("IPv4 flows");
         lab.client.ping(lab.victim.ipv6.into()).expect("IPv6 flows");
         talk(&lab.client, lab.victim.ipv4.into(), 80).expect("TCP flows");
 
         drop(ebpf);
-        assert_eq!(attachment(&lab.victim), None, "{mode:?}: still attached after drop");
+        assert_eq!(
+            attachment(&lab.victim),
+            None,
+            "{mode:?}: still attached after drop"
+        );
     }
 }
 
@@ -67,18 +77,28 @@ fn the_daemon_detaches_and_unpins_on_sigint_and_sigterm() {
     require_root();
     for signal in [Signal::SIGINT, Signal::SIGTERM] {
         let lab = ScanLab::build().expect("lab");
-        let mut daemon = Daemon::start(&lab.victim, &[&lab.victim.interface, "--mode", "native"]);
+        let mut daemon = Daemon::start(
+            SCANGUARD,
+            &lab.victim,
+            &[&lab.victim.interface, "--mode", "native"],
+        );
         let pin_dir = daemon.pin_dir.clone();
         assert_eq!(
             attachment(&lab.victim).map(|attached| attached.mode),
             Some(XdpAttachMode::Native)
         );
         assert!(pin_dir.join("BANS").exists(), "maps pinned while running");
-        lab.attacker.ping(lab.victim.ipv4.into()).expect("traffic flows while attached");
+        lab.attacker
+            .ping(lab.victim.ipv4.into())
+            .expect("traffic flows while attached");
 
         let status = daemon.stop(signal);
         assert!(status.success(), "{signal}: exit {status}");
-        assert_eq!(attachment(&lab.victim), None, "{signal}: program left behind");
+        assert_eq!(
+            attachment(&lab.victim),
+            None,
+            "{signal}: program left behind"
+        );
         assert!(!pin_dir.exists(), "{signal}: pins left behind");
     }
 }

@@ -5,9 +5,13 @@ mod lab;
 
 use std::{net::IpAddr, thread, time::Duration};
 
-use lab::{Daemon, PinCleanup, require_root, serve, talk};
+use lab::{SCANGUARD, require_root};
 use nix::sys::signal::Signal;
 use scanguard_lab::ScanLab;
+use scanguard_lab::{
+    daemon::{Daemon, PinCleanup},
+    traffic::{nmap_port_state, serve, talk},
+};
 
 const SERVICE: u16 = 80;
 const CLOSED: u16 = 81;
@@ -19,20 +23,33 @@ fn bans_unban_ban_stats_and_status_work_from_another_process() {
     serve(&lab.victim, SERVICE);
     let victim: IpAddr = lab.victim.ipv4.into();
     let attacker = lab.attacker.ipv4.to_string();
-    let mut daemon = Daemon::start(&lab.victim, &[&lab.victim.interface, "--mode", "skb"]);
+    let mut daemon = Daemon::start(
+        SCANGUARD,
+        &lab.victim,
+        &[&lab.victim.interface, "--mode", "skb"],
+    );
 
-    lab::nmap_port_state(&lab.attacker, "-sN", victim, CLOSED);
+    nmap_port_state(&lab.attacker, "-sN", victim, CLOSED);
     let bans = daemon.cli_json(&["bans"]);
     assert_eq!(bans[0]["address"], attacker.as_str());
     assert_eq!(bans[0]["reason"], "null-scan");
-    assert!(bans[0]["expires_in_seconds"].as_u64().is_some_and(|secs| secs <= 60));
+    assert!(
+        bans[0]["expires_in_seconds"]
+            .as_u64()
+            .is_some_and(|secs| secs <= 60)
+    );
 
     // Exactly the pings sent while banned are dropped as banned (nmap's own retry may be too).
     let dropped_before = daemon.counter("dropped_banned");
-    let ban_dropped_before = bans[0]["dropped_packets"].as_u64().expect("dropped_packets");
+    let ban_dropped_before = bans[0]["dropped_packets"]
+        .as_u64()
+        .expect("dropped_packets");
     const PINGS: u64 = 5;
     for _ in 0..PINGS {
-        assert!(lab.attacker.ping(victim).is_err(), "a banned attacker's ping is answered");
+        assert!(
+            lab.attacker.ping(victim).is_err(),
+            "a banned attacker's ping is answered"
+        );
     }
     assert_eq!(daemon.counter("dropped_banned") - dropped_before, PINGS);
     assert_eq!(
@@ -48,12 +65,18 @@ fn bans_unban_ban_stats_and_status_work_from_another_process() {
     talk(&lab.attacker, victim, SERVICE).expect("unbanned attacker connects");
 
     daemon.cli(&["ban", &attacker, "--for", "2s"]);
-    assert!(talk(&lab.attacker, victim, SERVICE).is_err(), "manual ban enforced");
+    assert!(
+        talk(&lab.attacker, victim, SERVICE).is_err(),
+        "manual ban enforced"
+    );
     thread::sleep(Duration::from_millis(2500));
     talk(&lab.attacker, victim, SERVICE).expect("manual ban expired");
 
     let status = daemon.cli_json(&["status"]);
-    assert_eq!(status["interfaces"][0]["name"], lab.victim.interface.as_str());
+    assert_eq!(
+        status["interfaces"][0]["name"],
+        lab.victim.interface.as_str()
+    );
     assert_eq!(status["interfaces"][0]["mode"], "skb");
     assert_eq!(status["ban_seconds"], 60);
 
@@ -66,10 +89,10 @@ fn bans_unban_ban_stats_and_status_work_from_another_process() {
 fn a_second_attach_is_refused_while_one_runs() {
     require_root();
     let lab = ScanLab::build().expect("lab");
-    let daemon = Daemon::start(&lab.victim, &[&lab.victim.interface]);
+    let daemon = Daemon::start(SCANGUARD, &lab.victim, &[&lab.victim.interface]);
     let output = lab
         .victim
-        .command(lab::SCANGUARD)
+        .command(SCANGUARD)
         .args(["attach", &lab.victim.interface, "--run-dir"])
         .arg(&daemon.run_dir)
         .arg("--pin-dir")
@@ -90,10 +113,10 @@ fn a_persisted_program_survives_kill_9_is_adopted_and_detaches() {
     let victim: IpAddr = lab.victim.ipv4.into();
     let attacker = lab.attacker.ipv4.to_string();
     let args = [lab.victim.interface.as_str(), "--persist"];
-    let mut first = Daemon::start(&lab.victim, &args);
+    let mut first = Daemon::start(SCANGUARD, &lab.victim, &args);
     let _cleanup = PinCleanup(first.pin_dir.clone());
 
-    lab::nmap_port_state(&lab.attacker, "-sF", victim, CLOSED);
+    nmap_port_state(&lab.attacker, "-sF", victim, CLOSED);
     assert!(first.is_banned(lab.attacker.ipv4.into()));
     assert!(!first.stop(Signal::SIGKILL).success());
 

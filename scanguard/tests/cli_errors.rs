@@ -5,7 +5,10 @@ use std::process::{Command, Output};
 const SCANGUARD: &str = env!("CARGO_BIN_EXE_scanguard");
 
 fn run(args: &[&str]) -> Output {
-    Command::new(SCANGUARD).args(args).output().expect("run scanguard")
+    Command::new(SCANGUARD)
+        .args(args)
+        .output()
+        .expect("run scanguard")
 }
 
 fn assert_fails_with(args: &[&str], expected: &str) {
@@ -39,7 +42,10 @@ fn no_daemon_and_no_pins() {
 fn bad_addresses_and_durations() {
     assert_fails_with(&["unban", "10.0.0.300"], "invalid value '10.0.0.300'");
     assert_fails_with(&["ban", "not-an-address"], "invalid value 'not-an-address'");
-    assert_fails_with(&["ban", "192.0.2.1", "--for", "forever"], "invalid value 'forever'");
+    assert_fails_with(
+        &["ban", "192.0.2.1", "--for", "forever"],
+        "invalid value 'forever'",
+    );
     assert_fails_with(&["unban"], "required");
 }
 
@@ -55,11 +61,21 @@ fn config_check_names_the_bad_key() {
     let dir = std::env::temp_dir().join(format!("scanguard-cli-errors-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let bad = dir.join("bad.toml");
-    std::fs::write(&bad, "ban_seconds = 60\n[actions]\nnull-scan = \"explode\"\n").expect("write");
+    std::fs::write(
+        &bad,
+        "ban_seconds = 60\n[actions]\nnull-scan = \"explode\"\n",
+    )
+    .expect("write");
     let bad = bad.to_str().expect("utf-8 path");
-    assert_fails_with(&["config", "check", bad], "actions.null-scan: unknown action \"explode\"");
+    assert_fails_with(
+        &["config", "check", bad],
+        "actions.null-scan: unknown action \"explode\"",
+    );
     assert_one_line(&["config", "check", bad]);
-    assert_fails_with(&["config", "check", "/nonexistent.toml"], "cannot read config file");
+    assert_fails_with(
+        &["config", "check", "/nonexistent.toml"],
+        "cannot read config file",
+    );
 
     let good = dir.join("good.toml");
     std::fs::write(&good, "ban_seconds = 120\nallow = [\"192.0.2.0/24\"]\n").expect("write");
@@ -75,14 +91,23 @@ fn shipped_example_configs_are_valid() {
     for profile in ["laptop.toml", "honeypot-sensor.toml"] {
         let path = format!("{examples}/{profile}");
         let output = run(&["config", "check", &path]);
-        assert!(output.status.success(), "{profile}: {}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "{profile}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
 }
 
 #[test]
 fn attach_to_an_unknown_interface_lists_the_real_ones() {
     // Refused before anything is loaded: as root for the interface check, else for privileges.
-    let output = run(&["attach", "nosuchif0", "--run-dir", "/tmp/scanguard-cli-errors"]);
+    let output = run(&[
+        "attach",
+        "nosuchif0",
+        "--run-dir",
+        "/tmp/scanguard-cli-errors",
+    ]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success());
     assert!(
@@ -90,12 +115,21 @@ fn attach_to_an_unknown_interface_lists_the_real_ones() {
             || stderr.contains("scanguard needs root"),
         "{stderr}"
     );
-    assert_one_line(&["attach", "nosuchif0", "--run-dir", "/tmp/scanguard-cli-errors"]);
+    assert_one_line(&[
+        "attach",
+        "nosuchif0",
+        "--run-dir",
+        "/tmp/scanguard-cli-errors",
+    ]);
 }
 
 #[test]
 fn completions_and_man_page_are_generated() {
-    for args in [&["completions", "bash"][..], &["completions", "zsh"], &["man"]] {
+    for args in [
+        &["completions", "bash"][..],
+        &["completions", "zsh"],
+        &["man"],
+    ] {
         let output = run(args);
         assert!(output.status.success(), "{args:?}");
         assert!(String::from_utf8_lossy(&output.stdout).contains("scanguard"));

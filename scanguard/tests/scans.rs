@@ -6,8 +6,12 @@ mod lab;
 
 use std::{net::IpAddr, thread, time::Duration};
 
-use lab::{Daemon, require_root, serve, talk};
+use lab::{SCANGUARD, require_root};
 use scanguard_lab::ScanLab;
+use scanguard_lab::{
+    daemon::Daemon,
+    traffic::{nmap_port_state, serve, talk},
+};
 
 const SERVICE: u16 = 80;
 /// Nothing listens here: without scanguard a stealth scan gets a RST and says "closed".
@@ -25,11 +29,18 @@ fn stealth_scans_go_unanswered_and_ban_the_scanner_until_expiry() {
     let attacker: IpAddr = lab.attacker.ipv4.into();
 
     // Without scanguard the victim answers: this is what the scans must stop seeing.
-    assert_eq!(lab::nmap_port_state(&lab.attacker, "-sN", victim, CLOSED), "closed");
-    assert_eq!(lab::nmap_port_state(&lab.attacker, "-sS", victim, WATCHED), "closed");
+    assert_eq!(
+        nmap_port_state(&lab.attacker, "-sN", victim, CLOSED),
+        "closed"
+    );
+    assert_eq!(
+        nmap_port_state(&lab.attacker, "-sS", victim, WATCHED),
+        "closed"
+    );
 
     let ban_seconds = BAN_SECONDS.to_string();
     let daemon = Daemon::start(
+        SCANGUARD,
         &lab.victim,
         &[&lab.victim.interface, "--ban-seconds", &ban_seconds],
     );
@@ -42,7 +53,11 @@ fn stealth_scans_go_unanswered_and_ban_the_scanner_until_expiry() {
         ("-sS", WATCHED, "syn-scan", "filtered"),
     ];
     for (scan, port, kind, verdict) in scans {
-        assert_eq!(lab::nmap_port_state(&lab.attacker, scan, victim, port), verdict, "{scan}");
+        assert_eq!(
+            nmap_port_state(&lab.attacker, scan, victim, port),
+            verdict,
+            "{scan}"
+        );
         assert_eq!(
             daemon.bans(),
             vec![(attacker.to_string(), kind.to_string())],
@@ -57,7 +72,10 @@ fn stealth_scans_go_unanswered_and_ban_the_scanner_until_expiry() {
     }
 
     // The last ban is left to run out.
-    assert_eq!(lab::nmap_port_state(&lab.attacker, "-sN", victim, CLOSED), "open|filtered");
+    assert_eq!(
+        nmap_port_state(&lab.attacker, "-sN", victim, CLOSED),
+        "open|filtered"
+    );
     assert!(talk(&lab.attacker, victim, SERVICE).is_err());
     thread::sleep(Duration::from_secs(BAN_SECONDS) + Duration::from_millis(500));
     talk(&lab.attacker, victim, SERVICE).expect("connects again after the ban expired");
@@ -73,8 +91,11 @@ fn ipv6_scans_are_caught_too() {
     let lab = ScanLab::build().expect("lab");
     serve(&lab.victim, SERVICE);
     let victim: IpAddr = lab.victim.ipv6.into();
-    let daemon = Daemon::start(&lab.victim, &[&lab.victim.interface]);
-    assert_eq!(lab::nmap_port_state(&lab.attacker, "-sX", victim, CLOSED), "open|filtered");
+    let daemon = Daemon::start(SCANGUARD, &lab.victim, &[&lab.victim.interface]);
+    assert_eq!(
+        nmap_port_state(&lab.attacker, "-sX", victim, CLOSED),
+        "open|filtered"
+    );
     assert_eq!(
         daemon.bans(),
         vec![(lab.attacker.ipv6.to_string(), "xmas-scan".to_string())]
@@ -88,7 +109,8 @@ fn benign_traffic(lab: &ScanLab, victim: IpAddr) {
     for _ in 0..3 {
         talk(&lab.client, victim, SERVICE).expect("the benign client connects");
     }
-    let refused = talk(&lab.client, victim, CLOSED).expect_err("nothing listens on the closed port");
+    let refused =
+        talk(&lab.client, victim, CLOSED).expect_err("nothing listens on the closed port");
     assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
     lab.client.ping(victim).expect("the client pings");
 }

@@ -1,5 +1,6 @@
 //! Developer workflows, run as `cargo xtask <command>` (alias in .cargo/config.toml).
 
+mod lab;
 mod lab_clean;
 mod process;
 mod setup;
@@ -23,6 +24,8 @@ enum Commands {
     Setup,
     /// Run every test, then clippy and rustfmt. Kernel tests need root.
     Test,
+    /// The demo: scanguard on a lab victim against real nmap scans (needs root).
+    Lab,
     /// Delete lab network namespaces (sgl-*) whose creating process is gone.
     LabClean,
 }
@@ -31,6 +34,7 @@ fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Commands::Setup => setup::execute(),
         Commands::Test => test::execute(),
+        Commands::Lab => lab::execute(),
         Commands::LabClean => lab_clean::execute(),
     };
     match result {

@@ -1,0 +1,239 @@
+//! A `scanguard attach` daemon run inside a lab namespace with private pin and run
+//! directories, and the CLI run against it. Panics with context: made for tests and demos.
+
+use std::{
+    net::IpAddr,
+    path::{Path, PathBuf},
+    process::{Child, ExitStatus, Output, Stdio},
+    sync::{
+        Once,
+        atomic::{AtomicU32, Ordering},
+    },
+    thread,
+    time::{Duration, Instant},
+};
+
+use nix::{
+    mount::{MsFlags, mount},
+    sys::{
+        signal::Signal,
+        statfs::{BPF_FS_MAGIC, statfs},
+    },
+    unistd::Pid,
+};
+
+use crate::{Host, wait_until};
+
+const BPFFS: &str = "/sys/fs/bpf";
+
+/// Mount bpffs once per process, before daemons started in parallel race to do it.
+fn ensure_bpffs() {
+    static MOUNT: Once = Once::new();
+    MOUNT.call_once(|| {
+        let mounted = statfs(BPFFS).is_ok_and(|fs| fs.filesystem_type() == BPF_FS_MAGIC);
+        if !mounted {
+            std::fs::create_dir_all(BPFFS).expect("create /sys/fs/bpf");
+            mount(
+                Some("bpffs"),
+                BPFFS,
+                Some("bpf"),
+                MsFlags::empty(),
+                None::<&str>,
+            )
+            .expect("mount bpffs on /sys/fs/bpf");
+        }
+    });
+}
+
+/// A `scanguard attach` process in a lab host's network namespace; SIGTERM on drop.
+pub struct Daemon {
+    binary: PathBuf,
+    child: Option<Child>,
+    host_ns: PathBuf,
+    pub pin_dir: PathBuf,
+    pub run_dir: PathBuf,
+}
+
+impl Daemon {
+    /// Starts `<binary> attach <args>` in `host`'s namespace and waits until it is attached.
+    pub fn start(binary: impl AsRef<Path>, host: &Host, args: &[&str]) -> Daemon {
+        Daemon::start_with(binary.as_ref(), host, args, Dirs::unique())
+    }
+
+    /// Starts on the pin and run directories of an earlier daemon (to adopt its state).
+    pub fn restart(&self, host: &Host, args: &[&str]) -> Daemon {
+        Daemon::start_with(
+            &self.binary,
+            host,
+            args,
+            Dirs {
+                pin_dir: self.pin_dir.clone(),
+                run_dir: self.run_dir.clone(),
+            },
+        )
+    }
+
+    fn start_with(binary: &Path, host: &Host, args: &[&str], dirs: Dirs) -> Daemon {
+        ensure_bpffs();
+        let child = host
+            .command(binary)
+            .arg("attach")
+            .args(args)
+            .args(dirs.flags())
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("spawn scanguard attach");
+        let mut daemon = Daemon {
+            binary: binary.to_path_buf(),
+            child: Some(child),
+            host_ns: host.netns.path().to_path_buf(),
+            pin_dir: dirs.pin_dir,
+            run_dir: dirs.run_dir,
+        };
+        let ready = wait_until(Duration::from_secs(15), Duration::from_millis(50), || {
+            daemon.run_dir.join("status.json").exists() || daemon.has_exited()
+        });
+        assert!(
+            ready && !daemon.has_exited(),
+            "scanguard attach {args:?} did not come up"
+        );
+        daemon
+    }
+
+    fn has_exited(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_none_or(|child| child.try_wait().ok().flatten().is_some())
+    }
+
+    /// Runs `scanguard <args>` against this daemon from the host's namespace.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        let output = std::process::Command::new("nsenter")
+            .arg(format!("--net={}", self.host_ns.display()))
+            .arg("--")
+            .arg(&self.binary)
+            .args(args)
+            .args(self.dirs().flags())
+            .output()
+            .expect("run scanguard");
+        assert!(
+            output.status.success(),
+            "scanguard {args:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output
+    }
+
+    pub fn cli_json(&self, args: &[&str]) -> serde_json::Value {
+        let mut args = args.to_vec();
+        args.push("--json");
+        serde_json::from_slice(&self.cli(&args).stdout).expect("valid JSON")
+    }
+
+    /// Addresses `scanguard bans` lists, with their reasons.
+    pub fn bans(&self) -> Vec<(String, String)> {
+        let bans = self.cli_json(&["bans"]);
+        bans.as_array()
+            .expect("a JSON array")
+            .iter()
+            .map(|ban| {
+                (
+                    ban["address"].as_str().unwrap_or_default().to_string(),
+                    ban["reason"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    }
+
+    pub fn is_banned(&self, address: IpAddr) -> bool {
+        self.bans()
+            .iter()
+            .any(|(banned, _)| *banned == address.to_string())
+    }
+
+    pub fn counter(&self, name: &str) -> u64 {
+        self.cli_json(&["stats"])["packets"][name]
+            .as_u64()
+            .expect("counter present")
+    }
+
+    /// Sends `signal` and waits for the exit.
+    pub fn stop(&mut self, signal: Signal) -> ExitStatus {
+        let mut child = self.child.take().expect("daemon running");
+        nix::sys::signal::kill(Pid::from_raw(child.id() as i32), signal).expect("signal daemon");
+        wait_for_exit(&mut child)
+    }
+
+    /// The `--pin-dir` and `--run-dir` flags that point a CLI at this daemon.
+    pub fn dir_flags(&self) -> [String; 4] {
+        self.dirs().flags()
+    }
+
+    fn dirs(&self) -> Dirs {
+        Dirs {
+            pin_dir: self.pin_dir.clone(),
+            run_dir: self.run_dir.clone(),
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = nix::sys::signal::kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM);
+            wait_for_exit(&mut child);
+        }
+    }
+}
+
+/// Removes what a test's daemons pinned, whatever happened to them.
+pub struct PinCleanup(pub PathBuf);
+
+impl Drop for PinCleanup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn wait_for_exit(child: &mut Child) -> ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            return child.wait().expect("reap daemon");
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+struct Dirs {
+    pin_dir: PathBuf,
+    run_dir: PathBuf,
+}
+
+impl Dirs {
+    fn unique() -> Dirs {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let id = format!(
+            "{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        Dirs {
+            pin_dir: PathBuf::from(format!("/sys/fs/bpf/scanguard-test-{id}")),
+            run_dir: std::env::temp_dir().join(format!("scanguard-test-{id}")),
+        }
+    }
+
+    fn flags(&self) -> [String; 4] {
+        [
+            "--pin-dir".into(),
+            self.pin_dir.display().to_string(),
+            "--run-dir".into(),
+            self.run_dir.display().to_string(),
+        ]
+    }
+}
