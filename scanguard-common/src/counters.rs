@@ -15,10 +15,12 @@ pub enum Counter {
     BanInsertFailed = 5,
     BansCreated = 6,
     BansExpired = 7,
+    EventsSent = 8,
+    EventsSuppressed = 9,
 }
 
 impl Counter {
-    pub const ALL: [Counter; 8] = [
+    pub const ALL: [Counter; 10] = [
         Counter::Seen,
         Counter::Passed,
         Counter::DroppedBanned,
@@ -27,6 +29,8 @@ impl Counter {
         Counter::BanInsertFailed,
         Counter::BansCreated,
         Counter::BansExpired,
+        Counter::EventsSent,
+        Counter::EventsSuppressed,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -39,6 +43,8 @@ impl Counter {
             Counter::BanInsertFailed => "ban_insert_failed",
             Counter::BansCreated => "bans_created",
             Counter::BansExpired => "bans_expired",
+            Counter::EventsSent => "events_sent",
+            Counter::EventsSuppressed => "events_suppressed",
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod ban;
 pub mod classify;
 pub mod config;
 pub mod counters;
+pub mod event;
 pub mod kind;
 pub mod parse;
 pub mod ports;

@@ -13,13 +13,11 @@ use crate::{counters::count, maps::BANS};
 /// include/uapi/asm-generic/errno-base.h; the bindings do not carry errno values.
 const EEXIST: i32 = 17;
 
-/// Returns whether `src` is banned now, recording the dropped packet. An expired ban is deleted
-/// on the spot (userspace sweeps the ones never seen again).
+/// Returns the ban's reason if `src` is banned now, recording the dropped packet. An expired
+/// ban is deleted on the spot (userspace sweeps the ones never seen again).
 #[inline(always)]
-pub fn enforce(src: &AddrKey, now_ns: u64, mode: BanMode) -> bool {
-    let Some(ban) = BANS.get_ptr_mut(src) else {
-        return false;
-    };
+pub fn enforce(src: &AddrKey, now_ns: u64, mode: BanMode) -> Option<Kind> {
+    let ban = BANS.get_ptr_mut(src)?;
     // SAFETY: the pointer is a live map value. Two CPUs dropping packets of the same source at
     // the same instant may lose one count: the bpfel target offers no atomic fetch_add in stable
     // core, and the counter is informational.
@@ -28,11 +26,12 @@ pub fn enforce(src: &AddrKey, now_ns: u64, mode: BanMode) -> bool {
         if BANS.remove(src).is_ok() {
             count(Counter::BansExpired);
         }
-        return false;
+        return None;
     }
     ban.last_seen_ns = now_ns;
     ban.dropped_packets += 1;
-    true
+    // Manual bans carry a placeholder kind; an unknown byte is reported as a NULL scan too.
+    Some(Kind::from_u8(ban.reason).unwrap_or(Kind::NullScan))
 }
 
 #[inline(always)]

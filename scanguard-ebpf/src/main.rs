@@ -4,6 +4,7 @@
 
 mod bans;
 mod counters;
+mod events;
 mod maps;
 mod packet;
 
@@ -15,11 +16,13 @@ use scanguard_common::{
     classify::classify_tcp,
     config::Config,
     counters::Counter,
+    event::{EVENT_BANNED_DROP, EVENT_DETECTION},
     parse::{Frame, Header, ParseError, parse},
 };
 
 use crate::{
     counters::{count, count_detection},
+    events::Report,
     maps::CONFIG,
     packet::XdpPacket,
 };
@@ -50,16 +53,22 @@ fn inspect(ctx: &XdpContext, config: &Config) -> u32 {
     };
     // SAFETY: a BPF program runs to completion on one CPU; the helper has no preconditions.
     let now_ns = unsafe { bpf_ktime_get_boot_ns() };
-    if bans::enforce(&frame.src, now_ns, config.ban_mode()) {
+    if let Some(reason) = bans::enforce(&frame.src, now_ns, config.ban_mode()) {
         count(Counter::DroppedBanned);
+        let report = Report {
+            event_type: EVENT_BANNED_DROP,
+            kind: reason,
+            action: Action::Drop,
+        };
+        events::report(ctx, &frame, now_ns, config, report);
         return xdp_action::XDP_DROP;
     }
-    judge(&frame, now_ns, config)
+    judge(ctx, &frame, now_ns, config)
 }
 
 /// Decides what to do with a frame from a source that is not banned.
 #[inline(always)]
-fn judge(frame: &Frame, now_ns: u64, config: &Config) -> u32 {
+fn judge(ctx: &XdpContext, frame: &Frame, now_ns: u64, config: &Config) -> u32 {
     let transport = &frame.transport;
     if transport.header == Header::Unparseable {
         count(Counter::ParseFailed);
@@ -79,6 +88,12 @@ fn judge(frame: &Frame, now_ns: u64, config: &Config) -> u32 {
     if maps::is_allowed(&frame.src) {
         return xdp_action::XDP_PASS;
     }
+    let report = Report {
+        event_type: EVENT_DETECTION,
+        kind,
+        action,
+    };
+    events::report(ctx, frame, now_ns, config, report);
     match action {
         Action::Ignore | Action::Log => xdp_action::XDP_PASS,
         Action::Drop => {

@@ -101,7 +101,13 @@ fn every_probe_is_banned(source: fn(u8) -> IpAddr, vlan_ids: &[u16]) {
         assert_eq!(ban.last_seen_ns, ban.banned_at_ns);
     }
     let n = PROBES.len() as u64;
-    let expected = [("seen", n), ("dropped_probe", n), ("bans_created", n)];
+    // Each probe comes from its own source, so none of its events is rate-limited.
+    let expected = [
+        ("seen", n),
+        ("dropped_probe", n),
+        ("bans_created", n),
+        ("events_sent", n),
+    ];
     assert_eq!(
         scanguard.counts(),
         counts(expected.iter().chain(&probe_detections(1)))
@@ -286,6 +292,7 @@ fn ipv6_extension_headers_are_followed_up_to_their_limit() {
     assert_eq!(
         scanguard.counts(),
         counts(&[
+            ("events_sent", 1),
             ("seen", 2),
             ("dropped_probe", 1),
             ("bans_created", 1),
@@ -333,6 +340,7 @@ fn a_later_fragment_from_a_banned_source_is_dropped() {
     assert_eq!(
         scanguard.counts(),
         counts(&[
+            ("events_sent", 4),
             ("seen", 4),
             ("dropped_probe", 2),
             ("bans_created", 2),
@@ -373,6 +381,8 @@ fn a_banned_source_is_dropped_whatever_it_sends() {
     assert_eq!(
         scanguard.counts(),
         counts(&[
+            ("events_sent", 10),
+            ("events_suppressed", 4),
             ("seen", 2 + follow_ups_sent),
             ("dropped_probe", 2),
             ("bans_created", 2),
@@ -415,6 +425,7 @@ fn a_fixed_ban_expires_from_its_start() {
     assert_eq!(
         scanguard.counts(),
         counts(&[
+            ("events_sent", 1),
             ("seen", 2),
             ("passed", 1),
             ("bans_expired", 1),
@@ -458,6 +469,7 @@ fn a_sliding_ban_lasts_while_its_source_keeps_sending() {
     assert_eq!(
         scanguard.counts(),
         counts(&[
+            ("events_sent", 1),
             ("seen", 2),
             ("passed", 1),
             ("bans_expired", 1),
@@ -482,6 +494,7 @@ fn a_one_second_ban_really_expires() {
     assert_eq!(
         scanguard.counts(),
         counts(&[
+            ("events_sent", 2),
             ("seen", 3),
             ("dropped_probe", 1),
             ("bans_created", 1),
@@ -499,7 +512,7 @@ fn log_passes_and_counts_the_detection() {
     send_probes(&mut scanguard, scanner_v4, &[], Verdict::Pass);
     assert_eq!(scanguard.bans(), []);
     let n = PROBES.len() as u64;
-    let expected = [("seen", n), ("passed", n)];
+    let expected = [("seen", n), ("passed", n), ("events_sent", n)];
     assert_eq!(
         scanguard.counts(),
         counts(expected.iter().chain(&probe_detections(1)))
@@ -519,7 +532,12 @@ fn drop_drops_the_probe_without_a_ban() {
         );
     }
     let n = PROBES.len() as u64;
-    let expected = [("seen", 2 * n), ("dropped_probe", n), ("passed", n)];
+    let expected = [
+        ("seen", 2 * n),
+        ("dropped_probe", n),
+        ("passed", n),
+        ("events_sent", n),
+    ];
     assert_eq!(
         scanguard.counts(),
         counts(expected.iter().chain(&probe_detections(1)))
@@ -558,13 +576,14 @@ fn allow_listed_sources_are_never_banned_nor_dropped() {
         assert!(scanguard.ban(src).is_some(), "{src} is not allow-listed");
     }
     let n = PROBES.len() as u64;
-    // Detections are counted before the allow-list is consulted.
+    // Detections are counted before the allow-list is consulted; only the two bans report.
     let expected = [
         ("seen", 2 * n + 2),
         ("passed", 2 * n),
         ("dropped_probe", 2),
         ("bans_created", 2),
         ("null-scan", 2),
+        ("events_sent", 2),
     ];
     assert_eq!(
         scanguard.counts(),
@@ -597,6 +616,7 @@ fn probes_to_a_protected_port_pass_without_a_ban() {
     assert_eq!(
         scanguard.counts(),
         counts(&[
+            ("events_sent", 1),
             ("seen", 7),
             ("passed", 6),
             ("dropped_probe", 1),
@@ -674,6 +694,7 @@ fn counters_match_what_was_sent() {
     assert_eq!(
         scanguard.counts(),
         counts(&[
+            ("events_sent", 6),
             ("seen", 11),
             ("passed", 6),
             ("dropped_probe", 3),

@@ -1,0 +1,91 @@
+//! Detection events through the perf event array, rate-limited per source by a token bucket
+//! (the `-m limit` of the seeds' LOG rules).
+
+use aya_ebpf::{
+    macros::map,
+    maps::{LruHashMap, PerCpuArray, PerfEventArray},
+    programs::XdpContext,
+};
+use scanguard_common::{
+    action::Action,
+    ban::AddrKey,
+    config::Config,
+    counters::Counter,
+    event::{EVENT_BUCKETS_CAPACITY, Event, EventBucket},
+    kind::Kind,
+    parse::Frame,
+};
+
+use crate::counters::count;
+
+#[map]
+static EVENTS: PerfEventArray<Event> = PerfEventArray::new(0);
+
+/// An event is too big for the 512-byte stack next to a parsed frame; it is built here.
+#[map]
+static EVENT_SCRATCH: PerCpuArray<Event> = PerCpuArray::with_max_entries(1, 0);
+
+#[map]
+static EVENT_BUCKETS: LruHashMap<AddrKey, EventBucket> =
+    LruHashMap::with_max_entries(EVENT_BUCKETS_CAPACITY, 0);
+
+pub struct Report {
+    pub event_type: u8,
+    pub kind: Kind,
+    pub action: Action,
+}
+
+#[inline(always)]
+pub fn report(ctx: &XdpContext, frame: &Frame, now_ns: u64, config: &Config, report: Report) {
+    let Some(suppressed) = admit(&frame.src, now_ns, config) else {
+        count(Counter::EventsSuppressed);
+        return;
+    };
+    let Some(event) = EVENT_SCRATCH.get_ptr_mut(0) else {
+        return;
+    };
+    // SAFETY: the per-CPU scratch entry is only used by this CPU while the program runs.
+    let event = unsafe { &mut *event };
+    let transport = &frame.transport;
+    event.timestamp_ns = now_ns;
+    event.suppressed = suppressed;
+    event.src = frame.src;
+    event.dst = frame.dst;
+    event.ifindex = ctx.ingress_ifindex() as u32;
+    event.src_port = transport.src_port;
+    event.dst_port = transport.dst_port;
+    event.ether_type = frame.ether_type;
+    event.vlan_id = frame.vlan_id;
+    event.ip_id = frame.ip_id;
+    event.ip_len = frame.ip_len;
+    event.window = transport.window;
+    event.eth_dst = frame.eth_dst;
+    event.eth_src = frame.eth_src;
+    event.event_type = report.event_type;
+    event.kind = report.kind as u8;
+    event.action = report.action as u8;
+    event.protocol = transport.protocol;
+    event.tcp_flags = transport.tcp_flags;
+    event.ttl = frame.ttl;
+    event.tos = frame.tos;
+    event.ipv6 = u8::from(frame.ipv6);
+    EVENTS.output(ctx, &*event, 0);
+    count(Counter::EventsSent);
+}
+
+/// Returns the count of suppressed events to carry, or `None` when this one is suppressed.
+#[inline(always)]
+fn admit(src: &AddrKey, now_ns: u64, config: &Config) -> Option<u64> {
+    let (interval, capacity) = (config.event_interval_ns, config.event_capacity_ns);
+    match EVENT_BUCKETS.get_ptr_mut(src) {
+        // SAFETY: a live map value; a race between CPUs only misplaces one token.
+        Some(bucket) => unsafe { &mut *bucket }.admit(now_ns, interval, capacity),
+        None => {
+            let mut bucket = EventBucket::full(now_ns, capacity);
+            let admitted = bucket.admit(now_ns, interval, capacity);
+            // A full bucket map evicts its least recent source; failing is harmless.
+            let _ = EVENT_BUCKETS.insert(src, &bucket, 0);
+            admitted
+        }
+    }
+}
