@@ -11,6 +11,7 @@ mod packet;
 use aya_ebpf::{
     bindings::xdp_action, helpers::bpf_ktime_get_boot_ns, macros::xdp, programs::XdpContext,
 };
+use aya_log_ebpf::debug;
 use scanguard_common::{
     action::Action,
     classify::classify_tcp,
@@ -88,6 +89,14 @@ fn judge(ctx: &XdpContext, frame: &Frame, now_ns: u64, config: &Config) -> u32 {
     if maps::is_allowed(&frame.src) {
         return xdp_action::XDP_PASS;
     }
+    debug!(
+        ctx,
+        "{} to port {} (flags {:x}): {}",
+        kind.name(),
+        transport.dst_port,
+        flags,
+        action.name()
+    );
     let report = Report {
         event_type: EVENT_DETECTION,
         kind,

@@ -2,11 +2,12 @@
 //! directories, and the CLI run against it. Panics with context: made for tests and demos.
 
 use std::{
+    io::{BufRead as _, BufReader},
     net::IpAddr,
     path::{Path, PathBuf},
     process::{Child, ExitStatus, Output, Stdio},
     sync::{
-        Once,
+        Arc, Mutex, Once,
         atomic::{AtomicU32, Ordering},
     },
     thread,
@@ -49,6 +50,8 @@ fn ensure_bpffs() {
 pub struct Daemon {
     binary: PathBuf,
     child: Option<Child>,
+    /// Everything the daemon printed on stdout (its detections), line by line.
+    printed: Arc<Mutex<Vec<String>>>,
     host_ns: PathBuf,
     pub pin_dir: PathBuf,
     pub run_dir: PathBuf,
@@ -81,11 +84,24 @@ impl Daemon {
             .args(args)
             .args(dirs.flags())
             .stdin(Stdio::null())
+            .stdout(Stdio::piped())
             .spawn()
             .expect("spawn scanguard attach");
+        let mut child = child;
+        let printed = Arc::new(Mutex::new(Vec::new()));
+        let stdout = child.stdout.take().expect("piped stdout");
+        let collected = Arc::clone(&printed);
+        // Echoed as well, so a demo shows the stream and a failing test its context.
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                println!("{line}");
+                collected.lock().expect("printed lines").push(line);
+            }
+        });
         let mut daemon = Daemon {
             binary: binary.to_path_buf(),
             child: Some(child),
+            printed,
             host_ns: host.netns.path().to_path_buf(),
             pin_dir: dirs.pin_dir,
             run_dir: dirs.run_dir,
@@ -104,6 +120,11 @@ impl Daemon {
         self.child
             .as_mut()
             .is_none_or(|child| child.try_wait().ok().flatten().is_some())
+    }
+
+    /// The lines the daemon printed so far.
+    pub fn printed(&self) -> Vec<String> {
+        self.printed.lock().expect("printed lines").clone()
     }
 
     /// Runs `scanguard <args>` against this daemon from the host's namespace.

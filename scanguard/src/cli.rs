@@ -18,6 +18,39 @@ pub struct Cli {
     /// Runtime directory holding the daemon's lock and status.
     #[arg(long, global = true, default_value = DEFAULT_RUN_DIR)]
     pub run_dir: PathBuf,
+    /// Log level; `debug` also turns on the XDP program's own debug log (via aya-log).
+    #[arg(long, global = true, value_enum, default_value_t = LogLevel::Info)]
+    pub log_level: LogLevel,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
+pub enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+impl LogLevel {
+    pub const fn filter(self) -> log::LevelFilter {
+        match self {
+            LogLevel::Error => log::LevelFilter::Error,
+            LogLevel::Warn => log::LevelFilter::Warn,
+            LogLevel::Info => log::LevelFilter::Info,
+            LogLevel::Debug => log::LevelFilter::Debug,
+            LogLevel::Trace => log::LevelFilter::Trace,
+        }
+    }
+
+    /// The program only logs at debug level, so anything less keeps it quiet.
+    pub const fn kernel(self) -> aya_log::Level {
+        match self {
+            LogLevel::Error | LogLevel::Warn | LogLevel::Info => aya_log::Level::Warn,
+            LogLevel::Debug => aya_log::Level::Debug,
+            LogLevel::Trace => aya_log::Level::Trace,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -32,6 +65,8 @@ pub enum Command {
     Ban(BanArgs),
     /// Packet and detection counters, summed over CPUs.
     Stats(JsonArg),
+    /// Stream the running daemon's detections (iptables-style lines, or JSON).
+    Events(JsonArg),
     /// Attached interfaces, their mode, the configuration in force and map fill levels.
     Status(JsonArg),
     /// Detach scanguard (also a persisted one) and remove its pinned state.
@@ -70,6 +105,12 @@ pub struct AttachArgs {
     /// Never ban or drop this address or CIDR (repeatable; added to the file's list).
     #[arg(long = "allow", value_name = "CIDR")]
     pub allow: Vec<String>,
+    /// Print detections as JSON lines instead of log lines.
+    #[arg(long, conflicts_with = "syslog")]
+    pub json: bool,
+    /// Send detections to the local syslog/journald instead of stdout.
+    #[arg(long)]
+    pub syslog: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -22,6 +22,15 @@ struct File {
     allow: Option<Vec<String>>,
     /// Kind name to action name.
     actions: Option<BTreeMap<String, String>>,
+    events: Option<Events>,
+}
+
+/// The per-source rate limit of detection events, as `-m limit`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Events {
+    per_minute: Option<u32>,
+    burst: Option<u32>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -86,6 +95,13 @@ pub fn parse(text: &str) -> Result<Settings, ConfigError> {
             .iter()
             .map(|net| parse_net(net).map_err(|problem| invalid("allow", problem)))
             .collect::<Result<_, _>>()?;
+    }
+    let events = file.events.unwrap_or_default();
+    if let Some(per_minute) = events.per_minute {
+        settings.events_per_minute = per_minute;
+    }
+    if let Some(burst) = events.burst {
+        settings.event_burst = burst;
     }
     for (kind, action) in file.actions.unwrap_or_default() {
         let key = format!("actions.{kind}");
@@ -171,6 +187,9 @@ mod tests {
             8080 = "proxy"
             [actions]
             syn-scan = "log"
+            [events]
+            per_minute = 10
+            burst = 20
             "#,
         )
         .unwrap();
@@ -184,6 +203,7 @@ mod tests {
         assert_eq!(settings.trap_ports[&8080], "proxy");
         assert_eq!(settings.action(Kind::SynScan), Action::Log);
         assert_eq!(settings.action(Kind::NullScan), Action::Ban);
+        assert_eq!((settings.events_per_minute, settings.event_burst), (10, 20));
     }
 
     #[test]
@@ -197,6 +217,7 @@ mod tests {
             ("[actions]\nping-scan = \"ban\"", "actions.ping-scan"),
             ("[trap_ports]\nssh = \"\"", "trap_ports.ssh"),
             ("bantime = 5", "line 1"),
+            ("[events]\nrate = 5", "line 1"),
             ("watched_ports = [70000]", "line 1"),
         ];
         for (text, key) in cases {

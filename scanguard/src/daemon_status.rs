@@ -18,6 +18,9 @@ pub struct DaemonStatus {
     pub persist: bool,
     pub pin_dir: PathBuf,
     pub interfaces: Vec<AttachedInterface>,
+    /// Detection events the kernel could not deliver because the reader fell behind.
+    #[serde(default)]
+    pub events_lost: u64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -7,6 +7,7 @@ pub mod clock;
 pub mod commands;
 pub mod config_file;
 pub mod daemon_status;
+pub mod events;
 pub mod interfaces;
 pub mod paths;
 pub mod pins;

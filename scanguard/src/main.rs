@@ -3,18 +3,23 @@
 use clap::{CommandFactory as _, Parser as _};
 use scanguard::{
     cli::{Cli, Command, ConfigCommand},
-    commands,
+    commands, daemon_status,
     pins::Pins,
 };
 
 #[tokio::main]
 async fn main() {
-    env_logger::Builder::from_env(
-        env_logger::Env::default().default_filter_or("info,netlink_packet_route=error"),
-    )
-    .format_target(false)
-    .init();
     let cli = Cli::parse();
+    let mut logger = env_logger::Builder::new();
+    logger
+        .filter_level(cli.log_level.filter())
+        // Newer kernels send attributes this crate does not know yet; that is not news.
+        .filter_module("netlink_packet_route", log::LevelFilter::Error)
+        .format_target(false);
+    if let Ok(filters) = std::env::var("RUST_LOG") {
+        logger.parse_filters(&filters);
+    }
+    logger.init();
     if let Err(error) = run(&cli).await {
         eprintln!("scanguard: {error:#}");
         std::process::exit(1);
@@ -27,7 +32,12 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
         Command::Bans(args) => commands::bans::execute(&Pins::open(&cli.pin_dir)?, args.json),
         Command::Unban(args) => commands::unban::execute(&Pins::open(&cli.pin_dir)?, args),
         Command::Ban(args) => commands::ban::execute(&Pins::open(&cli.pin_dir)?, args),
-        Command::Stats(args) => commands::stats::execute(&Pins::open(&cli.pin_dir)?, args.json),
+        Command::Stats(args) => {
+            let events_lost =
+                daemon_status::read(&cli.run_dir).map_or(0, |daemon| daemon.events_lost);
+            commands::stats::execute(&Pins::open(&cli.pin_dir)?, events_lost, args.json)
+        }
+        Command::Events(args) => scanguard::events::fanout::follow(&cli.run_dir, args.json).await,
         Command::Status(args) => commands::status::execute(cli, args.json).await,
         Command::Detach(args) => commands::detach::execute(cli, &args.interfaces).await,
         Command::Config(ConfigCommand::Check { file }) => commands::config::check(file),

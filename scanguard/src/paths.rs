@@ -10,3 +10,4 @@ pub const LOCK_FILE: &str = "attach.lock";
 pub const STATUS_FILE: &str = "status.json";
 /// Subdirectory of the pin directory holding pinned XDP links, one per interface.
 pub const LINKS_DIR: &str = "links";
+pub const EVENTS_SOCKET: &str = "events.sock";

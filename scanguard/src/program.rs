@@ -8,6 +8,7 @@ use aya::{
     maps::{Array, LpmTrie, MapData, lpm_trie::Key},
     programs::Xdp,
 };
+use aya_log::Level;
 use ipnet::IpNet;
 use scanguard_common::{
     allow::{ALLOW_MAP, ipv4_mapped_prefix_len},
@@ -31,10 +32,23 @@ pub const MAPS: [&str; 5] = [
     COUNTERS_MAP,
 ];
 
+/// Loads the program with `settings` in its maps and its own debug logging off.
+pub fn load(settings: &Settings, pin_dir: Option<&Path>) -> Result<Ebpf> {
+    load_with_log_level(settings, pin_dir, Level::Warn)
+}
+
 /// Loads the program with `settings` in its maps. With `pin_dir`, the maps are pinned there,
 /// and maps already pinned there (a running or persisted scanguard) are reused with their bans.
-pub fn load(settings: &Settings, pin_dir: Option<&Path>) -> Result<Ebpf> {
+/// The program's aya-log statements at or below `kernel_log_level` are compiled in live; the
+/// others cost a load and a branch.
+pub fn load_with_log_level(
+    settings: &Settings,
+    pin_dir: Option<&Path>,
+    kernel_log_level: Level,
+) -> Result<Ebpf> {
     let mut loader = EbpfLoader::new();
+    let level = kernel_log_level as u8;
+    loader.override_global(aya_log::LEVEL, &level, true);
     loader.map_max_entries(BANS_MAP, settings.capacity);
     if let Some(pin_dir) = pin_dir {
         for name in MAPS {

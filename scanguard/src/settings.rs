@@ -6,7 +6,10 @@ use ipnet::IpNet;
 use scanguard_common::{
     action::Action,
     ban::DEFAULT_BAN_CAPACITY,
-    config::{BanMode, Config, DEFAULT_BAN_SECONDS, NANOS_PER_SECOND},
+    config::{
+        BanMode, Config, DEFAULT_BAN_SECONDS, DEFAULT_EVENT_BURST, DEFAULT_EVENTS_PER_MINUTE,
+        NANOS_PER_SECOND, event_interval_ns,
+    },
     kind::Kind,
     ports::{DEFAULT_WATCHED_PORTS, ROLE_PROTECTED, ROLE_TRAP, ROLE_WATCHED},
 };
@@ -26,6 +29,10 @@ pub struct Settings {
     pub capacity: u32,
     /// Sources never banned nor dropped.
     pub allow: Vec<IpNet>,
+    /// Detection events per source per minute (`-m limit --limit N/m`)...
+    pub events_per_minute: u32,
+    /// ...after a burst of this many (`--limit-burst`).
+    pub event_burst: u32,
 }
 
 impl Default for Settings {
@@ -42,6 +49,8 @@ impl Default for Settings {
             ban_mode: BanMode::Fixed,
             capacity: DEFAULT_BAN_CAPACITY,
             allow: Vec::new(),
+            events_per_minute: DEFAULT_EVENTS_PER_MINUTE,
+            event_burst: DEFAULT_EVENT_BURST,
         }
     }
 }
@@ -49,8 +58,11 @@ impl Default for Settings {
 impl Settings {
     /// The struct the program reads from its CONFIG map.
     pub fn kernel_config(&self) -> Config {
+        let event_interval_ns = event_interval_ns(self.events_per_minute);
         let mut config = Config {
             ban_ns: self.ban_seconds.saturating_mul(NANOS_PER_SECOND),
+            event_interval_ns,
+            event_capacity_ns: event_interval_ns.saturating_mul(u64::from(self.event_burst)),
             ban_mode: self.ban_mode as u8,
             ..Config::default()
         };
@@ -101,6 +113,9 @@ mod tests {
         assert_eq!(config.ban_ns, 60 * NANOS_PER_SECOND);
         assert_eq!(config.action(Kind::NullScan), Action::Ban);
         assert_eq!(config.action(Kind::TrapPort), Action::Log);
+        // 3 per minute with a burst of 5, as `-m limit --limit 3/m --limit-burst 5`.
+        assert_eq!(config.event_interval_ns, 20 * NANOS_PER_SECOND);
+        assert_eq!(config.event_capacity_ns, 100 * NANOS_PER_SECOND);
         let roles = settings.port_roles();
         assert_eq!(roles.get(&23), Some(&ROLE_WATCHED));
         assert_eq!(roles.get(&79), Some(&ROLE_WATCHED));

@@ -1,25 +1,36 @@
 //! `scanguard attach`: the foreground daemon.
 
-use std::{path::Path, time::Duration};
+use std::{
+    path::Path,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
 
 use anyhow::{Context as _, Result, bail};
 use aya::{
     Ebpf,
-    maps::HashMap,
+    maps::{HashMap, PerfEventArray},
     programs::{
         links::{FdLink, PinnedLink},
         xdp::{XdpLink, XdpMode},
     },
 };
 use log::{info, warn};
-use scanguard_common::ban::BANS_MAP;
-use tokio::signal::unix::{SignalKind, signal};
+use scanguard_common::{ban::BANS_MAP, event::EVENTS_MAP};
+use tokio::{
+    signal::unix::{SignalKind, signal},
+    sync::mpsc,
+};
 
 use crate::{
     bans, bpffs,
-    cli::{AttachArgs, Cli, Mode},
+    cli::{AttachArgs, Cli, LogLevel, Mode},
     config_file,
     daemon_status::{AttachedInterface, DaemonLock, DaemonStatus},
+    events::{self, Detection, fanout::Fanout, output::Output},
     interfaces::{self, XdpAttachMode},
     paths::{DEFAULT_CONFIG_FILE, LINKS_DIR},
     pins::Pins,
@@ -43,9 +54,10 @@ pub async fn execute(cli: &Cli, args: &AttachArgs) -> Result<()> {
         .map(|name| Ok((name.as_str(), interfaces::ifindex(name)?)))
         .collect::<Result<Vec<_>>>()?;
 
+    let output = Output::new(args.json, args.syslog)?;
     let lock = DaemonLock::acquire(&cli.run_dir)?;
     bpffs::ensure_pin_dir(&cli.pin_dir)?;
-    let result = run(cli, args, &settings, &targets, &lock).await;
+    let result = run(cli, args, &settings, &targets, &lock, output).await;
     if !args.persist {
         Pins::remove(&cli.pin_dir)?;
     }
@@ -58,8 +70,23 @@ async fn run(
     settings: &Settings,
     targets: &[(&str, u32)],
     lock: &DaemonLock,
+    output: Output,
 ) -> Result<()> {
-    let mut ebpf = program::load(settings, Some(&cli.pin_dir))?;
+    let mut ebpf =
+        program::load_with_log_level(settings, Some(&cli.pin_dir), cli.log_level.kernel())?;
+    if cli.log_level >= LogLevel::Debug {
+        forward_kernel_log(&mut ebpf)?;
+    }
+    let perf = ebpf
+        .take_map(EVENTS_MAP)
+        .context("the embedded object has no event map")?;
+    let lost = Arc::new(AtomicU64::new(0));
+    let detections = events::reader::spawn(PerfEventArray::try_from(perf)?, Arc::clone(&lost))?;
+    let sinks = Sinks {
+        output,
+        fanout: Fanout::bind(&cli.run_dir)?,
+        lost,
+    };
     let mut attached = Vec::new();
     for (name, ifindex) in targets {
         let mode = attach(&mut ebpf, name, *ifindex, args, &cli.pin_dir).await?;
@@ -70,13 +97,19 @@ async fn run(
             mode: mode.name().to_string(),
         });
     }
-    lock.publish(&DaemonStatus {
+    let mut status = DaemonStatus {
         pid: std::process::id(),
         persist: args.persist,
         pin_dir: cli.pin_dir.clone(),
         interfaces: attached,
-    })?;
-    enforce(&mut ebpf, settings).await?;
+        events_lost: 0,
+    };
+    lock.publish(&status)?;
+    enforce(&mut ebpf, settings, detections, sinks, |lost| {
+        status.events_lost = lost;
+        lock.publish(&status)
+    })
+    .await?;
     if args.persist {
         info!("exiting; the program keeps enforcing (persisted), `scanguard detach` removes it");
     } else {
@@ -86,8 +119,40 @@ async fn run(
     Ok(())
 }
 
-/// Sweeps expired bans until SIGINT or SIGTERM.
-async fn enforce(ebpf: &mut Ebpf, settings: &Settings) -> Result<()> {
+/// The program's aya-log records, written through this process's logger.
+fn forward_kernel_log(ebpf: &mut Ebpf) -> Result<()> {
+    let logger = aya_log::EbpfLogger::init(ebpf).context("cannot read the program's log")?;
+    // SAFETY: the logger owns its ring-buffer fd for as long as the AsyncFd owns the logger.
+    let mut logger = unsafe {
+        tokio::io::unix::AsyncFd::register_with_interest(logger, tokio::io::Interest::READABLE)
+    }
+    .map_err(|error| anyhow::anyhow!("cannot poll the program's log: {error}"))?;
+    tokio::spawn(async move {
+        while let Ok(mut ready) = logger.readable_mut().await {
+            ready.get_inner_mut().flush();
+            ready.clear_ready();
+        }
+    });
+    Ok(())
+}
+
+/// Where detections go, and how many the kernel could not deliver.
+struct Sinks {
+    output: Output,
+    fanout: Fanout,
+    lost: Arc<AtomicU64>,
+}
+
+/// Writes detections and sweeps expired bans until SIGINT or SIGTERM. `publish_lost` tells
+/// other processes (`stats`) how many events were lost, when that changes.
+async fn enforce(
+    ebpf: &mut Ebpf,
+    settings: &Settings,
+    mut detections: mpsc::Receiver<Detection>,
+    mut sinks: Sinks,
+    mut publish_lost: impl FnMut(u64) -> Result<()>,
+) -> Result<()> {
+    let mut published_lost = 0;
     let mut interrupt = signal(SignalKind::interrupt())?;
     let mut terminate = signal(SignalKind::terminate())?;
     let mut sweep = tokio::time::interval(SWEEP_INTERVAL);
@@ -99,8 +164,17 @@ async fn enforce(ebpf: &mut Ebpf, settings: &Settings) -> Result<()> {
         tokio::select! {
             _ = interrupt.recv() => return Ok(()),
             _ = terminate.recv() => return Ok(()),
+            Some(detection) = detections.recv() => {
+                sinks.output.write(&detection);
+                sinks.fanout.publish(&detection);
+            }
             _ = sweep.tick() => {
                 bans::sweep(&mut ban_map, settings.ban_mode)?;
+                let lost = sinks.lost.load(Ordering::Relaxed);
+                if lost != published_lost {
+                    publish_lost(lost)?;
+                    published_lost = lost;
+                }
             }
         }
     }

@@ -10,7 +10,8 @@ use scanguard_common::{
 
 use crate::pins::Pins;
 
-pub fn execute(pins: &Pins, json: bool) -> Result<()> {
+/// `events_lost` is the running daemon's count of events the kernel could not deliver.
+pub fn execute(pins: &Pins, events_lost: u64, json: bool) -> Result<()> {
     let per_cpu = pins.counters()?.get(&0, 0)?;
     let mut totals = [0u64; COUNTER_SLOTS];
     for cpu in per_cpu.iter() {
@@ -18,10 +19,11 @@ pub fn execute(pins: &Pins, json: bool) -> Result<()> {
             *total += value;
         }
     }
-    let counters: BTreeMap<&str, u64> = Counter::ALL
+    let mut counters: BTreeMap<&str, u64> = Counter::ALL
         .into_iter()
         .map(|counter| (counter.name(), totals[counter_slot(counter)]))
         .collect();
+    counters.insert("events_lost", events_lost);
     let detections: BTreeMap<&str, u64> = Kind::ALL
         .into_iter()
         .map(|kind| (kind.name(), totals[detection_slot(kind)]))
@@ -31,8 +33,8 @@ pub fn execute(pins: &Pins, json: bool) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&json)?);
         return Ok(());
     }
-    for counter in Counter::ALL {
-        println!("{:<20} {:>14}", counter.name(), counters[counter.name()]);
+    for (name, value) in &counters {
+        println!("{name:<20} {value:>14}");
     }
     for kind in Kind::ALL {
         println!("{:<20} {:>14}", kind.name(), detections[kind.name()]);

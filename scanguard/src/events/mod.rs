@@ -1,0 +1,104 @@
+//! Detection events: decoded from the kernel's wire struct into a view with stable field names,
+//! rendered as iptables-style log lines or JSON, read from the perf buffers and fanned out to
+//! viewers.
+
+pub mod fanout;
+pub mod output;
+pub mod reader;
+pub mod render;
+
+use std::net::IpAddr;
+
+use scanguard_common::{
+    action::Action,
+    event::{EVENT_BANNED_DROP, Event},
+    kind::Kind,
+    parse::{IPPROTO_TCP, IPPROTO_UDP},
+};
+use serde::{Deserialize, Serialize};
+
+use crate::{bans::address_of, clock};
+
+/// One detection as users see it. The field names are the documented JSON schema.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Detection {
+    /// RFC 3339 wall-clock time.
+    pub time: String,
+    /// `detection`, or `banned` for a packet dropped because its source is banned.
+    pub event: String,
+    /// The scan kind (for `banned`: the ban's reason).
+    pub kind: String,
+    /// `ban`, `drop` or `log`.
+    pub action: String,
+    pub interface: String,
+    pub ifindex: u32,
+    pub src_mac: String,
+    pub dst_mac: String,
+    pub ethertype: u16,
+    pub vlan_id: Option<u16>,
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    /// `TCP`, `UDP` or the IP protocol number.
+    pub protocol: String,
+    pub src_port: u16,
+    pub dst_port: u16,
+    /// TCP flags as `SYN,FIN`..., `NONE` for none, empty for other protocols.
+    pub tcp_flags: String,
+    pub window: u16,
+    /// TTL or hop limit.
+    pub ttl: u8,
+    /// TOS or traffic class.
+    pub tos: u8,
+    pub ip_id: u16,
+    /// IP total length.
+    pub length: u16,
+    /// Events from this source suppressed by the rate limit since its previous event.
+    pub suppressed: u64,
+}
+
+impl Detection {
+    pub fn from_event(event: &Event, interface: String) -> Detection {
+        let protocol = match event.protocol {
+            IPPROTO_TCP => "TCP".to_string(),
+            IPPROTO_UDP => "UDP".to_string(),
+            other => other.to_string(),
+        };
+        let tcp_flags = if event.protocol == IPPROTO_TCP {
+            render::tcp_flags(event.tcp_flags)
+        } else {
+            String::new()
+        };
+        Detection {
+            time: humantime::format_rfc3339_millis(clock::wall_time(event.timestamp_ns))
+                .to_string(),
+            event: if event.event_type == EVENT_BANNED_DROP {
+                "banned"
+            } else {
+                "detection"
+            }
+            .to_string(),
+            kind: Kind::from_u8(event.kind)
+                .map_or("unknown", Kind::name)
+                .to_string(),
+            action: Action::from_u8(event.action).name().to_string(),
+            interface,
+            ifindex: event.ifindex,
+            src_mac: render::mac(&event.eth_src),
+            dst_mac: render::mac(&event.eth_dst),
+            ethertype: event.ether_type,
+            vlan_id: (event.vlan_id != 0).then_some(event.vlan_id),
+            src: address_of(event.src),
+            dst: address_of(event.dst),
+            protocol,
+            src_port: event.src_port,
+            dst_port: event.dst_port,
+            tcp_flags,
+            window: event.window,
+            ttl: event.ttl,
+            tos: event.tos,
+            ip_id: event.ip_id,
+            length: event.ip_len,
+            suppressed: event.suppressed,
+        }
+    }
+}

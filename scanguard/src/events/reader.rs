@@ -1,0 +1,124 @@
+//! One tokio task per online CPU drains that CPU's perf buffer and decodes events with bytemuck.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+};
+
+use anyhow::{Context as _, Result};
+use aya::{
+    maps::{MapData, PerfEventArray, perf::PerfEvent},
+    util::online_cpus,
+};
+use log::warn;
+use scanguard_common::event::Event;
+use tokio::{
+    io::{Interest, unix::AsyncFd},
+    sync::mpsc,
+};
+
+use super::Detection;
+
+/// Pages per CPU buffer: room for ~40,000 events between two reads.
+const PAGES_PER_CPU: usize = 1024;
+
+/// Starts the readers; decoded events arrive on the returned channel. Samples the kernel
+/// could not deliver (buffer full) are added to `lost` and reported as a warning.
+pub fn spawn(
+    mut events: PerfEventArray<MapData>,
+    lost: Arc<AtomicU64>,
+) -> Result<mpsc::Receiver<Detection>> {
+    let (sender, receiver) = mpsc::channel(PAGES_PER_CPU);
+    let cpus =
+        online_cpus().map_err(|(path, error)| anyhow::anyhow!("cannot read {path}: {error}"))?;
+    for cpu in cpus {
+        let buffer = events
+            .open(cpu, Some(PAGES_PER_CPU))
+            .with_context(|| format!("cannot open the perf buffer of CPU {cpu}"))?;
+        // SAFETY: the buffer owns its perf fd for as long as the AsyncFd owns the buffer.
+        let mut buffer = unsafe { AsyncFd::register_with_interest(buffer, Interest::READABLE) }
+            .map_err(|error| {
+                anyhow::anyhow!("cannot poll the perf buffer of CPU {cpu}: {error}")
+            })?;
+        let sender = sender.clone();
+        let lost = Arc::clone(&lost);
+        tokio::spawn(async move {
+            let mut names = InterfaceNames::default();
+            loop {
+                let Ok(mut ready) = buffer.readable_mut().await else {
+                    return;
+                };
+                let mut batch = Vec::new();
+                ready.get_inner_mut().for_each(|event| match event {
+                    PerfEvent::Sample { head, tail } => {
+                        if let Some(event) = decode(head, tail) {
+                            batch.push(Detection::from_event(&event, names.get(event.ifindex)));
+                        }
+                    }
+                    PerfEvent::Lost { count } => {
+                        lost.fetch_add(count, Ordering::Relaxed);
+                        warn!("lost {count} detection events: the reader fell behind");
+                    }
+                });
+                ready.clear_ready();
+                for detection in batch {
+                    if sender.send(detection).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+    }
+    Ok(receiver)
+}
+
+/// The sample bytes may wrap around the ring; the kernel pads them to 8 bytes.
+fn decode(head: &[u8], tail: &[u8]) -> Option<Event> {
+    let size = std::mem::size_of::<Event>();
+    if head.len() >= size {
+        return Some(bytemuck::pod_read_unaligned(&head[..size]));
+    }
+    let joined: Vec<u8> = head.iter().chain(tail).copied().collect();
+    joined
+        .get(..size)
+        .map(bytemuck::pod_read_unaligned::<Event>)
+}
+
+/// ifindex to name, remembered: interfaces seldom change names.
+#[derive(Default)]
+struct InterfaceNames(HashMap<u32, String>);
+
+impl InterfaceNames {
+    fn get(&mut self, ifindex: u32) -> String {
+        self.0
+            .entry(ifindex)
+            .or_insert_with(|| {
+                nix::net::if_::if_indextoname(ifindex)
+                    .map(|name| name.to_string_lossy().into_owned())
+                    .unwrap_or_else(|_| format!("if{ifindex}"))
+            })
+            .clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytemuck::Zeroable as _;
+
+    use super::*;
+
+    #[test]
+    fn samples_decode_whole_or_wrapped() {
+        let mut event = Event::zeroed();
+        event.ifindex = 7;
+        event.dst_port = 23;
+        let bytes = bytemuck::bytes_of(&event).to_vec();
+        assert_eq!(decode(&bytes, &[]), Some(event));
+        let (head, tail) = bytes.split_at(10);
+        assert_eq!(decode(head, tail), Some(event));
+        assert_eq!(decode(&bytes[..20], &[]), None);
+    }
+}

@@ -1,0 +1,211 @@
+//! Detection events end to end: real nmap scans produce iptables-style lines and JSON with the
+//! right fields, a flood from a banned source is rate-limited in the kernel, and `scanguard
+//! events` viewers see what the daemon prints without ever slowing it down.
+
+mod lab;
+
+use std::{
+    io::{BufRead as _, BufReader},
+    net::IpAddr,
+    process::{Child, Stdio},
+    sync::{Arc, Mutex},
+    thread,
+    time::Duration,
+};
+
+use lab::{SCANGUARD, require_root};
+use scanguard_lab::{ScanLab, daemon::Daemon, traffic::nmap_port_state, wait_until};
+use serde_json::Value;
+
+const CLOSED: u16 = 81;
+/// The documented JSON fields of an event.
+const FIELDS: [&str; 22] = [
+    "time",
+    "event",
+    "kind",
+    "action",
+    "interface",
+    "ifindex",
+    "src_mac",
+    "dst_mac",
+    "ethertype",
+    "vlan_id",
+    "src",
+    "dst",
+    "protocol",
+    "src_port",
+    "dst_port",
+    "tcp_flags",
+    "window",
+    "ttl",
+    "tos",
+    "ip_id",
+    "length",
+    "suppressed",
+];
+
+/// A `scanguard events --json` viewer collecting what it receives.
+struct Viewer {
+    child: Child,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Viewer {
+    fn start(daemon: &Daemon) -> Viewer {
+        let mut child = std::process::Command::new(SCANGUARD)
+            .args(["events", "--json"])
+            .args(daemon.dir_flags())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn scanguard events");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let collected = Arc::clone(&lines);
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                collected.lock().expect("lines").push(line);
+            }
+        });
+        // Connected once the daemon accepted it; give the accept loop a moment.
+        thread::sleep(Duration::from_millis(300));
+        Viewer { child, lines }
+    }
+
+    fn lines(&self) -> Vec<String> {
+        self.lines.lock().expect("lines").clone()
+    }
+}
+
+impl Drop for Viewer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn events(lines: &[String]) -> Vec<Value> {
+    lines
+        .iter()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|error| panic!("{line}: {error}")))
+        .collect()
+}
+
+fn wait_for_lines(what: impl Fn() -> usize, count: usize) -> bool {
+    wait_until(Duration::from_secs(5), Duration::from_millis(50), || {
+        what() >= count
+    })
+}
+
+#[test]
+fn scans_produce_events_that_viewers_see_too() {
+    require_root();
+    let lab = ScanLab::build().expect("lab");
+    let victim: IpAddr = lab.victim.ipv4.into();
+    let attacker = lab.attacker.ipv4.to_string();
+    let daemon = Daemon::start(SCANGUARD, &lab.victim, &[&lab.victim.interface, "--json"]);
+    let viewer = Viewer::start(&daemon);
+    let mut slow_viewer = Viewer::start(&daemon);
+
+    for (scan, kind, flags) in [
+        ("-sN", "null-scan", "NONE"),
+        ("-sX", "xmas-scan", "URG,PSH,FIN"),
+    ] {
+        nmap_port_state(&lab.attacker, scan, victim, CLOSED);
+        assert!(
+            wait_for_lines(
+                || events(&daemon.printed())
+                    .iter()
+                    .filter(|e| e["kind"] == kind)
+                    .count(),
+                1
+            ),
+            "no {kind} event"
+        );
+        let detection = events(&daemon.printed())
+            .into_iter()
+            .find(|event| event["kind"] == kind && event["event"] == "detection")
+            .unwrap_or_else(|| panic!("no {kind} detection"));
+        assert_eq!(detection["action"], "ban");
+        assert_eq!(detection["interface"], lab.victim.interface.as_str());
+        assert_eq!(detection["src"], attacker.as_str());
+        assert_eq!(detection["dst"], victim.to_string().as_str());
+        assert_eq!(detection["dst_port"], CLOSED);
+        assert_eq!(detection["protocol"], "TCP");
+        assert_eq!(detection["tcp_flags"], flags);
+        assert_eq!(detection["ethertype"], 0x0800);
+        daemon.cli(&["unban", &attacker]);
+        if kind == "null-scan" {
+            // A viewer killed mid-stream must not disturb the daemon.
+            let _ = slow_viewer.child.kill();
+        }
+    }
+
+    for event in events(&daemon.printed()) {
+        for field in FIELDS {
+            assert!(event.get(field).is_some(), "{field} missing from {event}");
+        }
+        assert!(
+            humantime::parse_rfc3339(event["time"].as_str().expect("time is a string")).is_ok(),
+            "time is not RFC 3339: {event}"
+        );
+    }
+    let printed = daemon.printed();
+    assert!(wait_for_lines(|| viewer.lines().len(), printed.len()));
+    assert_eq!(
+        events(&viewer.lines()),
+        events(&printed),
+        "the viewer saw what the daemon printed"
+    );
+    assert!(
+        daemon.cli_json(&["status"])["daemon_pid"].is_u64(),
+        "the daemon survived its viewers"
+    );
+}
+
+#[test]
+fn a_flood_from_a_banned_source_is_rate_limited_in_the_kernel() {
+    require_root();
+    const FLOOD: u64 = 100_000;
+    let lab = ScanLab::build().expect("lab");
+    let victim: IpAddr = lab.victim.ipv4.into();
+    let daemon = Daemon::start(SCANGUARD, &lab.victim, &[&lab.victim.interface, "--json"]);
+    daemon.cli(&["ban", &lab.attacker.ipv4.to_string(), "--for", "10m"]);
+
+    // Bounded: exactly FLOOD SYNs, as fast as hping3 goes, from the attacker namespace only.
+    let status = lab
+        .attacker
+        .command("hping3")
+        .args(["-q", "-S", "-p", "80", "-i", "u1", "-c"])
+        .arg(FLOOD.to_string())
+        .arg(victim.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("run hping3");
+    assert!(
+        status.success() || status.code() == Some(1),
+        "hping3: {status}"
+    );
+
+    let stats = daemon.cli_json(&["stats"]);
+    let dropped = stats["packets"]["dropped_banned"]
+        .as_u64()
+        .expect("dropped_banned");
+    let sent = stats["packets"]["events_sent"]
+        .as_u64()
+        .expect("events_sent");
+    let suppressed = stats["packets"]["events_suppressed"]
+        .as_u64()
+        .expect("events_suppressed");
+    assert_eq!(dropped, FLOOD, "every packet of the flood is dropped");
+    // Burst 5, plus 3 a minute for however long the flood took (well under a minute).
+    assert!(sent <= 5 + 3, "{sent} events for one source");
+    assert_eq!(sent + suppressed, FLOOD);
+    let last = events(&daemon.printed());
+    assert!(
+        last.len() as u64 <= sent,
+        "printed more events than the kernel sent"
+    );
+    assert!(last.iter().all(|event| event["event"] == "banned"));
+    assert_eq!(stats["packets"]["events_lost"], 0);
+}
