@@ -41,12 +41,22 @@ impl Action {
         }
     }
 
-    /// Stealth scans are never legitimate, so they are banned; trap ports are a sensor's
-    /// business, so they are only logged unless the operator asks for more.
+    /// Stealth scans are never legitimate, so they are banned. Trap ports and fingerprints are
+    /// a sensor's business, so they are only logged unless the operator asks for more. In
+    /// default-deny mode the packet is dropped anyway; each probe is reported, nobody banned.
     pub const fn default_for(kind: Kind) -> Action {
         match kind {
-            Kind::TrapPort => Action::Log,
-            Kind::NullScan | Kind::FinScan | Kind::XmasScan | Kind::SynScan => Action::Ban,
+            Kind::TrapPort | Kind::Fingerprint => Action::Log,
+            Kind::Denied => Action::Drop,
+            Kind::NullScan
+            | Kind::FinScan
+            | Kind::XmasScan
+            | Kind::SynScan
+            | Kind::PortSweep
+            | Kind::TinyFragment
+            | Kind::AckScan
+            | Kind::MaimonScan
+            | Kind::UdpProbe => Action::Ban,
         }
     }
 }

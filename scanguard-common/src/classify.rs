@@ -53,6 +53,23 @@ pub fn classify_tcp(flags: u8, port_roles: u8) -> Option<Kind> {
     }
 }
 
+/// A segment that only makes sense inside a connection: when none exists, it is a stateless
+/// probe. Bare ACK is nmap's `-sA` and `-sW`; FIN+ACK is Maimon's `-sM`.
+#[inline(always)]
+pub fn classify_stateless(flags: u8) -> Option<Kind> {
+    match flags & CONTROL {
+        ACK => Some(Kind::AckScan),
+        f if f == FIN | ACK => Some(Kind::MaimonScan),
+        _ => None,
+    }
+}
+
+/// Whether a segment opens a connection: counted toward port sweeps and fingerprinted.
+#[inline(always)]
+pub const fn is_connection_request(flags: u8) -> bool {
+    flags & (SYN | ACK | FIN | RST) == SYN
+}
+
 /// Flag combinations that are a probe whatever the port.
 #[inline(always)]
 fn classify_flags(control: u8) -> Option<Kind> {
@@ -180,6 +197,20 @@ mod tests {
         for flags in [ECE, CWR, ECE | CWR] {
             assert_eq!(classify_tcp(flags, 0), Some(Kind::NullScan), "{flags:#04x}");
         }
+    }
+
+    #[test]
+    fn only_bare_ack_and_fin_ack_are_stateless_probes() {
+        for flags in 0..=u8::MAX {
+            let expected = match flags & CONTROL {
+                ACK => Some(Kind::AckScan),
+                0x11 => Some(Kind::MaimonScan),
+                _ => None,
+            };
+            assert_eq!(classify_stateless(flags), expected, "{flags:#04x}");
+        }
+        assert!(is_connection_request(SYN | ECE | CWR));
+        assert!(!is_connection_request(SYN | ACK));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 use crate::{
     action::Action,
     kind::{Kind, MAX_KINDS},
+    sweep::{DEFAULT_SWEEP_PORTS, DEFAULT_SWEEP_SECONDS},
     wire_struct,
 };
 
@@ -51,11 +52,21 @@ pub struct Config {
     pub event_interval_ns: u64,
     /// ...and at most `event_capacity_ns / event_interval_ns` at once (the `--limit-burst`).
     pub event_capacity_ns: u64,
+    /// A source probing `sweep_ports` distinct ports within this window is a `port-sweep`.
+    pub sweep_window_ns: u64,
+    /// 0 turns port-sweep detection off.
+    pub sweep_ports: u32,
     /// A `BanMode`.
     pub ban_mode: u8,
-    pub _pad: [u8; 7],
+    /// 1: default-deny sensor mode (inbound TCP only to open ports and existing flows).
+    pub default_deny: u8,
+    /// `Fingerprint::bit`s that make a SYN a `fingerprint` detection.
+    pub fingerprint_mask: u8,
+    /// 1 once the egress program records flows; until then nothing that needs to know the
+    /// flows (stateless probes, UDP sweeps, default-deny) is judged, so nothing is misjudged.
+    pub flows_tracked: u8,
 }
-wire_struct!(Config, 48);
+wire_struct!(Config, 56);
 
 /// As `-m limit --limit 3/m --limit-burst 5`.
 pub const DEFAULT_EVENTS_PER_MINUTE: u32 = 3;
@@ -95,8 +106,12 @@ impl Default for Config {
             event_interval_ns: event_interval_ns(DEFAULT_EVENTS_PER_MINUTE),
             event_capacity_ns: event_interval_ns(DEFAULT_EVENTS_PER_MINUTE)
                 * DEFAULT_EVENT_BURST as u64,
+            sweep_window_ns: DEFAULT_SWEEP_SECONDS * NANOS_PER_SECOND,
+            sweep_ports: DEFAULT_SWEEP_PORTS,
             ban_mode: BanMode::Fixed as u8,
-            _pad: [0; 7],
+            default_deny: 0,
+            fingerprint_mask: 0,
+            flows_tracked: 0,
         };
         for kind in Kind::ALL {
             config.set_action(kind, Action::default_for(kind));

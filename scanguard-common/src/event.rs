@@ -45,7 +45,9 @@ pub struct Event {
     pub tos: u8,
     /// 1 for IPv6.
     pub ipv6: u8,
-    pub _pad: [u8; 10],
+    /// A `Fingerprint` of the SYN, `None` for everything else.
+    pub fingerprint: u8,
+    pub _pad: [u8; 9],
 }
 wire_struct!(Event, 96);
 

@@ -15,18 +15,40 @@ pub enum Kind {
     SynScan = 3,
     /// A connection attempt to a trap port (honeypot sensor mode).
     TrapPort = 4,
+    /// Many distinct ports probed in a short window (`-sS`/`-sT`/`-sU` over any ports).
+    PortSweep = 5,
+    /// An IPv4 first fragment too short to hold the TCP flags, or one overwriting them
+    /// (nmap `-f`, RFC 1858).
+    TinyFragment = 6,
+    /// A bare ACK outside any connection this host takes part in (nmap `-sA`, `-sW`).
+    AckScan = 7,
+    /// FIN+ACK outside any connection (nmap `-sM`, Maimon).
+    MaimonScan = 8,
+    /// A datagram to a watched UDP port outside any flow (nmap `-sU`).
+    UdpProbe = 9,
+    /// A SYN shaped like a known scanner's raw probe (see `fingerprint`).
+    Fingerprint = 10,
+    /// Default-deny sensor mode: inbound TCP to a port that is not open, outside any flow.
+    Denied = 11,
 }
 
 /// Size of per-kind arrays in maps; leaves room for kinds added later without a layout change.
 pub const MAX_KINDS: usize = 16;
 
 impl Kind {
-    pub const ALL: [Kind; 5] = [
+    pub const ALL: [Kind; 12] = [
         Kind::NullScan,
         Kind::FinScan,
         Kind::XmasScan,
         Kind::SynScan,
         Kind::TrapPort,
+        Kind::PortSweep,
+        Kind::TinyFragment,
+        Kind::AckScan,
+        Kind::MaimonScan,
+        Kind::UdpProbe,
+        Kind::Fingerprint,
+        Kind::Denied,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -36,6 +58,13 @@ impl Kind {
             Kind::XmasScan => "xmas-scan",
             Kind::SynScan => "syn-scan",
             Kind::TrapPort => "trap-port",
+            Kind::PortSweep => "port-sweep",
+            Kind::TinyFragment => "tiny-fragment",
+            Kind::AckScan => "ack-scan",
+            Kind::MaimonScan => "maimon-scan",
+            Kind::UdpProbe => "udp-probe",
+            Kind::Fingerprint => "fingerprint",
+            Kind::Denied => "denied",
         }
     }
 

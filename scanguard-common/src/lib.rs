@@ -12,9 +12,12 @@ pub mod classify;
 pub mod config;
 pub mod counters;
 pub mod event;
+pub mod fingerprint;
+pub mod flow;
 pub mod kind;
 pub mod parse;
 pub mod ports;
+pub mod sweep;
 
 /// Implements `aya::Pod` and `bytemuck::{Pod, Zeroable}` for wire structs under `user`.
 macro_rules! wire_struct {

@@ -14,7 +14,10 @@ use network_types::{
     vlan::VlanHdr,
 };
 
-use crate::ban::{AddrKey, ipv4_key};
+use crate::{
+    ban::{AddrKey, ipv4_key},
+    fingerprint::TcpOptions,
+};
 
 /// Read access to a frame's bytes.
 pub trait Packet {
@@ -92,6 +95,8 @@ pub struct Transport {
     pub tcp_flags: u8,
     /// TCP window, 0 for other protocols.
     pub window: u16,
+    /// What the TCP options amount to (for scanner fingerprints).
+    pub tcp_options: TcpOptions,
 }
 
 pub const IPPROTO_TCP: u8 = 6;
@@ -106,6 +111,7 @@ impl Transport {
             dst_port: 0,
             tcp_flags: 0,
             window: 0,
+            tcp_options: TcpOptions::None,
         }
     }
 
@@ -141,6 +147,8 @@ pub struct Frame {
     /// IPv4 total length or IPv6 payload length plus header.
     pub ip_len: u16,
     pub fragment: Fragment,
+    /// Fragment offset in 8-byte units (0 for whole datagrams and first fragments).
+    pub fragment_offset: u16,
     pub transport: Transport,
 }
 
@@ -174,6 +182,7 @@ pub fn parse<P: Packet + ?Sized>(packet: &P) -> Result<Frame, ParseError> {
         ip_id: 0,
         ip_len: 0,
         fragment: Fragment::No,
+        fragment_offset: 0,
         transport: Transport::without_header(0, Header::Missing),
     };
     let (protocol, transport_offset) = match ether_type {
@@ -203,6 +212,7 @@ fn parse_ipv4<P: Packet + ?Sized>(
         return Err(ParseError::Malformed);
     }
     let frags = u16::from_be_bytes(ip.frags);
+    frame.fragment_offset = frags & IPV4_OFFSET_MASK;
     frame.fragment = if frags & IPV4_OFFSET_MASK != 0 {
         Fragment::Later
     } else if frags & IPV4_MORE_FRAGMENTS != 0 {
@@ -251,6 +261,7 @@ fn parse_ipv6<P: Packet + ?Sized>(
                 let [next_header, _, offset_hi, offset_lo]: [u8; 4] =
                     packet.read(offset).ok_or(ParseError::Malformed)?;
                 let offset_and_flags = u16::from_be_bytes([offset_hi, offset_lo]);
+                frame.fragment_offset = offset_and_flags >> 3;
                 frame.fragment = if offset_and_flags >> 3 != 0 {
                     Fragment::Later
                 } else if offset_and_flags & 1 != 0 {
@@ -293,6 +304,7 @@ fn parse_transport<P: Packet + ?Sized>(
                 transport.dst_port = u16::from_be_bytes([tcp[2], tcp[3]]);
                 transport.tcp_flags = tcp[13];
                 transport.window = u16::from_be_bytes([tcp[14], tcp[15]]);
+                transport.tcp_options = tcp_options(packet, offset, tcp[12] >> 4);
             }
             None => transport.header = cut_short,
         },
@@ -306,4 +318,19 @@ fn parse_transport<P: Packet + ?Sized>(
         _ => {}
     }
     transport
+}
+
+/// Options of a TCP header with `data_offset` 32-bit words: none, exactly MSS 1460 (kind 2,
+/// length 4, RFC 9293 section 3.2), or anything else.
+#[inline(always)]
+fn tcp_options<P: Packet + ?Sized>(packet: &P, offset: usize, data_offset: u8) -> TcpOptions {
+    const MSS_1460: [u8; 4] = [2, 4, 0x05, 0xb4];
+    match data_offset {
+        5 => TcpOptions::None,
+        6 => match packet.read::<[u8; 4]>(offset + TCP_HEADER_LEN) {
+            Some(MSS_1460) => TcpOptions::Mss1460Only,
+            _ => TcpOptions::Other,
+        },
+        _ => TcpOptions::Other,
+    }
 }

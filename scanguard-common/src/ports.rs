@@ -12,6 +12,15 @@ pub const ROLE_WATCHED: u8 = 1 << 0;
 pub const ROLE_TRAP: u8 = 1 << 1;
 /// Probes to this port never trigger anything (the sensor's real sshd).
 pub const ROLE_PROTECTED: u8 = 1 << 2;
+/// A datagram to this UDP port outside any flow is a `udp-probe`.
+pub const ROLE_WATCHED_UDP: u8 = 1 << 3;
+/// In default-deny mode, inbound TCP to this port is allowed.
+pub const ROLE_OPEN: u8 = 1 << 4;
+
+/// Default UDP watch list: the UDP small services (RFC 862-868) and tftp (69), portmapper
+/// (111), netbios-ns (137) and snmp (161), which no host should expose to the open network and
+/// every `-sU` run tries first.
+pub const DEFAULT_WATCHED_UDP_PORTS: [u16; 10] = [7, 9, 13, 17, 19, 37, 69, 111, 137, 161];
 
 /// Default watch list: services that have been deprecated for decades, so a SYN to one of them
 /// from the outside is a scanner looking for something old and broken.

@@ -6,6 +6,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use scanguard_common::{
     ban::ipv4_key,
     classify::{ACK, FIN, PSH, SYN, URG},
+    fingerprint::TcpOptions,
     parse::{Fragment, Frame, Header, IPPROTO_TCP, IPPROTO_UDP, ParseError, Transport, parse},
 };
 use scanguard_lab::frames::{
@@ -36,6 +37,7 @@ fn tcp(flags: u8) -> Transport {
         src_port: SRC_PORT,
         dst_port: DST_PORT,
         tcp_flags: flags,
+        tcp_options: TcpOptions::None,
         window: WINDOW,
     }
 }
@@ -47,6 +49,7 @@ fn udp() -> Transport {
         src_port: SRC_PORT,
         dst_port: DST_PORT,
         tcp_flags: 0,
+        tcp_options: TcpOptions::None,
         window: 0,
     }
 }
@@ -58,6 +61,7 @@ fn no_header(protocol: u8, header: Header) -> Transport {
         src_port: 0,
         dst_port: 0,
         tcp_flags: 0,
+        tcp_options: TcpOptions::None,
         window: 0,
     }
 }
@@ -77,6 +81,7 @@ fn ipv4_frame(ip_payload_len: usize, transport: Transport) -> Frame {
         ip_id: IP_ID,
         ip_len: (IPV4_LEN + ip_payload_len) as u16,
         fragment: Fragment::No,
+        fragment_offset: 0,
         transport,
     }
 }
@@ -292,6 +297,7 @@ fn a_later_fragment_has_no_transport_header() {
         parsed(&v4),
         Frame {
             fragment: Fragment::Later,
+            fragment_offset: 185,
             ..ipv4_frame(TCP_LEN, no_header(IPPROTO_TCP, Header::Missing))
         }
     );
@@ -300,6 +306,7 @@ fn a_later_fragment_has_no_transport_header() {
         parsed(&v6),
         Frame {
             fragment: Fragment::Later,
+            fragment_offset: 185,
             ..ipv6_frame(8 + TCP_LEN, no_header(IPPROTO_TCP, Header::Missing))
         }
     );

@@ -12,6 +12,7 @@ use scanguard_common::{
     config::Config,
     counters::Counter,
     event::{EVENT_BUCKETS_CAPACITY, Event, EventBucket},
+    fingerprint::Fingerprint,
     kind::Kind,
     parse::Frame,
 };
@@ -33,6 +34,7 @@ pub struct Report {
     pub event_type: u8,
     pub kind: Kind,
     pub action: Action,
+    pub fingerprint: Fingerprint,
 }
 
 #[inline(always)]
@@ -69,6 +71,7 @@ pub fn report(ctx: &XdpContext, frame: &Frame, now_ns: u64, config: &Config, rep
     event.ttl = frame.ttl;
     event.tos = frame.tos;
     event.ipv6 = u8::from(frame.ipv6);
+    event.fingerprint = report.fingerprint as u8;
     EVENTS.output(ctx, &*event, 0);
     count(Counter::EventsSent);
 }

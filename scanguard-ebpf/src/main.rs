@@ -4,9 +4,13 @@
 
 mod bans;
 mod counters;
+mod detect;
+mod egress;
 mod events;
+mod flows;
 mod maps;
 mod packet;
+mod sweep;
 
 use aya_ebpf::{
     bindings::xdp_action, helpers::bpf_ktime_get_boot_ns, macros::xdp, programs::XdpContext,
@@ -14,18 +18,19 @@ use aya_ebpf::{
 use aya_log_ebpf::debug;
 use scanguard_common::{
     action::Action,
-    classify::classify_tcp,
     config::Config,
     counters::Counter,
     event::{EVENT_BANNED_DROP, EVENT_DETECTION},
+    fingerprint::Fingerprint,
     parse::{Frame, Header, ParseError, parse},
 };
 
 use crate::{
     counters::{count, count_detection},
+    detect::detect,
     events::Report,
     maps::CONFIG,
-    packet::XdpPacket,
+    packet::PacketOf,
 };
 
 #[xdp]
@@ -44,7 +49,7 @@ pub fn scanguard(ctx: XdpContext) -> u32 {
 
 #[inline(always)]
 fn inspect(ctx: &XdpContext, config: &Config) -> u32 {
-    let frame = match parse(&XdpPacket(ctx)) {
+    let frame = match parse(&PacketOf(ctx)) {
         Ok(frame) => frame,
         Err(ParseError::NotIp) => return xdp_action::XDP_PASS,
         Err(ParseError::Malformed) => {
@@ -60,6 +65,7 @@ fn inspect(ctx: &XdpContext, config: &Config) -> u32 {
             event_type: EVENT_BANNED_DROP,
             kind: reason,
             action: Action::Drop,
+            fingerprint: Fingerprint::None,
         };
         events::report(ctx, &frame, now_ns, config, report);
         return xdp_action::XDP_DROP;
@@ -70,17 +76,14 @@ fn inspect(ctx: &XdpContext, config: &Config) -> u32 {
 /// Decides what to do with a frame from a source that is not banned.
 #[inline(always)]
 fn judge(ctx: &XdpContext, frame: &Frame, now_ns: u64, config: &Config) -> u32 {
-    let transport = &frame.transport;
-    if transport.header == Header::Unparseable {
+    if frame.transport.header == Header::Unparseable {
         count(Counter::ParseFailed);
         return xdp_action::XDP_PASS;
     }
-    let Some(flags) = transport.tcp() else {
+    let Some(detection) = detect(frame, now_ns, config) else {
         return xdp_action::XDP_PASS;
     };
-    let Some(kind) = classify_tcp(flags, maps::port_roles(transport.dst_port)) else {
-        return xdp_action::XDP_PASS;
-    };
+    let kind = detection.kind;
     let action = config.action(kind);
     if action == Action::Ignore {
         return xdp_action::XDP_PASS;
@@ -89,20 +92,23 @@ fn judge(ctx: &XdpContext, frame: &Frame, now_ns: u64, config: &Config) -> u32 {
     if maps::is_allowed(&frame.src) {
         return xdp_action::XDP_PASS;
     }
-    debug!(
-        ctx,
-        "{} to port {} (flags {:x}): {}",
-        kind.name(),
-        transport.dst_port,
-        flags,
-        action.name()
-    );
-    let report = Report {
-        event_type: EVENT_DETECTION,
-        kind,
-        action,
-    };
-    events::report(ctx, frame, now_ns, config, report);
+    if detection.report {
+        debug!(
+            ctx,
+            "{} to port {} (flags {:x}): {}",
+            kind.name(),
+            frame.transport.dst_port,
+            frame.transport.tcp_flags,
+            action.name()
+        );
+        let report = Report {
+            event_type: EVENT_DETECTION,
+            kind,
+            action,
+            fingerprint: detection.fingerprint,
+        };
+        events::report(ctx, frame, now_ns, config, report);
+    }
     match action {
         Action::Ignore | Action::Log => xdp_action::XDP_PASS,
         Action::Drop => {

@@ -3,10 +3,12 @@
 use std::{collections::BTreeMap, path::Path};
 
 use ipnet::IpNet;
-use scanguard_common::{action::Action, config::BanMode, kind::Kind, ports::well_known_name};
+use scanguard_common::{
+    action::Action, config::BanMode, fingerprint::Fingerprint, kind::Kind, ports::well_known_name,
+};
 use serde::Deserialize;
 
-use crate::settings::Settings;
+use crate::settings::{FingerprintName, Settings};
 
 /// The file as written; every key optional, unknown keys rejected.
 #[derive(Debug, Default, Deserialize)]
@@ -23,6 +25,21 @@ struct File {
     /// Kind name to action name.
     actions: Option<BTreeMap<String, String>>,
     events: Option<Events>,
+    watched_udp_ports: Option<Vec<u16>>,
+    sweep: Option<SweepFile>,
+    /// Fingerprint names that make a SYN a `fingerprint` detection.
+    fingerprints: Option<Vec<String>>,
+    default_deny: Option<bool>,
+    open_ports: Option<Vec<u16>>,
+    flow_capacity: Option<u32>,
+}
+
+/// Port-sweep detection: `ports` distinct ports within `seconds`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SweepFile {
+    ports: Option<u32>,
+    seconds: Option<u64>,
 }
 
 /// The per-source rate limit of detection events, as `-m limit`.
@@ -70,13 +87,7 @@ pub fn parse(text: &str) -> Result<Settings, ConfigError> {
             parse_ban_mode(&mode).map_err(|problem| invalid("ban_mode", problem))?;
     }
     if let Some(capacity) = file.capacity {
-        if !(1..=MAX_CAPACITY).contains(&capacity) {
-            return Err(invalid(
-                "capacity",
-                format!("must be between 1 and {MAX_CAPACITY}, not {capacity}"),
-            ));
-        }
-        settings.capacity = capacity;
+        settings.capacity = check_capacity("capacity", capacity)?;
     }
     if let Some(ports) = file.watched_ports {
         settings.watched_ports = ports.into_iter().collect();
@@ -95,6 +106,37 @@ pub fn parse(text: &str) -> Result<Settings, ConfigError> {
             .iter()
             .map(|net| parse_net(net).map_err(|problem| invalid("allow", problem)))
             .collect::<Result<_, _>>()?;
+    }
+    if let Some(ports) = file.watched_udp_ports {
+        settings.watched_udp_ports = ports.into_iter().collect();
+    }
+    let sweep = file.sweep.unwrap_or_default();
+    if let Some(ports) = sweep.ports {
+        settings.sweep_ports = ports;
+    }
+    if let Some(seconds) = sweep.seconds {
+        if seconds == 0 {
+            return Err(invalid("sweep.seconds", "must be at least 1"));
+        }
+        settings.sweep_seconds = seconds;
+    }
+    for name in file.fingerprints.unwrap_or_default() {
+        let fingerprint = Fingerprint::from_name(&name).ok_or_else(|| {
+            invalid(
+                "fingerprints",
+                format!("unknown fingerprint {name:?} (expected nmap, masscan, zmap or raw-ip-id)"),
+            )
+        })?;
+        settings.fingerprints.insert(FingerprintName(fingerprint));
+    }
+    if let Some(default_deny) = file.default_deny {
+        settings.default_deny = default_deny;
+    }
+    if let Some(ports) = file.open_ports {
+        settings.open_ports = ports.into_iter().collect();
+    }
+    if let Some(capacity) = file.flow_capacity {
+        settings.flow_capacity = check_capacity("flow_capacity", capacity)?;
     }
     let events = file.events.unwrap_or_default();
     if let Some(per_minute) = events.per_minute {
@@ -120,6 +162,17 @@ pub fn parse(text: &str) -> Result<Settings, ConfigError> {
         settings.actions.insert(kind, action);
     }
     Ok(settings)
+}
+
+pub fn check_capacity(key: &str, capacity: u32) -> Result<u32, ConfigError> {
+    if (1..=MAX_CAPACITY).contains(&capacity) {
+        Ok(capacity)
+    } else {
+        Err(invalid(
+            key,
+            format!("must be between 1 and {MAX_CAPACITY}, not {capacity}"),
+        ))
+    }
 }
 
 pub fn parse_ban_mode(mode: &str) -> Result<BanMode, String> {
@@ -182,6 +235,11 @@ mod tests {
             watched_ports = [23, 79]
             protected_ports = [2222]
             allow = ["192.168.1.0/24", "fd00::1"]
+            watched_udp_ports = [69]
+            fingerprints = ["nmap", "zmap"]
+            default_deny = true
+            open_ports = [22, 80]
+            flow_capacity = 1000
             [trap_ports]
             22 = ""
             8080 = "proxy"
@@ -190,6 +248,9 @@ mod tests {
             [events]
             per_minute = 10
             burst = 20
+            [sweep]
+            ports = 6
+            seconds = 10
             "#,
         )
         .unwrap();
@@ -204,6 +265,12 @@ mod tests {
         assert_eq!(settings.action(Kind::SynScan), Action::Log);
         assert_eq!(settings.action(Kind::NullScan), Action::Ban);
         assert_eq!((settings.events_per_minute, settings.event_burst), (10, 20));
+        assert_eq!((settings.sweep_ports, settings.sweep_seconds), (6, 10));
+        assert_eq!(settings.watched_udp_ports, [69].into());
+        assert_eq!(settings.fingerprints.len(), 2);
+        assert!(settings.default_deny);
+        assert_eq!(settings.open_ports, [22, 80].into());
+        assert_eq!(settings.flow_capacity, 1000);
     }
 
     #[test]
@@ -218,6 +285,9 @@ mod tests {
             ("[trap_ports]\nssh = \"\"", "trap_ports.ssh"),
             ("bantime = 5", "line 1"),
             ("[events]\nrate = 5", "line 1"),
+            ("fingerprints = [\"nessus\"]", "fingerprints"),
+            ("[sweep]\nseconds = 0", "sweep.seconds"),
+            ("flow_capacity = 0", "flow_capacity"),
             ("watched_ports = [70000]", "line 1"),
         ];
         for (text, key) in cases {

@@ -8,6 +8,7 @@ pub mod commands;
 pub mod config_file;
 pub mod daemon_status;
 pub mod events;
+pub mod flows;
 pub mod interfaces;
 pub mod paths;
 pub mod pins;

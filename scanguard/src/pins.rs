@@ -10,7 +10,30 @@ use scanguard_common::{
     counters::{COUNTERS_MAP, Counters},
 };
 
+use aya::programs::links::PinnedLink;
+
 use crate::{bans::BanMap, paths::LINKS_DIR};
+
+/// The two programs a persisted scanguard pins a link of, per interface.
+#[derive(Clone, Copy, Debug)]
+pub enum LinkKind {
+    Xdp,
+    Egress,
+}
+
+impl LinkKind {
+    const fn dir(self) -> &'static str {
+        match self {
+            LinkKind::Xdp => "xdp",
+            LinkKind::Egress => "egress",
+        }
+    }
+}
+
+/// Where the link of `kind` on `interface` is pinned.
+pub fn link_pin(pin_dir: &Path, kind: LinkKind, interface: &str) -> PathBuf {
+    pin_dir.join(LINKS_DIR).join(kind.dir()).join(interface)
+}
 
 pub struct Pins {
     dir: PathBuf,
@@ -54,19 +77,30 @@ impl Pins {
         Ok(array.get(&0, 0)?)
     }
 
-    pub fn links_dir(&self) -> PathBuf {
-        self.dir.join(LINKS_DIR)
-    }
-
     /// Interfaces with a pinned (persisted) XDP link.
     pub fn persisted_links(&self) -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(self.links_dir())
-            .into_iter()
-            .flatten()
-            .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
-            .collect();
+        let mut names: Vec<String> =
+            std::fs::read_dir(self.dir.join(LINKS_DIR).join(LinkKind::Xdp.dir()))
+                .into_iter()
+                .flatten()
+                .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+                .collect();
         names.sort();
         names
+    }
+
+    /// Detaches a persisted scanguard from `interface`: unpinned and dropped, each link loses
+    /// its last reference and the kernel detaches it.
+    pub fn detach(&self, interface: &str) -> Result<()> {
+        for kind in [LinkKind::Xdp, LinkKind::Egress] {
+            let path = link_pin(&self.dir, kind, interface);
+            if path.exists() {
+                let link = PinnedLink::from_pin(&path)
+                    .with_context(|| format!("cannot open the pinned link {}", path.display()))?;
+                drop(link.unpin()?);
+            }
+        }
+        Ok(())
     }
 
     /// Removes every pin (maps and links) and the directory itself.

@@ -6,7 +6,7 @@ use anyhow::{Context as _, Result};
 use aya::{
     Ebpf, EbpfLoader,
     maps::{Array, LpmTrie, MapData, lpm_trie::Key},
-    programs::Xdp,
+    programs::{SchedClassifier, Xdp},
 };
 use aya_log::Level;
 use ipnet::IpNet;
@@ -15,7 +15,9 @@ use scanguard_common::{
     ban::{AddrKey, BANS_MAP},
     config::{CONFIG_MAP, Config},
     counters::COUNTERS_MAP,
+    flow::FLOWS_MAP,
     ports::{PORT_COUNT, PORT_ROLES_MAP},
+    sweep::SWEEPS_MAP,
 };
 
 use crate::settings::Settings;
@@ -23,13 +25,17 @@ use crate::settings::Settings;
 /// The program built by `build.rs` from scanguard-ebpf.
 pub static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/scanguard"));
 pub const PROGRAM_NAME: &str = "scanguard";
-/// Every map, pinned by this name under the pin directory when pinning.
-pub const MAPS: [&str; 5] = [
+/// The TC egress program that records the flows this host takes part in.
+pub const EGRESS_PROGRAM_NAME: &str = "scanguard_egress";
+/// The maps other processes and later runs need, pinned by this name under the pin directory.
+pub const MAPS: [&str; 7] = [
     CONFIG_MAP,
     PORT_ROLES_MAP,
     ALLOW_MAP,
     BANS_MAP,
     COUNTERS_MAP,
+    FLOWS_MAP,
+    SWEEPS_MAP,
 ];
 
 /// Loads the program with `settings` in its maps and its own debug logging off.
@@ -50,6 +56,7 @@ pub fn load_with_log_level(
     let level = kernel_log_level as u8;
     loader.override_global(aya_log::LEVEL, &level, true);
     loader.map_max_entries(BANS_MAP, settings.capacity);
+    loader.map_max_entries(FLOWS_MAP, settings.flow_capacity);
     if let Some(pin_dir) = pin_dir {
         for name in MAPS {
             loader.map_pin_path(name, pin_dir.join(name));
@@ -62,7 +69,17 @@ pub fn load_with_log_level(
     xdp(&mut ebpf)?
         .load()
         .context("the kernel refused the scanguard XDP program")?;
+    egress(&mut ebpf)?
+        .load()
+        .context("the kernel refused the scanguard TC egress program")?;
     Ok(ebpf)
+}
+
+pub fn egress(ebpf: &mut Ebpf) -> Result<&mut SchedClassifier> {
+    let program = ebpf
+        .program_mut(EGRESS_PROGRAM_NAME)
+        .context("the embedded object has no egress program")?;
+    Ok(program.try_into()?)
 }
 
 pub fn xdp(ebpf: &mut Ebpf) -> Result<&mut Xdp> {
@@ -95,6 +112,16 @@ pub fn write_settings(ebpf: &mut Ebpf, settings: &Settings) -> Result<()> {
     for net in &settings.allow {
         allow.insert(&allow_key(net), 1, 0)?;
     }
+    Ok(())
+}
+
+/// Tells the program the egress program now records flows, so the checks that need them
+/// start (see `Config::flows_tracked`).
+pub fn start_flow_checks(ebpf: &mut Ebpf) -> Result<()> {
+    let mut config: Array<&mut MapData, Config> = Array::try_from(map(ebpf, CONFIG_MAP)?)?;
+    let mut current = config.get(&0, 0)?;
+    current.flows_tracked = 1;
+    config.set(0, current, 0)?;
     Ok(())
 }
 

@@ -10,9 +10,31 @@ use scanguard_common::{
         BanMode, Config, DEFAULT_BAN_SECONDS, DEFAULT_EVENT_BURST, DEFAULT_EVENTS_PER_MINUTE,
         NANOS_PER_SECOND, event_interval_ns,
     },
+    fingerprint::Fingerprint,
+    flow::DEFAULT_FLOW_CAPACITY,
     kind::Kind,
-    ports::{DEFAULT_WATCHED_PORTS, ROLE_PROTECTED, ROLE_TRAP, ROLE_WATCHED},
+    ports::{
+        DEFAULT_WATCHED_PORTS, DEFAULT_WATCHED_UDP_PORTS, ROLE_OPEN, ROLE_PROTECTED, ROLE_TRAP,
+        ROLE_WATCHED, ROLE_WATCHED_UDP,
+    },
+    sweep::{DEFAULT_SWEEP_PORTS, DEFAULT_SWEEP_SECONDS},
 };
+
+/// A fingerprint, ordered by its name so settings can hold a set of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FingerprintName(pub Fingerprint);
+
+impl Ord for FingerprintName {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.name().cmp(other.0.name())
+    }
+}
+
+impl PartialOrd for FingerprintName {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Settings {
@@ -29,6 +51,19 @@ pub struct Settings {
     pub capacity: u32,
     /// Sources never banned nor dropped.
     pub allow: Vec<IpNet>,
+    /// A datagram to one of these outside any flow is a `udp-probe`.
+    pub watched_udp_ports: BTreeSet<u16>,
+    /// A source probing this many distinct ports within `sweep_seconds` is a `port-sweep`
+    /// (0: off).
+    pub sweep_ports: u32,
+    pub sweep_seconds: u64,
+    /// Scanner fingerprints that make a SYN a `fingerprint` detection (always tagged in events).
+    pub fingerprints: BTreeSet<FingerprintName>,
+    /// Default-deny sensor mode: inbound TCP only to `open_ports` and existing flows.
+    pub default_deny: bool,
+    pub open_ports: BTreeSet<u16>,
+    /// Flows remembered for the stateless-probe and default-deny checks.
+    pub flow_capacity: u32,
     /// Detection events per source per minute (`-m limit --limit N/m`)...
     pub events_per_minute: u32,
     /// ...after a burst of this many (`--limit-burst`).
@@ -49,6 +84,13 @@ impl Default for Settings {
             ban_mode: BanMode::Fixed,
             capacity: DEFAULT_BAN_CAPACITY,
             allow: Vec::new(),
+            watched_udp_ports: DEFAULT_WATCHED_UDP_PORTS.into_iter().collect(),
+            sweep_ports: DEFAULT_SWEEP_PORTS,
+            sweep_seconds: DEFAULT_SWEEP_SECONDS,
+            fingerprints: BTreeSet::new(),
+            default_deny: false,
+            open_ports: BTreeSet::new(),
+            flow_capacity: DEFAULT_FLOW_CAPACITY,
             events_per_minute: DEFAULT_EVENTS_PER_MINUTE,
             event_burst: DEFAULT_EVENT_BURST,
         }
@@ -63,6 +105,13 @@ impl Settings {
             ban_ns: self.ban_seconds.saturating_mul(NANOS_PER_SECOND),
             event_interval_ns,
             event_capacity_ns: event_interval_ns.saturating_mul(u64::from(self.event_burst)),
+            sweep_window_ns: self.sweep_seconds.saturating_mul(NANOS_PER_SECOND),
+            sweep_ports: self.sweep_ports,
+            default_deny: u8::from(self.default_deny),
+            fingerprint_mask: self
+                .fingerprints
+                .iter()
+                .fold(0, |mask, name| mask | name.0.bit()),
             ban_mode: self.ban_mode as u8,
             ..Config::default()
         };
@@ -75,16 +124,18 @@ impl Settings {
     /// Every port with a role, and its `ROLE_*` bits.
     pub fn port_roles(&self) -> BTreeMap<u16, u8> {
         let mut roles = BTreeMap::new();
-        let ports_with_role = [
-            (
-                self.watched_ports.iter().copied().collect::<Vec<_>>(),
-                ROLE_WATCHED,
-            ),
+        let ports_with_role: [(Vec<u16>, u8); 5] = [
+            (self.watched_ports.iter().copied().collect(), ROLE_WATCHED),
             (self.trap_ports.keys().copied().collect(), ROLE_TRAP),
             (
                 self.protected_ports.iter().copied().collect(),
                 ROLE_PROTECTED,
             ),
+            (
+                self.watched_udp_ports.iter().copied().collect(),
+                ROLE_WATCHED_UDP,
+            ),
+            (self.open_ports.iter().copied().collect(), ROLE_OPEN),
         ];
         for (ports, role) in ports_with_role {
             for port in ports {

@@ -304,8 +304,10 @@ fn ipv6_extension_headers_are_followed_up_to_their_limit() {
 }
 
 #[test]
-fn fragments_without_tcp_flags_neither_crash_nor_ban() {
-    let mut scanguard = Scanguard::load(&every_kind(Action::Ban));
+fn fragments_without_tcp_flags_neither_crash_nor_ban_unless_a_rule_says_so() {
+    let mut settings = every_kind(Action::Ban);
+    settings.actions.insert(Kind::TinyFragment, Action::Ignore);
+    let mut scanguard = Scanguard::load(&settings);
     for src in [scanner_v4(1), scanner_v6(1)] {
         // A NULL probe cut after its ports (RFC 1858's tiny fragment): the flags are elsewhere.
         let tiny_first = from(src)
@@ -323,6 +325,51 @@ fn fragments_without_tcp_flags_neither_crash_nor_ban() {
     }
     assert_eq!(scanguard.bans(), []);
     assert_eq!(scanguard.counts(), counts(&[("seen", 4), ("passed", 4)]));
+}
+
+#[test]
+fn tiny_and_overlapping_tcp_fragments_are_probes() {
+    let mut scanguard = Scanguard::load(&Settings::default());
+    for src in [scanner_v4(1), scanner_v6(1)] {
+        // nmap -f: the first fragment carries 8 bytes of TCP header, the flags come later.
+        let tiny_first = from(src)
+            .tcp(SCANNER_PORT, WATCHED_PORT, 0)
+            .fragment(0, true)
+            .carrying(8)
+            .build();
+        scanguard.expect(&tiny_first, Verdict::Drop, "tiny first fragment");
+        let ban = scanguard.ban(src).expect("tiny fragment bans");
+        assert_eq!(ban.reason, Kind::TinyFragment as u8);
+    }
+    // RFC 1858's overlap: a fragment at offset 1 (8 bytes) rewrites the flags of the first.
+    let src = scanner_v4(2);
+    let overlapping = from(src)
+        .tcp(SCANNER_PORT, WATCHED_PORT, 0)
+        .fragment(1, false)
+        .build();
+    scanguard.expect(&overlapping, Verdict::Drop, "overlapping fragment");
+    assert_eq!(
+        scanguard.ban(src).map(|ban| ban.reason),
+        Some(Kind::TinyFragment as u8)
+    );
+    // A UDP first fragment is no TCP trick.
+    let udp_first = from(scanner_v4(3))
+        .udp(SCANNER_PORT, UNWATCHED_PORT)
+        .fragment(0, true)
+        .carrying(4)
+        .build();
+    scanguard.expect(&udp_first, Verdict::Pass, "tiny UDP fragment");
+    assert_eq!(
+        scanguard.counts(),
+        counts(&[
+            ("seen", 4),
+            ("passed", 1),
+            ("dropped_probe", 3),
+            ("bans_created", 3),
+            ("tiny-fragment", 3),
+            ("events_sent", 3),
+        ])
+    );
 }
 
 #[test]

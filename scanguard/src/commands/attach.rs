@@ -15,6 +15,7 @@ use aya::{
     maps::{HashMap, PerfEventArray},
     programs::{
         links::{FdLink, PinnedLink},
+        tc::{SchedClassifierLink, TcAttachType},
         xdp::{XdpLink, XdpMode},
     },
 };
@@ -31,9 +32,10 @@ use crate::{
     config_file,
     daemon_status::{AttachedInterface, DaemonLock, DaemonStatus},
     events::{self, Detection, fanout::Fanout, output::Output},
+    flows,
     interfaces::{self, XdpAttachMode},
-    paths::{DEFAULT_CONFIG_FILE, LINKS_DIR},
-    pins::Pins,
+    paths::DEFAULT_CONFIG_FILE,
+    pins::{LinkKind, Pins, link_pin},
     privileges, program,
     settings::Settings,
 };
@@ -74,6 +76,8 @@ async fn run(
 ) -> Result<()> {
     let mut ebpf =
         program::load_with_log_level(settings, Some(&cli.pin_dir), cli.log_level.kernel())?;
+    let seeded = flows::seed(&mut ebpf)?;
+    info!("{seeded} existing connections recorded as flows");
     if cli.log_level >= LogLevel::Debug {
         forward_kernel_log(&mut ebpf)?;
     }
@@ -97,6 +101,7 @@ async fn run(
             mode: mode.name().to_string(),
         });
     }
+    program::start_flow_checks(&mut ebpf)?;
     let mut status = DaemonStatus {
         pid: std::process::id(),
         persist: args.persist,
@@ -180,7 +185,7 @@ async fn enforce(
     }
 }
 
-/// Attaches to one interface, adopting a persisted link there; returns the mode in effect.
+/// Attaches to one interface, adopting persisted links there; returns the XDP mode in effect.
 async fn attach(
     ebpf: &mut Ebpf,
     name: &str,
@@ -188,10 +193,10 @@ async fn attach(
     args: &AttachArgs,
     pin_dir: &Path,
 ) -> Result<XdpAttachMode> {
-    let link_pin = pin_dir.join(LINKS_DIR).join(name);
+    let xdp_pin = link_pin(pin_dir, LinkKind::Xdp, name);
     let xdp = program::xdp(ebpf)?;
     let link_id = if let Some(existing) = interfaces::xdp_attachment(ifindex).await? {
-        if !link_pin.exists() {
+        if !xdp_pin.exists() {
             bail!(
                 "interface {name} already carries XDP program {:?} (id {}) from another tool; remove it first (ip link set dev {name} xdp off)",
                 interfaces::program_name(existing.program_id),
@@ -199,7 +204,7 @@ async fn attach(
             );
         }
         info!("{name}: adopting the persisted scanguard link");
-        let link = PinnedLink::from_pin(&link_pin)?.unpin()?;
+        let link = PinnedLink::from_pin(&xdp_pin)?.unpin()?;
         xdp.attach_to_link(XdpLink::try_from(link)?)?
     } else {
         match args.mode {
@@ -218,15 +223,40 @@ async fn attach(
         }
     };
     if args.persist {
-        std::fs::create_dir_all(pin_dir.join(LINKS_DIR))?;
-        let link = FdLink::try_from(xdp.take_link(link_id)?)?;
-        link.pin(&link_pin)
-            .with_context(|| format!("cannot pin the link of {name}"))?;
+        pin(FdLink::try_from(xdp.take_link(link_id)?)?, &xdp_pin)?;
     }
+    attach_egress(ebpf, name, args.persist, pin_dir)?;
     let attachment = interfaces::xdp_attachment(ifindex)
         .await?
         .with_context(|| format!("{name}: the kernel reports no XDP program after attaching"))?;
     Ok(attachment.mode)
+}
+
+/// The TC egress program that records this host's flows (through TCX links on this kernel).
+fn attach_egress(ebpf: &mut Ebpf, name: &str, persist: bool, pin_dir: &Path) -> Result<()> {
+    let egress_pin = link_pin(pin_dir, LinkKind::Egress, name);
+    let egress = program::egress(ebpf)?;
+    let link_id = if egress_pin.exists() {
+        let link = PinnedLink::from_pin(&egress_pin)?.unpin()?;
+        egress.attach_to_link(SchedClassifierLink::try_from(link)?)?
+    } else {
+        egress
+            .attach(name, TcAttachType::Egress)
+            .with_context(|| format!("cannot attach the egress program to {name}"))?
+    };
+    if persist {
+        pin(FdLink::try_from(egress.take_link(link_id)?)?, &egress_pin)?;
+    }
+    Ok(())
+}
+
+fn pin(link: FdLink, path: &Path) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    link.pin(path)
+        .with_context(|| format!("cannot pin a link at {}", path.display()))?;
+    Ok(())
 }
 
 /// The config file (explicit, or the default one if present) with the command line on top.

@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
-use aya::programs::links::PinnedLink;
 use nix::{sys::signal::Signal, unistd::Pid};
 
 use crate::{cli::Cli, daemon_status, pins::Pins};
@@ -29,11 +28,10 @@ pub async fn execute(cli: &Cli, interfaces: &[String]) -> Result<()> {
         interfaces.to_vec()
     };
     for name in &targets {
-        let path = pins.links_dir().join(name);
-        let link = PinnedLink::from_pin(&path)
-            .with_context(|| format!("scanguard is not persisted on {name}"))?;
-        // Unpinned and dropped, the link's last reference goes and the kernel detaches it.
-        drop(link.unpin()?);
+        if !pins.persisted_links().contains(name) {
+            bail!("scanguard is not persisted on {name}");
+        }
+        pins.detach(name)?;
         println!("detached from {name}");
     }
     if interfaces.is_empty() || pins.persisted_links().is_empty() {

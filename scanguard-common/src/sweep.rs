@@ -1,0 +1,84 @@
+//! Port-sweep detection: per source, the distinct destination ports probed inside a time window,
+//! kept as a 128-bit sketch (portsentry/psad style, in constant memory per source).
+
+use crate::{ban::AddrKey, wire_struct};
+
+pub const SWEEPS_MAP: &str = "SWEEPS";
+/// Sources tracked at once; the least recently seen is forgotten first.
+pub const SWEEPS_CAPACITY: u32 = 65_536;
+/// As "8 distinct ports in 5 seconds".
+pub const DEFAULT_SWEEP_PORTS: u32 = 8;
+pub const DEFAULT_SWEEP_SECONDS: u64 = 5;
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Sweep {
+    pub window_start_ns: u64,
+    /// One bit per hashed port probed in this window.
+    pub ports: [u64; 2],
+    /// Bits set, i.e. distinct ports (up to hash collisions, which only undercount).
+    pub distinct: u32,
+    pub _pad: u32,
+}
+wire_struct!(Sweep, 32);
+
+pub type SweepKey = AddrKey;
+
+impl Sweep {
+    /// Records a probe of `port`; returns the distinct ports in the current window.
+    #[inline(always)]
+    pub fn observe(&mut self, now_ns: u64, port: u16, window_ns: u64) -> u32 {
+        if now_ns.saturating_sub(self.window_start_ns) >= window_ns {
+            *self = Sweep {
+                window_start_ns: now_ns,
+                ..Sweep::default()
+            };
+        }
+        let bit = port_bit(port);
+        let (word, mask) = ((bit >> 6) as usize & 1, 1u64 << (bit & 63));
+        if self.ports[word] & mask == 0 {
+            self.ports[word] |= mask;
+            self.distinct += 1;
+        }
+        self.distinct
+    }
+}
+
+/// Fibonacci hashing of the port into 0..128, so neighbouring ports land far apart.
+#[inline(always)]
+const fn port_bit(port: u16) -> u32 {
+    (port as u32).wrapping_mul(2_654_435_769) >> 25
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const WINDOW: u64 = 5_000_000_000;
+
+    #[test]
+    fn counts_distinct_ports_not_packets() {
+        let mut sweep = Sweep::default();
+        for _ in 0..200 {
+            assert_eq!(sweep.observe(1, 443, WINDOW), 1);
+        }
+        assert_eq!(sweep.observe(2, 80, WINDOW), 2);
+    }
+
+    #[test]
+    fn a_new_window_starts_over() {
+        let mut sweep = Sweep::default();
+        for port in 1..=7 {
+            sweep.observe(1, port, WINDOW);
+        }
+        assert_eq!(sweep.observe(WINDOW + 1, 8, WINDOW), 1);
+    }
+
+    #[test]
+    fn consecutive_ports_rarely_collide() {
+        let mut sweep = Sweep::default();
+        let distinct = (1..=20).map(|port| sweep.observe(1, port, WINDOW)).last();
+        assert!(distinct >= Some(19), "{distinct:?}");
+        assert!((0..=u16::MAX).all(|port| port_bit(port) < 128));
+    }
+}

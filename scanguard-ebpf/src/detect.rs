@@ -1,0 +1,167 @@
+//! What a frame from a source that is not banned is, if anything: the flag classifier of
+//! scanguard-common plus what needs kernel state (flows, sweeps, default-deny).
+
+use aya_ebpf::{macros::map, maps::LruHashMap};
+use scanguard_common::{
+    classify::{classify_stateless, classify_tcp, is_connection_request},
+    config::Config,
+    fingerprint::Fingerprint,
+    kind::Kind,
+    parse::{Fragment, Frame, Header, IPPROTO_TCP, IPPROTO_UDP},
+    ports::{ROLE_OPEN, ROLE_PROTECTED, ROLE_WATCHED_UDP},
+};
+
+use crate::{flows, maps::port_roles, sweep::is_sweep};
+
+/// Default-deny sensor mode reports a source's first probe of each port, not every packet.
+#[map]
+static DENIED_PROBES: LruHashMap<DeniedProbe, u8> = LruHashMap::with_max_entries(65_536, 0);
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct DeniedProbe {
+    src: [u8; 16],
+    port: u16,
+    _pad: [u8; 2],
+}
+
+pub struct Detection {
+    pub kind: Kind,
+    pub fingerprint: Fingerprint,
+    /// False for repeats that are acted on but not reported.
+    pub report: bool,
+}
+
+impl Detection {
+    #[inline(always)]
+    const fn of(kind: Kind) -> Detection {
+        Detection {
+            kind,
+            fingerprint: Fingerprint::None,
+            report: true,
+        }
+    }
+}
+
+#[inline(always)]
+pub fn detect(frame: &Frame, now_ns: u64, config: &Config) -> Option<Detection> {
+    let transport = &frame.transport;
+    if transport.protocol == IPPROTO_TCP && is_tiny_fragment(frame) {
+        return Some(Detection::of(Kind::TinyFragment));
+    }
+    if transport.header != Header::Parsed {
+        return None;
+    }
+    match transport.protocol {
+        IPPROTO_TCP => detect_tcp(frame, now_ns, config),
+        IPPROTO_UDP => detect_udp(frame, now_ns, config),
+        _ => None,
+    }
+}
+
+/// RFC 1858: a first fragment that stops before the TCP flags, or a later fragment at offset 1
+/// (8 bytes) that would overwrite them.
+#[inline(always)]
+fn is_tiny_fragment(frame: &Frame) -> bool {
+    match frame.fragment {
+        Fragment::First => frame.transport.header == Header::Missing,
+        Fragment::Later => frame.fragment_offset == 1,
+        Fragment::No => false,
+    }
+}
+
+#[inline(always)]
+fn detect_tcp(frame: &Frame, now_ns: u64, config: &Config) -> Option<Detection> {
+    let transport = &frame.transport;
+    let flags = transport.tcp_flags;
+    let roles = port_roles(transport.dst_port);
+    if roles & ROLE_PROTECTED != 0 {
+        return None;
+    }
+    if let Some(kind) = classify_tcp(flags, roles) {
+        return Some(Detection::of(kind));
+    }
+    let flows_tracked = config.flows_tracked != 0;
+    let stateless = classify_stateless(flags).filter(|_| flows_tracked);
+    let deny = flows_tracked && config.default_deny != 0 && roles & ROLE_OPEN == 0;
+    // Only these need the flow table: an established connection's ACKs skip it otherwise.
+    let in_flow = (stateless.is_some() || deny) && flows::contains_inbound(frame);
+    if deny && !in_flow {
+        return Some(Detection {
+            report: first_denied(&frame.src, transport.dst_port),
+            ..Detection::of(Kind::Denied)
+        });
+    }
+    if let Some(kind) = stateless {
+        if in_flow {
+            return None;
+        }
+        return Some(Detection::of(sweep_or(kind, frame, now_ns, config)));
+    }
+    if !is_connection_request(flags) {
+        return None;
+    }
+    let fingerprint = Fingerprint::of_syn(
+        transport.window,
+        transport.tcp_options,
+        frame.ttl,
+        frame.ip_id,
+    );
+    if is_sweep(&frame.src, transport.dst_port, now_ns, config) {
+        return Some(Detection {
+            fingerprint,
+            ..Detection::of(Kind::PortSweep)
+        });
+    }
+    (config.fingerprint_mask & fingerprint.bit() != 0 && fingerprint != Fingerprint::None)
+        .then_some(Detection {
+            fingerprint,
+            ..Detection::of(Kind::Fingerprint)
+        })
+}
+
+#[inline(always)]
+fn detect_udp(frame: &Frame, now_ns: u64, config: &Config) -> Option<Detection> {
+    let transport = &frame.transport;
+    let roles = port_roles(transport.dst_port);
+    // Scanners probe one host at a time: broadcast and multicast (mDNS, SSDP, DHCP, NetBIOS)
+    // are a LAN's normal chatter.
+    let link_multicast = frame.eth_dst[0] & 1 != 0;
+    if roles & ROLE_PROTECTED != 0 || link_multicast {
+        return None;
+    }
+    // Without the flows, replies to this host's own queries would look like a sweep.
+    if config.flows_tracked != 0 {
+        if flows::contains_inbound(frame) {
+            return None;
+        }
+        if is_sweep(&frame.src, transport.dst_port, now_ns, config) {
+            return Some(Detection::of(Kind::PortSweep));
+        }
+    }
+    (roles & ROLE_WATCHED_UDP != 0).then_some(Detection::of(Kind::UdpProbe))
+}
+
+/// A probe that also completes a sweep is reported as the sweep.
+#[inline(always)]
+fn sweep_or(kind: Kind, frame: &Frame, now_ns: u64, config: &Config) -> Kind {
+    if is_sweep(&frame.src, frame.transport.dst_port, now_ns, config) {
+        Kind::PortSweep
+    } else {
+        kind
+    }
+}
+
+#[inline(always)]
+fn first_denied(src: &[u8; 16], port: u16) -> bool {
+    let key = DeniedProbe {
+        src: *src,
+        port,
+        _pad: [0; 2],
+    };
+    if DENIED_PROBES.get_ptr(&key).is_some() {
+        return false;
+    }
+    let _ = DENIED_PROBES.insert(&key, &1, 0);
+    true
+}

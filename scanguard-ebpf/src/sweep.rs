@@ -1,0 +1,32 @@
+//! Port-sweep sketches per source.
+
+use crate::maps::is_allowed;
+use aya_ebpf::{macros::map, maps::LruHashMap};
+use scanguard_common::{
+    ban::AddrKey,
+    config::Config,
+    sweep::{SWEEPS_CAPACITY, Sweep},
+};
+
+#[map]
+static SWEEPS: LruHashMap<AddrKey, Sweep> = LruHashMap::with_max_entries(SWEEPS_CAPACITY, 0);
+
+/// Records a probe of `port` by `src`; returns whether the source crossed the threshold.
+#[inline(always)]
+pub fn is_sweep(src: &AddrKey, port: u16, now_ns: u64, config: &Config) -> bool {
+    // Allow-listed sources never count toward a sweep.
+    if config.sweep_ports == 0 || is_allowed(src) {
+        return false;
+    }
+    let distinct = match SWEEPS.get_ptr_mut(src) {
+        // SAFETY: a live map value; two CPUs racing on one source may lose one port.
+        Some(sweep) => unsafe { &mut *sweep }.observe(now_ns, port, config.sweep_window_ns),
+        None => {
+            let mut sweep = Sweep::default();
+            let distinct = sweep.observe(now_ns, port, config.sweep_window_ns);
+            let _ = SWEEPS.insert(src, &sweep, 0);
+            distinct
+        }
+    };
+    distinct >= config.sweep_ports
+}
