@@ -93,6 +93,10 @@ pub struct FrameBuilder {
     transport: Transport,
     /// How many bytes of the transport header the datagram carries, all when `None`.
     carried: Option<usize>,
+    /// Raw TCP options, a multiple of 4 bytes.
+    tcp_options: Vec<u8>,
+    ttl: u8,
+    ip_id: u16,
 }
 
 impl FrameBuilder {
@@ -112,7 +116,29 @@ impl FrameBuilder {
             ipv6_exts: Vec::new(),
             transport: Transport::IcmpEcho,
             carried: None,
+            tcp_options: Vec::new(),
+            ttl: TTL,
+            ip_id: IP_ID,
         }
+    }
+
+    /// Raw TCP options (a multiple of 4 bytes, at most 40), e.g. `[2, 4, 0x05, 0xb4]` for
+    /// MSS 1460 alone.
+    pub fn tcp_options(mut self, options: &[u8]) -> FrameBuilder {
+        self.tcp_options = options.to_vec();
+        self
+    }
+
+    /// TTL or hop limit.
+    pub fn ttl(mut self, ttl: u8) -> FrameBuilder {
+        self.ttl = ttl;
+        self
+    }
+
+    /// IPv4 identification.
+    pub fn ip_id(mut self, ip_id: u16) -> FrameBuilder {
+        self.ip_id = ip_id;
+        self
     }
 
     /// A TCP segment with `flags` and the default window.
@@ -229,6 +255,8 @@ impl FrameBuilder {
             ) => {
                 let mut tcp = TcpHeader::new(src_port, dst_port, SEQUENCE, window);
                 set_tcp_flags(&mut tcp, flags);
+                tcp.set_options_raw(&self.tcp_options)
+                    .expect("TCP options are a multiple of 4 bytes, at most 40");
                 tcp.checksum = match addresses {
                     Addresses::V4(src, dst) => {
                         tcp.calc_checksum_ipv4_raw(src.octets(), dst.octets(), &[])
@@ -276,9 +304,9 @@ impl FrameBuilder {
     }
 
     fn ipv4_header(&self, src: Ipv4Addr, dst: Ipv4Addr, payload_len: usize) -> Vec<u8> {
-        let mut ip = Ipv4Header::new(0, TTL, self.protocol(), src.octets(), dst.octets())
+        let mut ip = Ipv4Header::new(0, self.ttl, self.protocol(), src.octets(), dst.octets())
             .expect("an empty payload fits");
-        ip.identification = IP_ID;
+        ip.identification = self.ip_id;
         ip.dscp = IpDscp::try_new(TOS >> 2).expect("6 bits");
         ip.ecn = IpEcn::try_new(TOS & 0b11).expect("2 bits");
         ip.options = self
@@ -316,7 +344,7 @@ impl FrameBuilder {
                 .ipv6_exts
                 .first()
                 .map_or(protocol, |first| first.number()),
-            hop_limit: TTL,
+            hop_limit: self.ttl,
             source: src.octets(),
             destination: dst.octets(),
         };

@@ -81,6 +81,9 @@ pub fn key(addr: IpAddr) -> AddrKey {
 }
 
 /// One loaded scanguard program, not attached anywhere.
+/// TC_ACT_OK, include/uapi/linux/pkt_cls.h.
+const TC_ACT_OK: u32 = 0;
+
 pub struct Scanguard {
     ebpf: Ebpf,
 }
@@ -108,6 +111,29 @@ impl Scanguard {
             })
             .unwrap_or_else(|error| panic!("BPF_PROG_TEST_RUN over {frame:02x?}: {error}"));
         Verdict::from(result.return_value)
+    }
+
+    /// Tells the program flows are tracked, as the daemon does once the egress program runs.
+    pub fn track_flows(&mut self) {
+        program::start_flow_checks(&mut self.ebpf).expect("turning on the flow checks");
+    }
+
+    /// Runs the TC egress program once over an outbound `frame` (it records flows).
+    pub fn send(&mut self, frame: &[u8]) {
+        let egress = program::egress(&mut self.ebpf).expect("the egress program is there");
+        let result = egress
+            .test_run(TestRunOptions {
+                data_in: Some(frame),
+                repeat: 1,
+                ..Default::default()
+            })
+            .unwrap_or_else(|error| {
+                panic!("BPF_PROG_TEST_RUN (egress) over {frame:02x?}: {error}")
+            });
+        assert_eq!(
+            result.return_value, TC_ACT_OK,
+            "the egress program never drops"
+        );
     }
 
     /// Runs the program over `frame` and checks its verdict.
