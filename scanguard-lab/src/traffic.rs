@@ -12,28 +12,54 @@ use crate::Host;
 /// A connection attempt to a banned source's target gives up after this.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(1500);
 
-/// A TCP service in `host`'s namespace answering every connection with a greeting; it lives
-/// as long as the test process.
+/// A TCP service in `host`'s namespace: it greets every connection, then echoes what it reads
+/// until the peer closes. It lives as long as the process.
 pub fn serve(host: &Host, port: u16) {
     let guard = host.enter().expect("enter the host's namespace");
     let listener = TcpListener::bind(("::", port)).expect("bind service");
     drop(guard);
     thread::spawn(move || {
-        for mut stream in listener.incoming().flatten() {
-            let _ = stream.write_all(b"hello\n");
+        for stream in listener.incoming().flatten() {
+            thread::spawn(move || echo(stream));
         }
     });
 }
 
-/// Connects from `host` to `to:port`, reads the greeting and closes (FIN/ACK teardown).
-pub fn talk(host: &Host, to: IpAddr, port: u16) -> std::io::Result<()> {
+fn echo(mut stream: TcpStream) {
+    if stream.write_all(b"hello\n").is_err() {
+        return;
+    }
+    let mut buffer = [0u8; 1024];
+    while let Ok(read @ 1..) = stream.read(&mut buffer) {
+        if stream.write_all(&buffer[..read]).is_err() {
+            return;
+        }
+    }
+}
+
+/// Connects from `host` to `to:port` and reads the greeting; the connection stays open.
+pub fn connect(host: &Host, to: IpAddr, port: u16) -> std::io::Result<TcpStream> {
     let _guard = host.enter().expect("enter the host's namespace");
     let mut stream = TcpStream::connect_timeout(&SocketAddr::new(to, port), CONNECT_TIMEOUT)?;
     stream.set_read_timeout(Some(CONNECT_TIMEOUT))?;
     let mut greeting = [0u8; 6];
     stream.read_exact(&mut greeting)?;
     assert_eq!(&greeting, b"hello\n");
+    Ok(stream)
+}
+
+/// A request and its echoed response over an open connection.
+pub fn exchange(stream: &mut TcpStream, request: &[u8]) -> std::io::Result<()> {
+    stream.write_all(request)?;
+    let mut response = vec![0u8; request.len()];
+    stream.read_exact(&mut response)?;
+    assert_eq!(response, request);
     Ok(())
+}
+
+/// Connects from `host` to `to:port`, reads the greeting and closes (FIN/ACK teardown).
+pub fn talk(host: &Host, to: IpAddr, port: u16) -> std::io::Result<()> {
+    connect(host, to, port).map(drop)
 }
 
 /// The state nmap reports for one TCP port, e.g. "closed", "filtered", "open|filtered".
@@ -61,4 +87,71 @@ pub fn nmap_port_state(from: &Host, scan: &str, to: IpAddr, port: u16) -> String
         .and_then(|line| line.split_whitespace().nth(1))
         .unwrap_or_else(|| panic!("nmap {scan} printed no state for port {port}: {stdout}"))
         .to_string()
+}
+
+/// Runs nmap from `from` with `args` against `to` and counts the ports whose probes got an
+/// answer (open, closed or unfiltered): the probes that got through.
+pub fn nmap_answered_ports(from: &Host, args: &[&str], to: IpAddr) -> usize {
+    let mut command = from.command("nmap");
+    command.args([
+        "-n",
+        "-Pn",
+        "-T4",
+        "--max-retries",
+        "1",
+        "--host-timeout",
+        "90s",
+        "-oG",
+        "-",
+    ]);
+    command.args(args);
+    if to.is_ipv6() {
+        command.arg("-6");
+    }
+    let output = command.arg(to.to_string()).output().expect("run nmap");
+    let grepable = String::from_utf8_lossy(&output.stdout);
+    answered_ports(&grepable)
+        .unwrap_or_else(|| panic!("nmap {args:?} printed no port report: {grepable}"))
+}
+
+const ANSWERED: [&str; 3] = ["open", "closed", "unfiltered"];
+
+/// Counts answered ports in nmap's grepable output: the listed ones and an answered
+/// "Ignored State".
+fn answered_ports(grepable: &str) -> Option<usize> {
+    let line = grepable.lines().find(|line| line.contains("Ports: "))?;
+    let ports = line.split("Ports: ").nth(1)?.split('\t').next()?;
+    let listed = ports
+        .split(", ")
+        .filter(|port| {
+            port.split('/')
+                .nth(1)
+                .is_some_and(|state| ANSWERED.contains(&state))
+        })
+        .count();
+    let ignored = line
+        .split("Ignored State: ")
+        .nth(1)
+        .and_then(|rest| {
+            let (state, count) = rest.split_once(" (")?;
+            let count: usize = count.split(')').next()?.parse().ok()?;
+            ANSWERED.contains(&state).then_some(count)
+        })
+        .unwrap_or(0);
+    Some(listed + ignored)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grepable_reports_are_counted() {
+        let report = "Host: 10.77.0.1 ()\tPorts: 1000/closed/tcp//cadlock2///, 1001/closed/tcp//webpush///, 22/open/tcp//ssh///\tIgnored State: filtered (97)\n";
+        assert_eq!(answered_ports(report), Some(3));
+        let all_closed =
+            "Host: 10.77.0.1 ()\tPorts: 80/open/tcp//http///\tIgnored State: closed (99)\n";
+        assert_eq!(answered_ports(all_closed), Some(100));
+        assert_eq!(answered_ports("# Nmap done"), None);
+    }
 }
