@@ -133,6 +133,8 @@ fn scans_produce_events_that_viewers_see_too() {
         assert_eq!(detection["protocol"], "TCP");
         assert_eq!(detection["tcp_flags"], flags);
         assert_eq!(detection["ethertype"], 0x0800);
+        // nmap's NULL and Xmas probes are no SYNs: nothing to fingerprint.
+        assert_eq!(detection["fingerprint"], serde_json::Value::Null);
         daemon.cli(&["unban", &attacker]);
         if kind == "null-scan" {
             // A viewer killed mid-stream must not disturb the daemon.

@@ -85,7 +85,11 @@ async fn run(
         .take_map(EVENTS_MAP)
         .context("the embedded object has no event map")?;
     let lost = Arc::new(AtomicU64::new(0));
-    let detections = events::reader::spawn(PerfEventArray::try_from(perf)?, Arc::clone(&lost))?;
+    let detections = events::reader::spawn(
+        PerfEventArray::try_from(perf)?,
+        Arc::clone(&lost),
+        settings.trap_ports.clone(),
+    )?;
     let sinks = Sinks {
         output,
         fanout: Fanout::bind(&cli.run_dir)?,

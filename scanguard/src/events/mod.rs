@@ -12,8 +12,10 @@ use std::net::IpAddr;
 use scanguard_common::{
     action::Action,
     event::{EVENT_BANNED_DROP, Event},
+    fingerprint::Fingerprint,
     kind::Kind,
     parse::{IPPROTO_TCP, IPPROTO_UDP},
+    ports::well_known_name,
 };
 use serde::{Deserialize, Serialize};
 
@@ -54,10 +56,17 @@ pub struct Detection {
     pub length: u16,
     /// Events from this source suppressed by the rate limit since its previous event.
     pub suppressed: u64,
+    /// The destination port's service name, from the trap ports or the well-known names.
+    pub service: Option<String>,
+    /// The scanner a SYN looks like (`nmap`, `masscan`, `zmap`, `raw-ip-id`), if any.
+    pub fingerprint: Option<String>,
 }
 
+/// Names of destination ports for events: the configured trap ports, then well-known names.
+pub type PortNames = std::collections::BTreeMap<u16, String>;
+
 impl Detection {
-    pub fn from_event(event: &Event, interface: String) -> Detection {
+    pub fn from_event(event: &Event, interface: String, port_names: &PortNames) -> Detection {
         let protocol = match event.protocol {
             IPPROTO_TCP => "TCP".to_string(),
             IPPROTO_UDP => "UDP".to_string(),
@@ -99,6 +108,14 @@ impl Detection {
             ip_id: event.ip_id,
             length: event.ip_len,
             suppressed: event.suppressed,
+            service: port_names
+                .get(&event.dst_port)
+                .cloned()
+                .or_else(|| well_known_name(event.dst_port).map(str::to_string)),
+            fingerprint: match Fingerprint::from_u8(event.fingerprint) {
+                Fingerprint::None => None,
+                fingerprint => Some(fingerprint.name().to_string()),
+            },
         }
     }
 }

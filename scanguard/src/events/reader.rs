@@ -20,7 +20,7 @@ use tokio::{
     sync::mpsc,
 };
 
-use super::Detection;
+use super::{Detection, PortNames};
 
 /// Pages per CPU buffer: room for ~40,000 events between two reads.
 const PAGES_PER_CPU: usize = 1024;
@@ -30,7 +30,9 @@ const PAGES_PER_CPU: usize = 1024;
 pub fn spawn(
     mut events: PerfEventArray<MapData>,
     lost: Arc<AtomicU64>,
+    port_names: PortNames,
 ) -> Result<mpsc::Receiver<Detection>> {
+    let port_names = Arc::new(port_names);
     let (sender, receiver) = mpsc::channel(PAGES_PER_CPU);
     let cpus =
         online_cpus().map_err(|(path, error)| anyhow::anyhow!("cannot read {path}: {error}"))?;
@@ -45,6 +47,7 @@ pub fn spawn(
             })?;
         let sender = sender.clone();
         let lost = Arc::clone(&lost);
+        let port_names = Arc::clone(&port_names);
         tokio::spawn(async move {
             let mut names = InterfaceNames::default();
             loop {
@@ -55,7 +58,8 @@ pub fn spawn(
                 ready.get_inner_mut().for_each(|event| match event {
                     PerfEvent::Sample { head, tail } => {
                         if let Some(event) = decode(head, tail) {
-                            batch.push(Detection::from_event(&event, names.get(event.ifindex)));
+                            let interface = names.get(event.ifindex);
+                            batch.push(Detection::from_event(&event, interface, &port_names));
                         }
                     }
                     PerfEvent::Lost { count } => {

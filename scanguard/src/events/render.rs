@@ -67,6 +67,12 @@ pub fn log_line(d: &Detection) -> String {
     if d.protocol == "TCP" {
         let _ = write!(line, " WINDOW={} FLAGS={}", d.window, d.tcp_flags);
     }
+    if let Some(service) = &d.service {
+        let _ = write!(line, " SERVICE={service}");
+    }
+    if let Some(fingerprint) = &d.fingerprint {
+        let _ = write!(line, " FINGERPRINT={fingerprint}");
+    }
     if let Some(vlan) = d.vlan_id {
         let _ = write!(line, " VLAN={vlan}");
     }
@@ -108,6 +114,8 @@ mod tests {
             ip_id: 8039,
             length: 44,
             suppressed: 0,
+            service: None,
+            fingerprint: None,
         }
     }
 
@@ -118,6 +126,19 @@ mod tests {
             "[scanguard::syn-scan] IN=br-72d5c02de577 MAC=02:42:a0:a1:a2:a3:02:42:13:b0:b1:b2:08:00 \
              SRC=172.19.0.2 DST=172.19.0.254 LEN=44 TOS=0x00 TTL=50 ID=8039 PROTO=TCP SPT=45757 \
              DPT=23 WINDOW=1024 FLAGS=SYN ACTION=ban"
+        );
+    }
+
+    #[test]
+    fn services_and_fingerprints_are_named() {
+        let line = log_line(&Detection {
+            service: Some("telnet".into()),
+            fingerprint: Some("nmap".into()),
+            ..detection()
+        });
+        assert!(
+            line.ends_with("FLAGS=SYN SERVICE=telnet FINGERPRINT=nmap ACTION=ban"),
+            "{line}"
         );
     }
 
