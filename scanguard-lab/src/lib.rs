@@ -11,6 +11,7 @@ mod addressing;
 mod bridge;
 mod command;
 pub mod daemon;
+pub mod demo;
 mod error;
 pub mod frames;
 mod host;

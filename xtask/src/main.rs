@@ -24,18 +24,24 @@ enum Commands {
     Setup,
     /// Run every test, then clippy and rustfmt. Kernel tests need root.
     Test,
-    /// The demo: scanguard on a lab victim against real nmap scans (needs root).
-    Lab,
-    /// Delete lab network namespaces (sgl-*) whose creating process is gone.
+    /// The demo: builds everything, then scanguard against real nmap scans in a private lab
+    /// (needs root).
+    Lab(lab::LabArgs),
+    /// Delete lab network namespaces (sgl-*) whose creating process is gone, and the files and
+    /// pins of a demo lab whose keeper is gone.
     LabClean,
+    /// Internal: the process that owns a demo lab; started by `lab`.
+    #[command(hide = true)]
+    LabKeeper(lab::KeeperArgs),
 }
 
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Commands::Setup => setup::execute(),
         Commands::Test => test::execute(),
-        Commands::Lab => lab::execute(),
+        Commands::Lab(args) => lab::execute(&args),
         Commands::LabClean => lab_clean::execute(),
+        Commands::LabKeeper(args) => lab::keeper_execute(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
