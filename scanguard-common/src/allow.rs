@@ -7,3 +7,10 @@ pub const ALLOW_CAPACITY: u32 = 1024;
 pub const fn ipv4_mapped_prefix_len(ipv4_prefix_len: u8) -> u32 {
     96 + ipv4_prefix_len as u32
 }
+
+/// Allow-list values: what the kernel does for a source it would otherwise ban or drop.
+/// Never banned nor dropped, silently: the operator's own allow-list.
+pub const ALLOW_LISTED: u8 = 1;
+/// Never banned, but reported as "would have banned": lock-out protection for the gateway, the
+/// host's own addresses and the SSH client that started scanguard.
+pub const ALLOW_LOCKOUT: u8 = 2;

@@ -42,7 +42,9 @@ pub struct Ban {
     pub reason: u8,
     /// `ORIGIN_DETECTED` or `ORIGIN_MANUAL`.
     pub origin: u8,
-    pub _pad: [u8; 6],
+    /// How many times in a row this source was banned again soon after its last ban (0: first).
+    pub repeat: u8,
+    pub _pad: [u8; 5],
 }
 wire_struct!(Ban, 40);
 
@@ -55,7 +57,8 @@ impl Ban {
             dropped_packets: 0,
             reason: reason as u8,
             origin,
-            _pad: [0; 6],
+            repeat: 0,
+            _pad: [0; 5],
         }
     }
 

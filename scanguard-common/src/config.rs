@@ -2,6 +2,7 @@
 
 use crate::{
     action::Action,
+    bucket::Rate,
     kind::{Kind, MAX_KINDS},
     sweep::{DEFAULT_SWEEP_PORTS, DEFAULT_SWEEP_SECONDS},
     wire_struct,
@@ -48,25 +49,42 @@ pub struct Config {
     pub ban_ns: u64,
     /// An `Action` per `Kind`, indexed by the kind's discriminant.
     pub actions: [u8; MAX_KINDS],
-    /// Events per source: one per `event_interval_ns` on average (the `--limit`)...
-    pub event_interval_ns: u64,
-    /// ...and at most `event_capacity_ns / event_interval_ns` at once (the `--limit-burst`).
-    pub event_capacity_ns: u64,
+    /// Detection events per source, as `-m limit` on the seeds' LOG rules.
+    pub event_rate: Rate,
+    /// Detection events from all sources together, so a spoofed flood from random sources
+    /// cannot flood the log either.
+    pub global_event_rate: Rate,
+    /// New bans from all sources together: a spoofed flood cannot churn the ban map faster.
+    pub ban_rate: Rate,
+    /// Probes of a kind from one source, within `ban_ns`, before it is banned (0 and 1: the
+    /// first). Its earlier probes are dropped without a ban.
+    pub min_probes: [u8; MAX_KINDS],
+    /// A source banned again within this long of its previous ban's end is banned twice as
+    /// long each time (fail2ban's `bantime.increment`), up to `max_ban_ns`; 0: off.
+    pub repeat_window_ns: u64,
+    pub max_ban_ns: u64,
     /// A source probing `sweep_ports` distinct ports within this window is a `port-sweep`.
     pub sweep_window_ns: u64,
     /// 0 turns port-sweep detection off.
     pub sweep_ports: u32,
+    /// New bans per /24 (IPv4) or /64 (IPv6) per minute, against decoys from one network;
+    /// 0: no cap.
+    pub subnet_bans_per_minute: u32,
     /// A `BanMode`.
     pub ban_mode: u8,
     /// 1: default-deny sensor mode (inbound TCP only to open ports and existing flows).
     pub default_deny: u8,
     /// `Fingerprint::bit`s that make a SYN a `fingerprint` detection.
     pub fingerprint_mask: u8,
+    /// 1: probes towards `min_probes` only count when their TTL matches the source's first
+    /// (like `-m recent --rttl`): decoys spoofed from elsewhere arrive with other TTLs.
+    pub ttl_check: u8,
     /// 1 once the egress program records flows; until then nothing that needs to know the
     /// flows (stateless probes, UDP sweeps, default-deny) is judged, so nothing is misjudged.
     pub flows_tracked: u8,
+    pub _pad: [u8; 3],
 }
-wire_struct!(Config, 56);
+wire_struct!(Config, 128);
 
 /// As `-m limit --limit 3/m --limit-burst 5`.
 pub const DEFAULT_EVENTS_PER_MINUTE: u32 = 3;
@@ -76,13 +94,10 @@ pub const NANOS_PER_SECOND: u64 = 1_000_000_000;
 /// As the seeds' `-m recent --seconds 60`.
 pub const DEFAULT_BAN_SECONDS: u64 = 60;
 
-/// The spacing of events at `per_minute` (0 means none).
-pub const fn event_interval_ns(per_minute: u32) -> u64 {
-    match per_minute {
-        0 => 0,
-        rate => 60 * NANOS_PER_SECOND / rate as u64,
-    }
-}
+/// All sources together, per second: enough to see a scan storm, not to drown the daemon.
+pub const DEFAULT_EVENTS_PER_SECOND: u32 = 200;
+/// New bans per second, all sources together.
+pub const DEFAULT_BANS_PER_SECOND: u32 = 100;
 
 impl Config {
     pub fn action(&self, kind: Kind) -> Action {
@@ -103,15 +118,33 @@ impl Default for Config {
         let mut config = Config {
             ban_ns: DEFAULT_BAN_SECONDS * NANOS_PER_SECOND,
             actions: [Action::Ignore as u8; MAX_KINDS],
-            event_interval_ns: event_interval_ns(DEFAULT_EVENTS_PER_MINUTE),
-            event_capacity_ns: event_interval_ns(DEFAULT_EVENTS_PER_MINUTE)
-                * DEFAULT_EVENT_BURST as u64,
+            event_rate: Rate::new(
+                DEFAULT_EVENTS_PER_MINUTE,
+                60 * NANOS_PER_SECOND,
+                DEFAULT_EVENT_BURST,
+            ),
+            global_event_rate: Rate::new(
+                DEFAULT_EVENTS_PER_SECOND,
+                NANOS_PER_SECOND,
+                DEFAULT_EVENTS_PER_SECOND,
+            ),
+            ban_rate: Rate::new(
+                DEFAULT_BANS_PER_SECOND,
+                NANOS_PER_SECOND,
+                DEFAULT_BANS_PER_SECOND,
+            ),
+            min_probes: [0; MAX_KINDS],
+            repeat_window_ns: 0,
+            max_ban_ns: 0,
+            subnet_bans_per_minute: 0,
             sweep_window_ns: DEFAULT_SWEEP_SECONDS * NANOS_PER_SECOND,
             sweep_ports: DEFAULT_SWEEP_PORTS,
             ban_mode: BanMode::Fixed as u8,
             default_deny: 0,
             fingerprint_mask: 0,
+            ttl_check: 0,
             flows_tracked: 0,
+            _pad: [0; 3],
         };
         for kind in Kind::ALL {
             config.set_action(kind, Action::default_for(kind));

@@ -17,10 +17,18 @@ pub enum Counter {
     BansExpired = 7,
     EventsSent = 8,
     EventsSuppressed = 9,
+    /// A ban not created because the global new-bans budget was spent.
+    BansCapped = 10,
+    /// A ban not created because its /24 or /64 had too many new bans this minute.
+    BansCappedSubnet = 11,
+    /// A ban not created because lock-out protection covers the source.
+    BansSpared = 12,
+    /// A probe dropped without a ban: its source has not sent `min_probes` yet.
+    ProbesPending = 13,
 }
 
 impl Counter {
-    pub const ALL: [Counter; 10] = [
+    pub const ALL: [Counter; 14] = [
         Counter::Seen,
         Counter::Passed,
         Counter::DroppedBanned,
@@ -31,6 +39,10 @@ impl Counter {
         Counter::BansExpired,
         Counter::EventsSent,
         Counter::EventsSuppressed,
+        Counter::BansCapped,
+        Counter::BansCappedSubnet,
+        Counter::BansSpared,
+        Counter::ProbesPending,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -45,6 +57,10 @@ impl Counter {
             Counter::BansExpired => "bans_expired",
             Counter::EventsSent => "events_sent",
             Counter::EventsSuppressed => "events_suppressed",
+            Counter::BansCapped => "bans_capped",
+            Counter::BansCappedSubnet => "bans_capped_subnet",
+            Counter::BansSpared => "bans_spared",
+            Counter::ProbesPending => "probes_pending",
         }
     }
 }

@@ -8,12 +8,14 @@
 pub mod action;
 pub mod allow;
 pub mod ban;
+pub mod bucket;
 pub mod classify;
 pub mod config;
 pub mod counters;
 pub mod event;
 pub mod fingerprint;
 pub mod flow;
+pub mod hardening;
 pub mod kind;
 pub mod parse;
 pub mod ports;

@@ -1,14 +1,35 @@
 //! Enforcing and creating bans in the LRU ban map.
 
 use aya_ebpf::bindings::BPF_NOEXIST;
+use aya_ebpf::{
+    macros::map,
+    maps::{Array, LruHashMap},
+};
 use scanguard_common::{
     ban::{AddrKey, Ban, ORIGIN_DETECTED},
-    config::BanMode,
+    bucket::TokenBucket,
+    config::{BanMode, Config},
     counters::Counter,
+    hardening::{HARDENING_CAPACITY, Offender, SubnetBans, Suspect, subnet_of},
     kind::Kind,
 };
 
 use crate::{counters::count, maps::BANS};
+
+#[map]
+static SUSPECTS: LruHashMap<AddrKey, Suspect> = LruHashMap::with_max_entries(HARDENING_CAPACITY, 0);
+
+#[map]
+static SUBNET_BANS: LruHashMap<AddrKey, SubnetBans> =
+    LruHashMap::with_max_entries(HARDENING_CAPACITY, 0);
+
+#[map]
+static OFFENDERS: LruHashMap<AddrKey, Offender> =
+    LruHashMap::with_max_entries(HARDENING_CAPACITY, 0);
+
+/// The global budget of new bans; starts empty and fills at once (its clock starts at 0).
+#[map]
+static BAN_BUDGET: Array<TokenBucket> = Array::with_max_entries(1, 0);
 
 /// include/uapi/asm-generic/errno-base.h; the bindings do not carry errno values.
 const EEXIST: i32 = 17;
@@ -34,13 +55,110 @@ pub fn enforce(src: &AddrKey, now_ns: u64, mode: BanMode) -> Option<Kind> {
     Some(Kind::from_u8(ban.reason).unwrap_or(Kind::NullScan))
 }
 
+/// What became of a probe whose kind's action is `ban`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Banned,
+    /// Dropped, but the source has not sent `min_probes` consistent probes yet.
+    Pending,
+    /// Dropped, but the global or per-subnet budget of new bans is spent.
+    Capped,
+}
+
+/// Bans `src` for a probe of `kind`, unless the hardening rules say it is too early or too
+/// many bans are being created.
 #[inline(always)]
-pub fn ban(src: &AddrKey, now_ns: u64, duration_ns: u64, reason: Kind) {
-    let entry = Ban::new(now_ns, duration_ns, reason, ORIGIN_DETECTED);
+pub fn ban(src: &AddrKey, ttl: u8, now_ns: u64, config: &Config, reason: Kind) -> Outcome {
+    let min_probes = config.min_probes[reason.index()];
+    if min_probes > 1 && !enough_probes(src, ttl, now_ns, config, min_probes) {
+        count(Counter::ProbesPending);
+        return Outcome::Pending;
+    }
+    if !take_ban_budget(now_ns, config) {
+        count(Counter::BansCapped);
+        return Outcome::Capped;
+    }
+    if config.subnet_bans_per_minute > 0 && !take_subnet_budget(src, now_ns, config) {
+        count(Counter::BansCappedSubnet);
+        return Outcome::Capped;
+    }
+    let (duration_ns, repeat) = ban_length(src, now_ns, config);
+    let mut entry = Ban::new(now_ns, duration_ns, reason, ORIGIN_DETECTED);
+    entry.repeat = repeat;
     // NOEXIST keeps the first reason when two CPUs ban the same source at once.
     match BANS.insert(src, &entry, u64::from(BPF_NOEXIST)) {
         Ok(()) => count(Counter::BansCreated),
         Err(error) if error == -EEXIST => {}
         Err(_) => count(Counter::BanInsertFailed),
     }
+    Outcome::Banned
+}
+
+#[inline(always)]
+fn enough_probes(src: &AddrKey, ttl: u8, now_ns: u64, config: &Config, min_probes: u8) -> bool {
+    let ttl_check = config.ttl_check != 0;
+    match SUSPECTS.get_ptr_mut(src) {
+        // SAFETY: a live map value; racing CPUs may lose one count.
+        Some(suspect) => {
+            unsafe { &mut *suspect }.count(now_ns, ttl, config.ban_ns, min_probes, ttl_check)
+        }
+        None => {
+            let mut suspect = Suspect::new(now_ns, ttl);
+            let enough = suspect.count(now_ns, ttl, config.ban_ns, min_probes, ttl_check);
+            let _ = SUSPECTS.insert(src, &suspect, 0);
+            enough
+        }
+    }
+}
+
+#[inline(always)]
+fn take_ban_budget(now_ns: u64, config: &Config) -> bool {
+    match BAN_BUDGET.get_ptr_mut(0) {
+        // SAFETY: one global entry; racing CPUs may misplace one token, never corrupt it.
+        Some(bucket) => unsafe { &mut *bucket }
+            .admit(now_ns, &config.ban_rate)
+            .is_some(),
+        None => true,
+    }
+}
+
+#[inline(always)]
+fn take_subnet_budget(src: &AddrKey, now_ns: u64, config: &Config) -> bool {
+    let subnet = subnet_of(src);
+    match SUBNET_BANS.get_ptr_mut(&subnet) {
+        // SAFETY: a live map value; racing CPUs may lose one count.
+        Some(bans) => unsafe { &mut *bans }.take(now_ns, config.subnet_bans_per_minute),
+        None => {
+            let mut bans = SubnetBans::default();
+            let taken = bans.take(now_ns, config.subnet_bans_per_minute);
+            let _ = SUBNET_BANS.insert(&subnet, &bans, 0);
+            taken
+        }
+    }
+}
+
+/// The configured length, doubled for repeat offenders; remembers this ban for next time.
+#[inline(always)]
+fn ban_length(src: &AddrKey, now_ns: u64, config: &Config) -> (u64, u8) {
+    if config.repeat_window_ns == 0 {
+        return (config.ban_ns, 0);
+    }
+    let (duration_ns, repeat) = match OFFENDERS.get_ptr(src) {
+        // SAFETY: a live map value, only read.
+        Some(last) => unsafe { &*last }.next_ban(
+            now_ns,
+            config.ban_ns,
+            config.repeat_window_ns,
+            config.max_ban_ns,
+        ),
+        None => (config.ban_ns, 0),
+    };
+    let record = Offender {
+        banned_at_ns: now_ns,
+        duration_ns,
+        repeat,
+        _pad: [0; 7],
+    };
+    let _ = OFFENDERS.insert(src, &record, 0);
+    (duration_ns, repeat)
 }

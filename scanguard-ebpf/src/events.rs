@@ -3,15 +3,15 @@
 
 use aya_ebpf::{
     macros::map,
-    maps::{LruHashMap, PerCpuArray, PerfEventArray},
+    maps::{Array, LruHashMap, PerCpuArray, PerfEventArray},
     programs::XdpContext,
 };
 use scanguard_common::{
-    action::Action,
     ban::AddrKey,
+    bucket::TokenBucket,
     config::Config,
     counters::Counter,
-    event::{EVENT_BUCKETS_CAPACITY, Event, EventBucket},
+    event::{EVENT_BUCKETS_CAPACITY, Event},
     fingerprint::Fingerprint,
     kind::Kind,
     parse::Frame,
@@ -27,13 +27,18 @@ static EVENTS: PerfEventArray<Event> = PerfEventArray::new(0);
 static EVENT_SCRATCH: PerCpuArray<Event> = PerCpuArray::with_max_entries(1, 0);
 
 #[map]
-static EVENT_BUCKETS: LruHashMap<AddrKey, EventBucket> =
+static EVENT_BUCKETS: LruHashMap<AddrKey, TokenBucket> =
     LruHashMap::with_max_entries(EVENT_BUCKETS_CAPACITY, 0);
+
+/// All sources together; its clock starts at 0, so it is full at the first event.
+#[map]
+static GLOBAL_EVENTS: Array<TokenBucket> = Array::with_max_entries(1, 0);
 
 pub struct Report {
     pub event_type: u8,
     pub kind: Kind,
-    pub action: Action,
+    /// An `Action`, or `ACTION_WOULD_BAN`.
+    pub action: u8,
     pub fingerprint: Fingerprint,
 }
 
@@ -43,6 +48,10 @@ pub fn report(ctx: &XdpContext, frame: &Frame, now_ns: u64, config: &Config, rep
         count(Counter::EventsSuppressed);
         return;
     };
+    if !admit_global(now_ns, config) {
+        count(Counter::EventsSuppressed);
+        return;
+    }
     let Some(event) = EVENT_SCRATCH.get_ptr_mut(0) else {
         return;
     };
@@ -65,7 +74,7 @@ pub fn report(ctx: &XdpContext, frame: &Frame, now_ns: u64, config: &Config, rep
     event.eth_src = frame.eth_src;
     event.event_type = report.event_type;
     event.kind = report.kind as u8;
-    event.action = report.action as u8;
+    event.action = report.action;
     event.protocol = transport.protocol;
     event.tcp_flags = transport.tcp_flags;
     event.ttl = frame.ttl;
@@ -79,16 +88,27 @@ pub fn report(ctx: &XdpContext, frame: &Frame, now_ns: u64, config: &Config, rep
 /// Returns the count of suppressed events to carry, or `None` when this one is suppressed.
 #[inline(always)]
 fn admit(src: &AddrKey, now_ns: u64, config: &Config) -> Option<u64> {
-    let (interval, capacity) = (config.event_interval_ns, config.event_capacity_ns);
+    let rate = &config.event_rate;
     match EVENT_BUCKETS.get_ptr_mut(src) {
         // SAFETY: a live map value; a race between CPUs only misplaces one token.
-        Some(bucket) => unsafe { &mut *bucket }.admit(now_ns, interval, capacity),
+        Some(bucket) => unsafe { &mut *bucket }.admit(now_ns, rate),
         None => {
-            let mut bucket = EventBucket::full(now_ns, capacity);
-            let admitted = bucket.admit(now_ns, interval, capacity);
+            let mut bucket = TokenBucket::full(now_ns, rate);
+            let admitted = bucket.admit(now_ns, rate);
             // A full bucket map evicts its least recent source; failing is harmless.
             let _ = EVENT_BUCKETS.insert(src, &bucket, 0);
             admitted
         }
+    }
+}
+
+#[inline(always)]
+fn admit_global(now_ns: u64, config: &Config) -> bool {
+    match GLOBAL_EVENTS.get_ptr_mut(0) {
+        // SAFETY: one global entry; racing CPUs may misplace one token, never corrupt it.
+        Some(bucket) => unsafe { &mut *bucket }
+            .admit(now_ns, &config.global_event_rate)
+            .is_some(),
+        None => true,
     }
 }

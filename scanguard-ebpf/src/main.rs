@@ -18,14 +18,16 @@ use aya_ebpf::{
 use aya_log_ebpf::debug;
 use scanguard_common::{
     action::Action,
+    allow::{ALLOW_LISTED, ALLOW_LOCKOUT},
     config::Config,
     counters::Counter,
-    event::{EVENT_BANNED_DROP, EVENT_DETECTION},
+    event::{ACTION_WOULD_BAN, EVENT_BANNED_DROP, EVENT_DETECTION},
     fingerprint::Fingerprint,
     parse::{Frame, Header, ParseError, parse},
 };
 
 use crate::{
+    bans::Outcome,
     counters::{count, count_detection},
     detect::detect,
     events::Report,
@@ -64,7 +66,7 @@ fn inspect(ctx: &XdpContext, config: &Config) -> u32 {
         let report = Report {
             event_type: EVENT_BANNED_DROP,
             kind: reason,
-            action: Action::Drop,
+            action: Action::Drop as u8,
             fingerprint: Fingerprint::None,
         };
         events::report(ctx, &frame, now_ns, config, report);
@@ -89,38 +91,46 @@ fn judge(ctx: &XdpContext, frame: &Frame, now_ns: u64, config: &Config) -> u32 {
         return xdp_action::XDP_PASS;
     }
     count_detection(kind);
-    if maps::is_allowed(&frame.src) {
+    let allowance = maps::allowance(&frame.src);
+    if allowance == Some(ALLOW_LISTED) {
         return xdp_action::XDP_PASS;
     }
+    let (verdict, taken) = match action {
+        Action::Ignore | Action::Log => (xdp_action::XDP_PASS, action as u8),
+        Action::Ban if allowance == Some(ALLOW_LOCKOUT) => {
+            count(Counter::BansSpared);
+            (xdp_action::XDP_PASS, ACTION_WOULD_BAN)
+        }
+        Action::Drop => {
+            count(Counter::DroppedProbe);
+            (xdp_action::XDP_DROP, Action::Drop as u8)
+        }
+        Action::Ban => {
+            count(Counter::DroppedProbe);
+            match bans::ban(&frame.src, frame.ttl, now_ns, config, kind) {
+                Outcome::Banned => (xdp_action::XDP_DROP, Action::Ban as u8),
+                Outcome::Pending | Outcome::Capped => (xdp_action::XDP_DROP, Action::Drop as u8),
+            }
+        }
+    };
     if detection.report {
         debug!(
             ctx,
-            "{} to port {} (flags {:x}): {}",
+            "{} to port {} (flags {:x}): action {}",
             kind.name(),
             frame.transport.dst_port,
             frame.transport.tcp_flags,
-            action.name()
+            taken
         );
         let report = Report {
             event_type: EVENT_DETECTION,
             kind,
-            action,
+            action: taken,
             fingerprint: detection.fingerprint,
         };
         events::report(ctx, frame, now_ns, config, report);
     }
-    match action {
-        Action::Ignore | Action::Log => xdp_action::XDP_PASS,
-        Action::Drop => {
-            count(Counter::DroppedProbe);
-            xdp_action::XDP_DROP
-        }
-        Action::Ban => {
-            bans::ban(&frame.src, now_ns, config.ban_ns, kind);
-            count(Counter::DroppedProbe);
-            xdp_action::XDP_DROP
-        }
-    }
+    verdict
 }
 
 #[cfg(not(test))]

@@ -36,7 +36,8 @@ pub fn port_roles(port: u16) -> u8 {
     PORT_ROLES.get(u32::from(port)).copied().unwrap_or(0)
 }
 
+/// The allow-list value of a source (`ALLOW_LISTED` or `ALLOW_LOCKOUT`), if it has one.
 #[inline(always)]
-pub fn is_allowed(addr: &AddrKey) -> bool {
-    ALLOW.get(Key::new(128, *addr)).is_some()
+pub fn allowance(addr: &AddrKey) -> Option<u8> {
+    ALLOW.get(Key::new(128, *addr)).copied()
 }

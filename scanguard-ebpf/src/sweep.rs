@@ -1,6 +1,6 @@
 //! Port-sweep sketches per source.
 
-use crate::maps::is_allowed;
+use crate::maps::allowance;
 use aya_ebpf::{macros::map, maps::LruHashMap};
 use scanguard_common::{
     ban::AddrKey,
@@ -14,8 +14,8 @@ static SWEEPS: LruHashMap<AddrKey, Sweep> = LruHashMap::with_max_entries(SWEEPS_
 /// Records a probe of `port` by `src`; returns whether the source crossed the threshold.
 #[inline(always)]
 pub fn is_sweep(src: &AddrKey, port: u16, now_ns: u64, config: &Config) -> bool {
-    // Allow-listed sources never count toward a sweep.
-    if config.sweep_ports == 0 || is_allowed(src) {
+    // Allow-listed and lock-out protected sources never count toward a sweep.
+    if config.sweep_ports == 0 || allowance(src).is_some() {
         return false;
     }
     let distinct = match SWEEPS.get_ptr_mut(src) {

@@ -11,6 +11,7 @@ use aya::maps::{HashMap, MapData, MapError};
 use scanguard_common::{
     ban::{AddrKey, Ban, ORIGIN_MANUAL},
     config::BanMode,
+    hardening::Offender,
     kind::Kind,
 };
 
@@ -69,6 +70,22 @@ pub fn active<T: Borrow<MapData>>(map: &BanMap<T>, mode: BanMode) -> Result<Vec<
 
 /// Returns whether the address was banned.
 pub fn unban<T: BorrowMut<MapData>>(map: &mut BanMap<T>, address: IpAddr) -> Result<bool> {
+    remove(map, address)
+}
+
+/// Forgets an address's ban history: after a manual unban its next ban is a first offence.
+pub fn forgive<T: BorrowMut<MapData>>(
+    offenders: &mut HashMap<T, AddrKey, Offender>,
+    address: IpAddr,
+) -> Result<bool> {
+    remove(offenders, address)
+}
+
+/// Removes an address's entry from a map keyed by address; returns whether it had one.
+fn remove<T: BorrowMut<MapData>, V: aya::Pod>(
+    map: &mut HashMap<T, AddrKey, V>,
+    address: IpAddr,
+) -> Result<bool> {
     match map.remove(&key_of(address)) {
         Ok(()) => Ok(true),
         Err(MapError::KeyNotFound) => Ok(false),
@@ -81,12 +98,14 @@ pub fn unban<T: BorrowMut<MapData>>(map: &mut BanMap<T>, address: IpAddr) -> Res
     }
 }
 
-/// Removes every entry; returns how many there were.
-pub fn unban_all<T: BorrowMut<MapData>>(map: &mut BanMap<T>) -> Result<usize> {
+/// Removes every entry of a map keyed by address; returns how many there were.
+pub fn clear<T: BorrowMut<MapData>, V: aya::Pod>(
+    map: &mut HashMap<T, AddrKey, V>,
+) -> Result<usize> {
     let keys: Vec<AddrKey> = map.keys().filter_map(Result::ok).collect();
     let mut removed = 0;
     for key in keys {
-        if unban(map, address_of(key))? {
+        if remove(map, address_of(key))? {
             removed += 1;
         }
     }

@@ -32,6 +32,22 @@ struct File {
     default_deny: Option<bool>,
     open_ports: Option<Vec<u16>>,
     flow_capacity: Option<u32>,
+    lockout_protection: Option<bool>,
+    max_bans_per_second: Option<u32>,
+    max_bans_per_subnet_per_minute: Option<u32>,
+    ttl_check: Option<bool>,
+    /// Kind name to the probes a source must send before it is banned.
+    min_probes: Option<BTreeMap<String, u8>>,
+    bantime: Option<Bantime>,
+}
+
+/// Longer bans for repeat offenders, like fail2ban's `bantime.increment`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Bantime {
+    increment: Option<bool>,
+    window_seconds: Option<u64>,
+    max_seconds: Option<u64>,
 }
 
 /// Port-sweep detection: `ports` distinct ports within `seconds`.
@@ -48,6 +64,8 @@ struct SweepFile {
 struct Events {
     per_minute: Option<u32>,
     burst: Option<u32>,
+    /// All sources together.
+    per_second: Option<u32>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -145,6 +163,46 @@ pub fn parse(text: &str) -> Result<Settings, ConfigError> {
     if let Some(burst) = events.burst {
         settings.event_burst = burst;
     }
+    if let Some(per_second) = events.per_second {
+        settings.events_per_second = per_second;
+    }
+    if let Some(lockout_protection) = file.lockout_protection {
+        settings.lockout_protection = lockout_protection;
+    }
+    if let Some(per_second) = file.max_bans_per_second {
+        settings.bans_per_second = per_second;
+    }
+    if let Some(per_minute) = file.max_bans_per_subnet_per_minute {
+        settings.subnet_bans_per_minute = per_minute;
+    }
+    if let Some(ttl_check) = file.ttl_check {
+        settings.ttl_check = ttl_check;
+    }
+    for (kind, probes) in file.min_probes.unwrap_or_default() {
+        let kind = Kind::from_name(&kind).ok_or_else(|| {
+            invalid(
+                format!("min_probes.{kind}"),
+                format!("unknown scan kind (expected one of {})", kind_names()),
+            )
+        })?;
+        settings.min_probes.insert(kind, probes);
+    }
+    let bantime = file.bantime.unwrap_or_default();
+    if bantime.increment == Some(false) {
+        settings.repeat_window_seconds = 0;
+    }
+    if let Some(window) = bantime.window_seconds {
+        settings.repeat_window_seconds = window;
+    }
+    if let Some(max) = bantime.max_seconds {
+        if max < settings.ban_seconds {
+            return Err(invalid(
+                "bantime.max_seconds",
+                format!("must be at least ban_seconds ({})", settings.ban_seconds),
+            ));
+        }
+        settings.max_ban_seconds = max;
+    }
     for (kind, action) in file.actions.unwrap_or_default() {
         let key = format!("actions.{kind}");
         let kind = Kind::from_name(&kind).ok_or_else(|| {
@@ -240,6 +298,10 @@ mod tests {
             default_deny = true
             open_ports = [22, 80]
             flow_capacity = 1000
+            lockout_protection = false
+            max_bans_per_second = 5
+            max_bans_per_subnet_per_minute = 2
+            ttl_check = false
             [trap_ports]
             22 = ""
             8080 = "proxy"
@@ -251,6 +313,11 @@ mod tests {
             [sweep]
             ports = 6
             seconds = 10
+            [min_probes]
+            null-scan = 3
+            [bantime]
+            window_seconds = 60
+            max_seconds = 3600
             "#,
         )
         .unwrap();
@@ -271,6 +338,16 @@ mod tests {
         assert!(settings.default_deny);
         assert_eq!(settings.open_ports, [22, 80].into());
         assert_eq!(settings.flow_capacity, 1000);
+        assert!(!settings.lockout_protection && !settings.ttl_check);
+        assert_eq!(
+            (settings.bans_per_second, settings.subnet_bans_per_minute),
+            (5, 2)
+        );
+        assert_eq!(settings.min_probes[&Kind::NullScan], 3);
+        assert_eq!(
+            (settings.repeat_window_seconds, settings.max_ban_seconds),
+            (60, 3600)
+        );
     }
 
     #[test]
@@ -288,6 +365,11 @@ mod tests {
             ("fingerprints = [\"nessus\"]", "fingerprints"),
             ("[sweep]\nseconds = 0", "sweep.seconds"),
             ("flow_capacity = 0", "flow_capacity"),
+            ("[min_probes]\nsyn-flood = 2", "min_probes.syn-flood"),
+            (
+                "ban_seconds = 600\n[bantime]\nmax_seconds = 60",
+                "bantime.max_seconds",
+            ),
             ("watched_ports = [70000]", "line 1"),
         ];
         for (text, key) in cases {

@@ -10,6 +10,7 @@ pub mod daemon_status;
 pub mod events;
 pub mod flows;
 pub mod interfaces;
+pub mod lockout;
 pub mod paths;
 pub mod pins;
 pub mod privileges;

@@ -10,6 +10,12 @@ use scanguard::{
 #[tokio::main]
 async fn main() {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Attach(_)) {
+        // Like other Unix tools, `scanguard bans | head` ends quietly when the pipe closes. Not
+        // the daemon: a viewer closing its socket must not kill it.
+        // SAFETY: called before any thread exists; SIG_DFL is a valid disposition.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    }
     let mut logger = env_logger::Builder::new();
     logger
         .filter_level(cli.log_level.filter())

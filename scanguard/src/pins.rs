@@ -5,9 +5,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result, bail};
 use aya::maps::{Array, HashMap, Map, MapData, PerCpuArray};
 use scanguard_common::{
-    ban::BANS_MAP,
+    ban::{AddrKey, BANS_MAP},
     config::{CONFIG_MAP, Config},
     counters::{COUNTERS_MAP, Counters},
+    hardening::{OFFENDERS_MAP, Offender},
 };
 
 use aya::programs::links::PinnedLink;
@@ -66,6 +67,10 @@ impl Pins {
 
     pub fn bans(&self) -> Result<BanMap<MapData>> {
         Ok(HashMap::try_from(self.map(BANS_MAP)?)?)
+    }
+
+    pub fn offenders(&self) -> Result<HashMap<MapData, AddrKey, Offender>> {
+        Ok(HashMap::try_from(self.map(OFFENDERS_MAP)?)?)
     }
 
     pub fn counters(&self) -> Result<PerCpuArray<MapData, Counters>> {

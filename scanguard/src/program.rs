@@ -11,11 +11,12 @@ use aya::{
 use aya_log::Level;
 use ipnet::IpNet;
 use scanguard_common::{
-    allow::{ALLOW_MAP, ipv4_mapped_prefix_len},
+    allow::{ALLOW_LISTED, ALLOW_LOCKOUT, ALLOW_MAP, ipv4_mapped_prefix_len},
     ban::{AddrKey, BANS_MAP},
     config::{CONFIG_MAP, Config},
     counters::COUNTERS_MAP,
     flow::FLOWS_MAP,
+    hardening::OFFENDERS_MAP,
     ports::{PORT_COUNT, PORT_ROLES_MAP},
     sweep::SWEEPS_MAP,
 };
@@ -28,7 +29,7 @@ pub const PROGRAM_NAME: &str = "scanguard";
 /// The TC egress program that records the flows this host takes part in.
 pub const EGRESS_PROGRAM_NAME: &str = "scanguard_egress";
 /// The maps other processes and later runs need, pinned by this name under the pin directory.
-pub const MAPS: [&str; 7] = [
+pub const MAPS: [&str; 8] = [
     CONFIG_MAP,
     PORT_ROLES_MAP,
     ALLOW_MAP,
@@ -36,6 +37,7 @@ pub const MAPS: [&str; 7] = [
     COUNTERS_MAP,
     FLOWS_MAP,
     SWEEPS_MAP,
+    OFFENDERS_MAP,
 ];
 
 /// Loads the program with `settings` in its maps and its own debug logging off.
@@ -110,7 +112,20 @@ pub fn write_settings(ebpf: &mut Ebpf, settings: &Settings) -> Result<()> {
         allow.remove(&key)?;
     }
     for net in &settings.allow {
-        allow.insert(&allow_key(net), 1, 0)?;
+        allow.insert(&allow_key(net), ALLOW_LISTED, 0)?;
+    }
+    Ok(())
+}
+
+/// Adds lock-out protection for `addresses`: never banned, reported as "would have banned".
+/// An address also on the allow-list keeps its stronger entry.
+pub fn protect_from_lockout(ebpf: &mut Ebpf, addresses: &[std::net::IpAddr]) -> Result<()> {
+    let mut allow: LpmTrie<&mut MapData, AddrKey, u8> = LpmTrie::try_from(map(ebpf, ALLOW_MAP)?)?;
+    for address in addresses {
+        let key = allow_key(&IpNet::from(*address));
+        if allow.get(&key, 0).is_err() {
+            allow.insert(&key, ALLOW_LOCKOUT, 0)?;
+        }
     }
     Ok(())
 }

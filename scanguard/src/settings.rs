@@ -6,19 +6,27 @@ use ipnet::IpNet;
 use scanguard_common::{
     action::Action,
     ban::DEFAULT_BAN_CAPACITY,
+    bucket::Rate,
     config::{
-        BanMode, Config, DEFAULT_BAN_SECONDS, DEFAULT_EVENT_BURST, DEFAULT_EVENTS_PER_MINUTE,
-        NANOS_PER_SECOND, event_interval_ns,
+        BanMode, Config, DEFAULT_BAN_SECONDS, DEFAULT_BANS_PER_SECOND, DEFAULT_EVENT_BURST,
+        DEFAULT_EVENTS_PER_MINUTE, DEFAULT_EVENTS_PER_SECOND, NANOS_PER_SECOND,
     },
     fingerprint::Fingerprint,
     flow::DEFAULT_FLOW_CAPACITY,
-    kind::Kind,
+    kind::{Kind, MAX_KINDS},
     ports::{
         DEFAULT_WATCHED_PORTS, DEFAULT_WATCHED_UDP_PORTS, ROLE_OPEN, ROLE_PROTECTED, ROLE_TRAP,
         ROLE_WATCHED, ROLE_WATCHED_UDP,
     },
     sweep::{DEFAULT_SWEEP_PORTS, DEFAULT_SWEEP_SECONDS},
 };
+
+/// Decoys from one network: a /24 or /64 gets at most this many new bans a minute.
+pub const DEFAULT_SUBNET_BANS_PER_MINUTE: u32 = 16;
+/// Back within 10 minutes of a ban's end: a repeat offender.
+pub const DEFAULT_REPEAT_WINDOW_SECONDS: u64 = 600;
+/// Repeat offenders' bans double up to a day.
+pub const DEFAULT_MAX_BAN_SECONDS: u64 = 86_400;
 
 /// A fingerprint, ordered by its name so settings can hold a set of them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,6 +72,23 @@ pub struct Settings {
     pub open_ports: BTreeSet<u16>,
     /// Flows remembered for the stateless-probe and default-deny checks.
     pub flow_capacity: u32,
+    /// Never ban the default gateways, this host's addresses or the SSH client that started
+    /// scanguard; report "would have banned" instead.
+    pub lockout_protection: bool,
+    /// New bans per second, all sources together.
+    pub bans_per_second: u32,
+    /// New bans per /24 or /64 per minute (0: no cap).
+    pub subnet_bans_per_minute: u32,
+    /// Probes of a kind one source must send before it is banned (default 1).
+    pub min_probes: BTreeMap<Kind, u8>,
+    /// Probes towards `min_probes` must share the source's first TTL.
+    pub ttl_check: bool,
+    /// A source banned again within `repeat_window_seconds` of its last ban's end gets twice
+    /// the previous length, up to `max_ban_seconds` (0 window: off).
+    pub repeat_window_seconds: u64,
+    pub max_ban_seconds: u64,
+    /// Detection events from all sources together, per second.
+    pub events_per_second: u32,
     /// Detection events per source per minute (`-m limit --limit N/m`)...
     pub events_per_minute: u32,
     /// ...after a burst of this many (`--limit-burst`).
@@ -91,6 +116,14 @@ impl Default for Settings {
             default_deny: false,
             open_ports: BTreeSet::new(),
             flow_capacity: DEFAULT_FLOW_CAPACITY,
+            lockout_protection: true,
+            bans_per_second: DEFAULT_BANS_PER_SECOND,
+            subnet_bans_per_minute: DEFAULT_SUBNET_BANS_PER_MINUTE,
+            min_probes: BTreeMap::new(),
+            ttl_check: true,
+            repeat_window_seconds: DEFAULT_REPEAT_WINDOW_SECONDS,
+            max_ban_seconds: DEFAULT_MAX_BAN_SECONDS,
+            events_per_second: DEFAULT_EVENTS_PER_SECOND,
             events_per_minute: DEFAULT_EVENTS_PER_MINUTE,
             event_burst: DEFAULT_EVENT_BURST,
         }
@@ -100,11 +133,25 @@ impl Default for Settings {
 impl Settings {
     /// The struct the program reads from its CONFIG map.
     pub fn kernel_config(&self) -> Config {
-        let event_interval_ns = event_interval_ns(self.events_per_minute);
+        let seconds = |seconds: u64| seconds.saturating_mul(NANOS_PER_SECOND);
+        let mut min_probes = [0; MAX_KINDS];
+        for (kind, probes) in &self.min_probes {
+            min_probes[kind.index()] = *probes;
+        }
         let mut config = Config {
-            ban_ns: self.ban_seconds.saturating_mul(NANOS_PER_SECOND),
-            event_interval_ns,
-            event_capacity_ns: event_interval_ns.saturating_mul(u64::from(self.event_burst)),
+            ban_ns: seconds(self.ban_seconds),
+            event_rate: Rate::new(self.events_per_minute, seconds(60), self.event_burst),
+            global_event_rate: Rate::new(
+                self.events_per_second,
+                seconds(1),
+                self.events_per_second,
+            ),
+            ban_rate: Rate::new(self.bans_per_second, seconds(1), self.bans_per_second),
+            subnet_bans_per_minute: self.subnet_bans_per_minute,
+            min_probes,
+            repeat_window_ns: seconds(self.repeat_window_seconds),
+            max_ban_ns: seconds(self.max_ban_seconds),
+            ttl_check: u8::from(self.ttl_check),
             sweep_window_ns: self.sweep_seconds.saturating_mul(NANOS_PER_SECOND),
             sweep_ports: self.sweep_ports,
             default_deny: u8::from(self.default_deny),
@@ -165,8 +212,8 @@ mod tests {
         assert_eq!(config.action(Kind::NullScan), Action::Ban);
         assert_eq!(config.action(Kind::TrapPort), Action::Log);
         // 3 per minute with a burst of 5, as `-m limit --limit 3/m --limit-burst 5`.
-        assert_eq!(config.event_interval_ns, 20 * NANOS_PER_SECOND);
-        assert_eq!(config.event_capacity_ns, 100 * NANOS_PER_SECOND);
+        assert_eq!(config.event_rate.interval_ns, 20 * NANOS_PER_SECOND);
+        assert_eq!(config.event_rate.capacity_ns, 100 * NANOS_PER_SECOND);
         let roles = settings.port_roles();
         assert_eq!(roles.get(&23), Some(&ROLE_WATCHED));
         assert_eq!(roles.get(&79), Some(&ROLE_WATCHED));

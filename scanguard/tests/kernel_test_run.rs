@@ -128,7 +128,8 @@ fn manual_ban(banned_ago_ns: u64, seen_ago_ns: u64) -> Ban {
         dropped_packets: 0,
         reason: Kind::NullScan as u8,
         origin: ORIGIN_MANUAL,
-        _pad: [0; 6],
+        repeat: 0,
+        _pad: [0; 5],
     }
 }
 

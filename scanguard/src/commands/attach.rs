@@ -34,6 +34,7 @@ use crate::{
     events::{self, Detection, fanout::Fanout, output::Output},
     flows,
     interfaces::{self, XdpAttachMode},
+    lockout,
     paths::DEFAULT_CONFIG_FILE,
     pins::{LinkKind, Pins, link_pin},
     privileges, program,
@@ -76,6 +77,14 @@ async fn run(
 ) -> Result<()> {
     let mut ebpf =
         program::load_with_log_level(settings, Some(&cli.pin_dir), cli.log_level.kernel())?;
+    if settings.lockout_protection {
+        let protected = lockout::protected_addresses();
+        program::protect_from_lockout(&mut ebpf, &protected)?;
+        info!(
+            "lock-out protection: never banning {} addresses of this host, its gateways and SSH client",
+            protected.len()
+        );
+    }
     let seeded = flows::seed(&mut ebpf)?;
     info!("{seeded} existing connections recorded as flows");
     if cli.log_level >= LogLevel::Debug {

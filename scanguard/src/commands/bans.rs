@@ -13,6 +13,8 @@ struct BanView {
     banned_since: String,
     expires_in_seconds: u64,
     dropped_packets: u64,
+    /// Times banned again soon after the previous ban (each doubles the length).
+    repeat: u8,
 }
 
 pub fn execute(pins: &Pins, json: bool) -> Result<()> {
@@ -30,6 +32,7 @@ pub fn execute(pins: &Pins, json: bool) -> Result<()> {
             .to_string(),
             expires_in_seconds: record.expires_in(mode, now).as_secs(),
             dropped_packets: record.ban.dropped_packets,
+            repeat: record.ban.repeat,
         })
         .collect();
     if json {
@@ -41,14 +44,19 @@ pub fn execute(pins: &Pins, json: bool) -> Result<()> {
         return Ok(());
     }
     println!(
-        "{:<40} {:<10} {:<21} {:>10} {:>10}",
-        "ADDRESS", "REASON", "BANNED SINCE", "EXPIRES IN", "DROPPED"
+        "{:<40} {:<13} {:<21} {:>10} {:>10} {:>6}",
+        "ADDRESS", "REASON", "BANNED SINCE", "EXPIRES IN", "DROPPED", "REPEAT"
     );
     for view in views {
         let reason = if view.manual { "manual" } else { view.reason };
         println!(
-            "{:<40} {:<10} {:<21} {:>9}s {:>10}",
-            view.address, reason, view.banned_since, view.expires_in_seconds, view.dropped_packets
+            "{:<40} {:<13} {:<21} {:>9}s {:>10} {:>6}",
+            view.address,
+            reason,
+            view.banned_since,
+            view.expires_in_seconds,
+            view.dropped_packets,
+            view.repeat
         );
     }
     Ok(())

@@ -11,7 +11,7 @@ use std::net::IpAddr;
 
 use scanguard_common::{
     action::Action,
-    event::{EVENT_BANNED_DROP, Event},
+    event::{ACTION_WOULD_BAN, EVENT_BANNED_DROP, Event},
     fingerprint::Fingerprint,
     kind::Kind,
     parse::{IPPROTO_TCP, IPPROTO_UDP},
@@ -30,7 +30,7 @@ pub struct Detection {
     pub event: String,
     /// The scan kind (for `banned`: the ban's reason).
     pub kind: String,
-    /// `ban`, `drop` or `log`.
+    /// `ban`, `drop`, `log`, or `would-ban` where lock-out protection spared the source.
     pub action: String,
     pub interface: String,
     pub ifindex: u32,
@@ -89,7 +89,11 @@ impl Detection {
             kind: Kind::from_u8(event.kind)
                 .map_or("unknown", Kind::name)
                 .to_string(),
-            action: Action::from_u8(event.action).name().to_string(),
+            action: match event.action {
+                ACTION_WOULD_BAN => "would-ban",
+                action => Action::from_u8(action).name(),
+            }
+            .to_string(),
             interface,
             ifindex: event.ifindex,
             src_mac: render::mac(&event.eth_src),

@@ -1,6 +1,8 @@
 //! Plumbing for the kernel tests: one loaded program instance per test (its own maps, so tests
 //! run in parallel), crafted frames in through BPF_PROG_TEST_RUN, verdicts, bans and counters out.
 
+#![allow(dead_code, reason = "each test binary uses a different part of this module")]
+
 use std::{
     collections::BTreeMap,
     net::{IpAddr, Ipv4Addr, Ipv6Addr},
