@@ -111,6 +111,9 @@ pub struct AttachArgs {
     /// Send detections to the local syslog/journald instead of stdout.
     #[arg(long)]
     pub syslog: bool,
+    /// Serve Prometheus metrics over HTTP at http://ADDR/metrics, e.g. 127.0.0.1:9100.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -2,7 +2,7 @@
 
 use anyhow::{Context as _, Result, anyhow};
 use futures::TryStreamExt as _;
-use rtnetlink::packet_route::link::{LinkAttribute, LinkXdp, XdpAttached};
+use rtnetlink::packet_route::link::{LinkAttribute, LinkMessage, LinkXdp, XdpAttached};
 
 pub fn ifindex(name: &str) -> Result<u32> {
     nix::net::if_::if_nametoindex(name).map_err(|_| {
@@ -136,4 +136,19 @@ pub fn program_name(program_id: u32) -> String {
         .find(|info| info.id() == program_id)
         .and_then(|info| info.name_as_str().map(str::to_string))
         .unwrap_or_else(|| "unknown".to_string())
+}
+
+/// Removes whatever XDP program is attached to `ifindex` through netlink (IFLA_XDP with fd -1),
+/// for a program a crashed run left without a link to close.
+pub async fn detach_xdp(ifindex: u32) -> Result<()> {
+    let (connection, handle, _) = rtnetlink::new_connection().context("cannot open netlink")?;
+    let connection = tokio::spawn(connection);
+    let mut message = LinkMessage::default();
+    message.header.index = ifindex;
+    message
+        .attributes
+        .push(LinkAttribute::Xdp(vec![LinkXdp::Fd(-1)]));
+    let result = handle.link().set(message).execute().await;
+    connection.abort();
+    result.with_context(|| format!("cannot detach the XDP program of interface {ifindex}"))
 }

@@ -11,6 +11,7 @@ pub mod events;
 pub mod flows;
 pub mod interfaces;
 pub mod lockout;
+pub mod metrics;
 pub mod paths;
 pub mod pins;
 pub mod privileges;

@@ -8,6 +8,7 @@ use scanguard_common::{
     ban::{AddrKey, BANS_MAP},
     config::{CONFIG_MAP, Config},
     counters::{COUNTERS_MAP, Counters},
+    flow::{FLOWS_MAP, FlowKey},
     hardening::{OFFENDERS_MAP, Offender},
 };
 
@@ -71,6 +72,19 @@ impl Pins {
 
     pub fn offenders(&self) -> Result<HashMap<MapData, AddrKey, Offender>> {
         Ok(HashMap::try_from(self.map(OFFENDERS_MAP)?)?)
+    }
+
+    /// The flow table: a flow to the time it was last seen.
+    pub fn flows(&self) -> Result<HashMap<MapData, FlowKey, u64>> {
+        Ok(HashMap::try_from(self.map(FLOWS_MAP)?)?)
+    }
+
+    /// The most entries the pinned map `name` holds.
+    pub fn max_entries(&self, name: &str) -> Result<u32> {
+        let path = self.dir.join(name);
+        let data = MapData::from_pin(&path)
+            .with_context(|| format!("cannot open pinned map {}", path.display()))?;
+        Ok(data.info()?.max_entries())
     }
 
     pub fn counters(&self) -> Result<PerCpuArray<MapData, Counters>> {

@@ -34,7 +34,7 @@ use crate::{
     events::{self, Detection, fanout::Fanout, output::Output},
     flows,
     interfaces::{self, XdpAttachMode},
-    lockout,
+    lockout, metrics,
     paths::DEFAULT_CONFIG_FILE,
     pins::{LinkKind, Pins, link_pin},
     privileges, program,
@@ -59,8 +59,10 @@ pub async fn execute(cli: &Cli, args: &AttachArgs) -> Result<()> {
 
     let output = Output::new(args.json, args.syslog)?;
     let lock = DaemonLock::acquire(&cli.run_dir)?;
+    let metrics = metrics::Endpoint::bind(args.metrics.as_deref()).await?;
+    remove_stale_state(&cli.pin_dir)?;
     bpffs::ensure_pin_dir(&cli.pin_dir)?;
-    let result = run(cli, args, &settings, &targets, &lock, output).await;
+    let result = run(cli, args, &settings, &targets, &lock, output, metrics).await;
     if !args.persist {
         Pins::remove(&cli.pin_dir)?;
     }
@@ -74,6 +76,7 @@ async fn run(
     targets: &[(&str, u32)],
     lock: &DaemonLock,
     output: Output,
+    metrics: Option<metrics::Endpoint>,
 ) -> Result<()> {
     let mut ebpf =
         program::load_with_log_level(settings, Some(&cli.pin_dir), cli.log_level.kernel())?;
@@ -99,6 +102,9 @@ async fn run(
         Arc::clone(&lost),
         settings.trap_ports.clone(),
     )?;
+    if let Some(endpoint) = metrics {
+        endpoint.spawn(cli.pin_dir.clone(), Arc::clone(&lost));
+    }
     let sinks = Sinks {
         output,
         fanout: Fanout::bind(&cli.run_dir)?,
@@ -134,6 +140,22 @@ async fn run(
         info!("detached");
     }
     // Dropping `ebpf` detaches every link the process still owns.
+    Ok(())
+}
+
+/// Pinned maps without a persisted link are what a crashed daemon left: it could not remove
+/// them. Persisted state is adopted instead, bans and all.
+fn remove_stale_state(pin_dir: &Path) -> Result<()> {
+    let Ok(pins) = Pins::open(pin_dir) else {
+        return Ok(());
+    };
+    if pins.persisted_links().is_empty() {
+        warn!(
+            "removing state left in {} by a scanguard that did not exit cleanly",
+            pin_dir.display()
+        );
+        Pins::remove(pin_dir)?;
+    }
     Ok(())
 }
 
@@ -208,7 +230,18 @@ async fn attach(
 ) -> Result<XdpAttachMode> {
     let xdp_pin = link_pin(pin_dir, LinkKind::Xdp, name);
     let xdp = program::xdp(ebpf)?;
-    let link_id = if let Some(existing) = interfaces::xdp_attachment(ifindex).await? {
+    let mut existing = interfaces::xdp_attachment(ifindex).await?;
+    if let Some(orphan) = existing.filter(|found| {
+        !xdp_pin.exists() && interfaces::program_name(found.program_id) == program::PROGRAM_NAME
+    }) {
+        warn!(
+            "{name}: removing scanguard program {} left attached by a run that did not exit cleanly",
+            orphan.program_id
+        );
+        interfaces::detach_xdp(ifindex).await?;
+        existing = None;
+    }
+    let link_id = if let Some(existing) = existing {
         if !xdp_pin.exists() {
             bail!(
                 "interface {name} already carries XDP program {:?} (id {}) from another tool; remove it first (ip link set dev {name} xdp off)",

@@ -1,7 +1,10 @@
 //! Plumbing for the kernel tests: one loaded program instance per test (its own maps, so tests
 //! run in parallel), crafted frames in through BPF_PROG_TEST_RUN, verdicts, bans and counters out.
 
-#![allow(dead_code, reason = "each test binary uses a different part of this module")]
+#![allow(
+    dead_code,
+    reason = "each test binary uses a different part of this module"
+)]
 
 use std::{
     collections::BTreeMap,
@@ -118,6 +121,11 @@ impl Scanguard {
     /// Tells the program flows are tracked, as the daemon does once the egress program runs.
     pub fn track_flows(&mut self) {
         program::start_flow_checks(&mut self.ebpf).expect("turning on the flow checks");
+    }
+
+    /// Adds lock-out protection for `addresses`, as the daemon does for the host's own.
+    pub fn protect_from_lockout(&mut self, addresses: &[IpAddr]) {
+        program::protect_from_lockout(&mut self.ebpf, addresses).expect("lock-out entries");
     }
 
     /// Runs the TC egress program once over an outbound `frame` (it records flows).
