@@ -75,10 +75,28 @@ pub struct ConfigError {
     pub problem: String,
 }
 
+/// Keys and problems quote what the file says, which may hold line breaks: escaped, the error
+/// stays one line.
 fn invalid(key: impl Into<String>, problem: impl Into<String>) -> ConfigError {
     ConfigError {
-        key: key.into(),
-        problem: problem.into(),
+        key: one_line(&key.into()),
+        problem: one_line(&problem.into()),
+    }
+}
+
+fn one_line(text: &str) -> String {
+    if text.chars().any(char::is_control) {
+        text.chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect()
+    } else {
+        text.to_string()
     }
 }
 
@@ -250,6 +268,13 @@ fn parse_trap_port(port: &str, name: String) -> Result<(u16, String), ConfigErro
     let number: u16 = port
         .parse()
         .map_err(|_| invalid(&key, "the key must be a port number from 0 to 65535"))?;
+    // The name goes into log lines as `SERVICE=name`: one word, or the line cannot be parsed.
+    if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(invalid(
+            &key,
+            format!("{name:?}: a service name is one word, without spaces"),
+        ));
+    }
     let name = match (name.is_empty(), well_known_name(number)) {
         (false, _) => name,
         (true, Some(known)) => known.to_string(),
@@ -262,16 +287,51 @@ fn kind_names() -> String {
     Kind::ALL.map(Kind::name).join(", ")
 }
 
-/// One line: the toml crate's message and the line it points at.
+/// One line that names the key where the toml crate knows it (a value of the wrong type or
+/// range, an unknown key in a table) and the line it points at: `events.burst: invalid type:
+/// string "x", expected u32 (line 7)`. A syntax error has no key: `line 7: ...`.
 fn syntax_error(text: &str, error: &toml::de::Error) -> ConfigError {
-    let line = error
-        .span()
-        .map(|span| text[..span.start.min(text.len())].lines().count().max(1));
-    let message = error.message().replace('\n', " ");
-    match line {
-        Some(line) => invalid(format!("line {line}"), message),
-        None => invalid("file", message),
+    let line = error.span().map(|span| {
+        let start = span.start.min(text.len());
+        // A span may start inside a multi-byte character of a broken document.
+        let prefix = String::from_utf8_lossy(&text.as_bytes()[..start]);
+        prefix.matches('\n').count() + 1
+    });
+    let message = error
+        .message()
+        .replace("expected struct Bantime", "expected a table")
+        .replace("expected struct SweepFile", "expected a table")
+        .replace("expected struct Events", "expected a table");
+    let mut key = error_keys(error);
+    // serde names an unknown key only in its message: "unknown field `rate`, expected ...".
+    if let Some(field) = message
+        .strip_prefix("unknown field `")
+        .and_then(|rest| rest.split_once('`'))
+        .map(|(field, _)| field)
+    {
+        key.push(field.to_string());
     }
+    match (key.is_empty(), line) {
+        (false, Some(line)) => invalid(key.join("."), format!("{message} (line {line})")),
+        (false, None) => invalid(key.join("."), message),
+        (true, Some(line)) => invalid(format!("line {line}"), message),
+        (true, None) => invalid("file", message),
+    }
+}
+
+/// The path of keys the toml crate noted for an error. It has no accessor for them, but
+/// prints them as "in `a.b`" when it has no document to quote.
+fn error_keys(error: &toml::de::Error) -> Vec<String> {
+    let mut bare = error.clone();
+    bare.set_input(None);
+    let rendered = bare.to_string();
+    rendered
+        .trim_end()
+        .rsplit_once("\nin `")
+        .and_then(|(_, path)| path.strip_suffix('`'))
+        .filter(|path| !path.is_empty())
+        .map(|path| path.split('.').map(str::to_string).collect())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -360,8 +420,16 @@ mod tests {
             ("[actions]\nnull-scan = \"explode\"", "actions.null-scan"),
             ("[actions]\nping-scan = \"ban\"", "actions.ping-scan"),
             ("[trap_ports]\nssh = \"\"", "trap_ports.ssh"),
-            ("bantime = 5", "line 1"),
-            ("[events]\nrate = 5", "line 1"),
+            ("[trap_ports]\n22 = \"ssh\\nACTION=log\"", "trap_ports.22"),
+            ("bantime = 5", "bantime"),
+            ("[events]\nrate = 5", "events.rate"),
+            ("rate = 5", "rate"),
+            ("ban_seconds = \"60\"", "ban_seconds"),
+            ("[events]\nburst = 1.5", "events.burst"),
+            ("[min_probes]\nnull-scan = 300", "min_probes.null-scan"),
+            ("ban_seconds = ", "line 1"),
+            ("[trap_ports]\n\"22\\n\" = \"\"", "trap_ports.22\\n"),
+            ("[actions]\n\"a\\rb\" = \"ban\"", "actions.a\\rb"),
             ("fingerprints = [\"nessus\"]", "fingerprints"),
             ("[sweep]\nseconds = 0", "sweep.seconds"),
             ("flow_capacity = 0", "flow_capacity"),
@@ -370,7 +438,7 @@ mod tests {
                 "ban_seconds = 600\n[bantime]\nmax_seconds = 60",
                 "bantime.max_seconds",
             ),
-            ("watched_ports = [70000]", "line 1"),
+            ("watched_ports = [70000]", "watched_ports"),
         ];
         for (text, key) in cases {
             let error = parse(text).unwrap_err();

@@ -79,8 +79,9 @@ pub fn spawn(
     Ok(receiver)
 }
 
-/// The sample bytes may wrap around the ring; the kernel pads them to 8 bytes.
-fn decode(head: &[u8], tail: &[u8]) -> Option<Event> {
+/// Decodes one perf sample. The sample bytes may wrap around the ring (`head`, then `tail`);
+/// the kernel pads them to 8 bytes. Too short a sample is `None`.
+pub fn decode(head: &[u8], tail: &[u8]) -> Option<Event> {
     let size = std::mem::size_of::<Event>();
     if head.len() >= size {
         return Some(bytemuck::pod_read_unaligned(&head[..size]));

@@ -54,20 +54,18 @@ pub async fn serve(listener: TcpListener, scrape: Scrape) {
 async fn answer(mut stream: TcpStream, scrape: Scrape) -> std::io::Result<()> {
     let head = read_head(&mut stream).await?;
     let response = match route(&head) {
-        Route::Metrics { with_body } => {
-            match tokio::task::spawn_blocking(move || scrape()).await {
-                Ok(Ok(body)) => response("200 OK", CONTENT_TYPE, &body, with_body),
-                Ok(Err(error)) => {
-                    warn!("metrics: cannot read the maps: {error:#}");
-                    let body = format!("cannot read the maps: {error:#}\n");
-                    response("500 Internal Server Error", TEXT, &body, with_body)
-                }
-                Err(error) => {
-                    let body = format!("scrape failed: {error}\n");
-                    response("500 Internal Server Error", TEXT, &body, with_body)
-                }
+        Route::Metrics { with_body } => match tokio::task::spawn_blocking(move || scrape()).await {
+            Ok(Ok(body)) => response("200 OK", CONTENT_TYPE, &body, with_body),
+            Ok(Err(error)) => {
+                warn!("metrics: cannot read the maps: {error:#}");
+                let body = format!("cannot read the maps: {error:#}\n");
+                response("500 Internal Server Error", TEXT, &body, with_body)
             }
-        }
+            Err(error) => {
+                let body = format!("scrape failed: {error}\n");
+                response("500 Internal Server Error", TEXT, &body, with_body)
+            }
+        },
         Route::NotFound => response("404 Not Found", TEXT, "try /metrics\n", true),
         Route::MethodNotAllowed => response(
             "405 Method Not Allowed\r\nAllow: GET, HEAD",

@@ -131,7 +131,11 @@ impl Collector for Snapshot {
             metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)?;
         }
         let gauges = [
-            ("bans", "Sources banned now (expired bans until swept)", self.bans),
+            (
+                "bans",
+                "Sources banned now (expired bans until swept)",
+                self.bans,
+            ),
             (
                 "ban_capacity",
                 "Ban-map entries; beyond it the least recently seen ban is forgotten",
