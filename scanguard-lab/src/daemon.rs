@@ -78,6 +78,8 @@ impl Daemon {
 
     fn start_with(binary: &Path, host: &Host, args: &[&str], dirs: Dirs) -> Daemon {
         ensure_bpffs();
+        // A killed predecessor's status file would pass for this daemon being ready.
+        let _ = std::fs::remove_file(dirs.run_dir.join("status.json"));
         let child = host
             .command(binary)
             .arg("attach")
@@ -120,6 +122,17 @@ impl Daemon {
         self.child
             .as_mut()
             .is_none_or(|child| child.try_wait().ok().flatten().is_some())
+    }
+
+    /// Resident memory of the daemon, from /proc, in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        let pid = self.child.as_ref().expect("daemon running").id();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("daemon status");
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|value| value.split_whitespace().next()?.parse().ok())
+            .expect("VmRSS in /proc/PID/status")
     }
 
     /// The lines the daemon printed so far.

@@ -44,10 +44,14 @@ impl DaemonLock {
         let file =
             File::create(&path).with_context(|| format!("cannot open {}", path.display()))?;
         match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
-            Ok(lock) => Ok(DaemonLock {
-                _lock: lock,
-                run_dir: run_dir.to_path_buf(),
-            }),
+            Ok(lock) => {
+                // Whoever wrote a status file before is gone: the lock says so.
+                let _ = std::fs::remove_file(run_dir.join(STATUS_FILE));
+                Ok(DaemonLock {
+                    _lock: lock,
+                    run_dir: run_dir.to_path_buf(),
+                })
+            }
             Err(_) => {
                 let pid =
                     read(run_dir).map_or("unknown".to_string(), |status| status.pid.to_string());

@@ -1,0 +1,164 @@
+//! Safe to leave running, in the lab: a spoofed flood from random sources cannot grow the ban
+//! map, the daemon or the log, and never cuts off a benign client; a probe spoofed from the
+//! gateway is reported, not obeyed; a crashed daemon's leftovers are cleaned up at the next start.
+
+mod lab;
+
+use std::{net::IpAddr, process::Stdio};
+
+use lab::{SCANGUARD, require_root};
+use nix::sys::signal::Signal;
+use scanguard::interfaces;
+use scanguard_lab::{
+    Host, ScanLab,
+    daemon::Daemon,
+    run_checked,
+    traffic::{nmap_port_state, serve, talk},
+};
+
+const SERVICE: u16 = 80;
+
+fn write_config(name: &str, text: &str) -> String {
+    let path = std::env::temp_dir().join(format!("scanguard-{name}-{}.toml", std::process::id()));
+    std::fs::write(&path, text).expect("write config");
+    path.display().to_string()
+}
+
+fn xdp_attached(host: &Host) -> bool {
+    let _guard = host.enter().expect("enter the namespace");
+    let ifindex = interfaces::ifindex(&host.interface).expect("interface");
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(interfaces::xdp_attachment(ifindex))
+        .expect("netlink query")
+        .is_some()
+}
+
+#[test]
+fn a_spoofed_flood_from_random_sources_stays_bounded() {
+    require_root();
+    const CAPACITY: usize = 128;
+    const FLOOD: u32 = 20_000;
+    let lab = ScanLab::build().expect("lab");
+    serve(&lab.victim, SERVICE);
+    let victim: IpAddr = lab.victim.ipv4.into();
+    let config = write_config(
+        "flood",
+        "capacity = 128\nmax_bans_per_second = 100000\n[events]\nper_second = 50\n",
+    );
+    let daemon = Daemon::start(
+        SCANGUARD,
+        &lab.victim,
+        &[&lab.victim.interface, "--config", &config, "--json"],
+    );
+    let rss_before = daemon.rss_kib();
+
+    // Bounded: FLOOD SYNs to telnet (watched), each from a random spoofed source.
+    let status = lab
+        .attacker
+        .command("hping3")
+        .args(["-q", "--rand-source", "-S", "-p", "23", "-i", "u20", "-c"])
+        .arg(FLOOD.to_string())
+        .arg(victim.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("run hping3");
+    assert!(
+        status.success() || status.code() == Some(1),
+        "hping3: {status}"
+    );
+    talk(&lab.client, victim, SERVICE).expect("the benign client is unaffected");
+
+    let stats = daemon.cli_json(&["stats"]);
+    let created = stats["packets"]["bans_created"]
+        .as_u64()
+        .expect("bans_created");
+    assert!(
+        created > CAPACITY as u64,
+        "the flood should churn the map: {created}"
+    );
+    let bans = daemon.bans().len();
+    assert!(bans <= CAPACITY, "{bans} bans in a map of {CAPACITY}");
+    // 50 events a second with a burst of 50: a few seconds of flood give a few hundred lines.
+    let printed = daemon.printed().len();
+    assert!(printed < 1_000, "{printed} event lines for {FLOOD} probes");
+    assert!(stats["packets"]["events_suppressed"].as_u64() > Some(0));
+    let rss_after = daemon.rss_kib();
+    assert!(
+        rss_after < rss_before + 4 * 1024,
+        "daemon memory grew from {rss_before} KiB to {rss_after} KiB"
+    );
+    std::fs::remove_file(&config).expect("remove config");
+}
+
+#[test]
+fn a_probe_spoofed_from_the_gateway_is_reported_not_obeyed() {
+    require_root();
+    let lab = ScanLab::build().expect("lab");
+    serve(&lab.victim, SERVICE);
+    let victim: IpAddr = lab.victim.ipv4.into();
+    let gateway = lab.client.ipv4;
+    run_checked(
+        lab.victim
+            .command("ip")
+            .args(["route", "add", "default", "via"])
+            .arg(gateway.to_string()),
+    )
+    .expect("route via the client");
+    let daemon = Daemon::start(SCANGUARD, &lab.victim, &[&lab.victim.interface]);
+
+    // A NULL probe (hping3's default: no flags) with the gateway's address as its source.
+    run_checked(
+        lab.attacker
+            .command("hping3")
+            .args(["-q", "-c", "3", "-p", "81", "-a"])
+            .arg(gateway.to_string())
+            .arg(victim.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    )
+    .ok();
+    assert!(
+        daemon.bans().is_empty(),
+        "the gateway was banned: {:?}",
+        daemon.bans()
+    );
+    assert!(daemon.counter("bans_spared") >= 1);
+    assert!(
+        daemon
+            .printed()
+            .iter()
+            .any(|line| line.starts_with("[scanguard::null-scan]")
+                && line.contains("ACTION=would-ban")),
+        "{:?}",
+        daemon.printed()
+    );
+    talk(&lab.client, victim, SERVICE).expect("the gateway still reaches the host");
+    // The real attacker is still banned.
+    nmap_port_state(&lab.attacker, "-sN", victim, 81);
+    assert!(daemon.is_banned(lab.attacker.ipv4.into()));
+}
+
+#[test]
+fn a_crashed_daemon_leaves_nothing_enforcing_and_its_state_is_cleaned_up() {
+    require_root();
+    let lab = ScanLab::build().expect("lab");
+    serve(&lab.victim, SERVICE);
+    let victim: IpAddr = lab.victim.ipv4.into();
+    let mut first = Daemon::start(SCANGUARD, &lab.victim, &[&lab.victim.interface]);
+    nmap_port_state(&lab.attacker, "-sN", victim, 81);
+    assert!(first.is_banned(lab.attacker.ipv4.into()));
+    assert!(!first.stop(Signal::SIGKILL).success());
+
+    // Its links died with it; its pinned maps did not.
+    assert!(!xdp_attached(&lab.victim), "a program outlived its daemon");
+    assert!(first.pin_dir.join("BANS").exists());
+    talk(&lab.attacker, victim, SERVICE).expect("nothing enforces any more");
+
+    let second = first.restart(&lab.victim, &[&lab.victim.interface]);
+    assert!(second.bans().is_empty(), "stale bans were adopted");
+    assert!(xdp_attached(&lab.victim));
+}
