@@ -178,6 +178,8 @@ fn a_refused_attach_leaves_nothing_half_attached() {
         strings(&["--ban-seconds", "0"]),
         strings(&["--ban-mode", "forever"]),
         strings(&["--capacity", "-1"]),
+        strings(&["--capacity", "0"]),
+        strings(&["--capacity", "4294967295"]),
         strings(&["--allow", "10.0.0.300"]),
         strings(&["--json", "--syslog"]),
         strings(&["--metrics", "localhost"]),
@@ -213,6 +215,8 @@ fn invalid_flag() -> impl Strategy<Value = Vec<String>> {
             .prop_filter("a ban mode", |m| m != "fixed" && m != "sliding")
             .prop_map(|mode| vec!["--ban-mode".into(), mode]),
         Just(vec!["--ban-seconds".into(), "0".into()]),
+        prop_oneof![Just(0u64), 16_777_217..=u64::from(u32::MAX)]
+            .prop_map(|capacity| vec!["--capacity".into(), capacity.to_string()]),
         prop_oneof![
             (256u32..1000).prop_map(|octet| format!("192.0.2.{octet}")),
             (33u32..100).prop_map(|len| format!("192.0.2.0/{len}")),

@@ -324,7 +324,7 @@ fn settings(args: &AttachArgs) -> Result<Settings> {
             .map_err(|problem| anyhow::anyhow!("--ban-mode: {problem}"))?;
     }
     if let Some(capacity) = args.capacity {
-        settings.capacity = capacity;
+        settings.capacity = config_file::check_capacity("--capacity", capacity)?;
     }
     for net in &args.allow {
         settings.allow.push(
