@@ -2,6 +2,7 @@
 //! directories, and the CLI run against it. Panics with context: made for tests and demos.
 
 use std::{
+    fs::File,
     io::{BufRead as _, BufReader},
     net::IpAddr,
     path::{Path, PathBuf},
@@ -23,7 +24,7 @@ use nix::{
     unistd::Pid,
 };
 
-use crate::{Host, wait_until};
+use crate::{Host, Netns, wait_until};
 
 const BPFFS: &str = "/sys/fs/bpf";
 
@@ -53,6 +54,8 @@ pub struct Daemon {
     /// Everything the daemon printed on stdout (its detections), line by line.
     printed: Arc<Mutex<Vec<String>>>,
     host_ns: PathBuf,
+    /// Where its stderr goes, if not to the test's.
+    log: Option<PathBuf>,
     pub pin_dir: PathBuf,
     pub run_dir: PathBuf,
 }
@@ -60,36 +63,66 @@ pub struct Daemon {
 impl Daemon {
     /// Starts `<binary> attach <args>` in `host`'s namespace and waits until it is attached.
     pub fn start(binary: impl AsRef<Path>, host: &Host, args: &[&str]) -> Daemon {
-        Daemon::start_with(binary.as_ref(), host, args, Dirs::unique())
+        Daemon::start_with(binary.as_ref(), &host.netns, args, Dirs::unique(), None)
+    }
+
+    /// Starts `<binary> attach <args>` in any lab namespace, e.g. the one holding a bridge,
+    /// and waits until it is attached. Its log is kept for [`Daemon::log`] and printed
+    /// when the daemon is dropped.
+    pub fn start_in(binary: impl AsRef<Path>, netns: &Netns, args: &[&str]) -> Daemon {
+        Daemon::start_in_env(binary, netns, args, &[])
+    }
+
+    /// [`Daemon::start_in`] with extra environment variables, e.g. `DOCKER_HOST`.
+    pub fn start_in_env(
+        binary: impl AsRef<Path>,
+        netns: &Netns,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Daemon {
+        let dirs = Dirs::unique();
+        let log = dirs.run_dir.with_extension("log");
+        Daemon::start_with(binary.as_ref(), netns, args, dirs, Some((log, env)))
     }
 
     /// Starts on the pin and run directories of an earlier daemon (to adopt its state).
     pub fn restart(&self, host: &Host, args: &[&str]) -> Daemon {
         Daemon::start_with(
             &self.binary,
-            host,
+            &host.netns,
             args,
             Dirs {
                 pin_dir: self.pin_dir.clone(),
                 run_dir: self.run_dir.clone(),
             },
+            None,
         )
     }
 
-    fn start_with(binary: &Path, host: &Host, args: &[&str], dirs: Dirs) -> Daemon {
+    /// With `logged`, stderr goes to a log file and the environment gets the variables.
+    fn start_with(
+        binary: &Path,
+        netns: &Netns,
+        args: &[&str],
+        dirs: Dirs,
+        logged: Option<(PathBuf, &[(&str, &str)])>,
+    ) -> Daemon {
         ensure_bpffs();
         // A killed predecessor's status file would pass for this daemon being ready.
         let _ = std::fs::remove_file(dirs.run_dir.join("status.json"));
-        let child = host
-            .command(binary)
+        let mut command = netns.command(binary);
+        command
             .arg("attach")
             .args(args)
             .args(dirs.flags())
             .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("spawn scanguard attach");
-        let mut child = child;
+            .stdout(Stdio::piped());
+        let log = logged.map(|(log, env)| {
+            command.stderr(File::create(&log).expect("create the daemon's log file"));
+            command.envs(env.iter().copied());
+            log
+        });
+        let mut child = command.spawn().expect("spawn scanguard attach");
         let printed = Arc::new(Mutex::new(Vec::new()));
         let stdout = child.stdout.take().expect("piped stdout");
         let collected = Arc::clone(&printed);
@@ -104,7 +137,8 @@ impl Daemon {
             binary: binary.to_path_buf(),
             child: Some(child),
             printed,
-            host_ns: host.netns.path().to_path_buf(),
+            host_ns: netns.path().to_path_buf(),
+            log,
             pin_dir: dirs.pin_dir,
             run_dir: dirs.run_dir,
         };
@@ -113,9 +147,30 @@ impl Daemon {
         });
         assert!(
             ready && !daemon.has_exited(),
-            "scanguard attach {args:?} did not come up"
+            "scanguard attach {args:?} did not come up{}",
+            daemon.log_excerpt()
         );
         daemon
+    }
+
+    /// Whether the process is still there.
+    pub fn is_running(&mut self) -> bool {
+        !self.has_exited()
+    }
+
+    /// What a daemon started with [`Daemon::start_in`] has logged so far.
+    pub fn log(&self) -> String {
+        self.log
+            .as_ref()
+            .and_then(|log| std::fs::read_to_string(log).ok())
+            .unwrap_or_default()
+    }
+
+    fn log_excerpt(&self) -> String {
+        match &self.log {
+            Some(_) => format!(":\n{}", self.log()),
+            None => String::new(),
+        }
     }
 
     fn has_exited(&mut self) -> bool {
@@ -216,6 +271,11 @@ impl Drop for Daemon {
         if let Some(mut child) = self.child.take() {
             let _ = nix::sys::signal::kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM);
             wait_for_exit(&mut child);
+        }
+        if let Some(log) = self.log.take() {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            eprintln!("--- scanguard attach log ---\n{text}--- end of log ---");
+            let _ = std::fs::remove_file(log);
         }
     }
 }

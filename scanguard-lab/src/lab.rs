@@ -1,4 +1,4 @@
-use std::{collections::HashMap, process::Command};
+use std::{collections::HashMap, net::Ipv4Addr, process::Command};
 
 use crate::{
     Bridge, Host, LabError, Netns, Result,
@@ -102,6 +102,12 @@ impl Lab {
     /// Plugs `netns` into `bridge` through a new veth pair, the next host
     /// number on the bridge's segment.
     pub fn plug(&mut self, bridge: &mut Bridge, netns: &Netns) -> Result<Host> {
+        self.plug_port(bridge, netns).map(|(_, host)| host)
+    }
+
+    /// [`Lab::plug`], also returning the name of the bridge port: the veth end
+    /// in the bridge's namespace, which [`Lab::unplug`] deletes again.
+    pub fn plug_port(&mut self, bridge: &mut Bridge, netns: &Netns) -> Result<(String, Host)> {
         let addresses = host_addresses(bridge.segment, bridge.next_host)?;
         let port = self.next_interface(&bridge.netns);
         let interface = self.next_interface(netns);
@@ -122,7 +128,26 @@ impl Lab {
                 .args(["link", "set", &port, "master", &bridge.name, "up"]),
         )?;
         bridge.next_host += 1;
-        configure_host(netns, interface, addresses)
+        Ok((port, configure_host(netns, interface, addresses)?))
+    }
+
+    /// Deletes a bridge port made by [`Lab::plug_port`], and with it the veth
+    /// pair: the host behind it is cut off, as when Docker stops a container.
+    pub fn unplug(&mut self, bridge: &Bridge, port: &str) -> Result<()> {
+        run_checked(bridge.netns.ip().args(["link", "del", port])).map(drop)
+    }
+
+    /// Gives the bridge itself the next host number on its segment, as Docker
+    /// gives a network's bridge the gateway address; returns the IPv4 one.
+    pub fn address_bridge(&mut self, bridge: &mut Bridge) -> Result<Ipv4Addr> {
+        let addresses = host_addresses(bridge.segment, bridge.next_host)?;
+        let ipv4 = format!("{}/{IPV4_PREFIX_LEN}", addresses.ipv4);
+        let ipv6 = format!("{}/{IPV6_PREFIX_LEN}", addresses.ipv6);
+        let ip = || bridge.netns.ip();
+        run_checked(ip().args(["addr", "add", &ipv4, "dev", &bridge.name]))?;
+        run_checked(ip().args(["addr", "add", &ipv6, "dev", &bridge.name, "nodad"]))?;
+        bridge.next_host += 1;
+        Ok(addresses.ipv4)
     }
 
     fn new_segment(&mut self) -> Result<u8> {

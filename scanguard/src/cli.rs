@@ -69,6 +69,9 @@ pub enum Command {
     Events(JsonArg),
     /// Attached interfaces, their mode, the configuration in force and map fill levels.
     Status(JsonArg),
+    /// Every interface: kind, default route, XDP program, bridge ports, and the Docker
+    /// network or container behind it when a Docker engine is reachable.
+    Ifaces(JsonArg),
     /// Detach scanguard (also a persisted one) and remove its pinned state.
     Detach(DetachArgs),
     /// Configuration file tools.
@@ -82,8 +85,17 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct AttachArgs {
-    /// Interfaces to protect; default: the interface of the default route.
+    /// Interfaces to protect; default: the interface of the default route. A bridge brings
+    /// its ports along, also the ones added while attached.
     pub interfaces: Vec<String>,
+    /// Protect a Docker network: its bridge and the veth of every container on it, also of
+    /// containers started later (repeatable; asks the Docker engine).
+    #[arg(long = "docker-network", value_name = "NAME")]
+    pub docker_networks: Vec<String>,
+    /// Watch a Docker container: the host side of its veths, which sees what it sends, so
+    /// its scans ban it (repeatable; asks the Docker engine).
+    #[arg(long = "container", value_name = "NAME")]
+    pub containers: Vec<String>,
     /// XDP mode: auto tries native and falls back to generic (skb).
     #[arg(long, value_enum, default_value_t = Mode::Auto)]
     pub mode: Mode,

@@ -1,5 +1,7 @@
 //! Finding interfaces: by name, by default route, their driver and their XDP program.
 
+use std::collections::{BTreeSet, HashMap};
+
 use anyhow::{Context as _, Result, anyhow};
 use futures::TryStreamExt as _;
 use rtnetlink::packet_route::link::{LinkAttribute, LinkMessage, LinkXdp, XdpAttached};
@@ -23,30 +25,65 @@ pub fn names() -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// The interface of the IPv4 default route, else the IPv6 one (/proc/net/route and
-/// /proc/net/ipv6_route are the kernel's own tables for this network namespace).
+/// The interface of the IPv4 default route, else the IPv6 one.
 pub fn default_route_interface() -> Result<String> {
-    let ipv4 = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
-    let from_ipv4 = ipv4.lines().skip(1).find_map(|line| {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        (fields.get(1) == Some(&"00000000") && fields.get(7) == Some(&"00000000"))
-            .then(|| fields[0].to_string())
-    });
-    let ipv6 = std::fs::read_to_string("/proc/net/ipv6_route").unwrap_or_default();
-    let from_ipv6 = || {
-        ipv6.lines().find_map(|line| {
+    let routes = DefaultRoutes::read();
+    routes.ipv4.into_iter().chain(routes.ipv6).next().ok_or_else(|| {
+        anyhow!(
+            "no default route here: name the interfaces to protect, e.g. `scanguard attach eth0`"
+        )
+    })
+}
+
+/// Every interface that carries an IPv4 or IPv6 default route.
+pub fn default_route_interfaces() -> BTreeSet<String> {
+    let routes = DefaultRoutes::read();
+    routes.ipv4.into_iter().chain(routes.ipv6).collect()
+}
+
+/// Interfaces of the default routes, in table order, from /proc/net/route and
+/// /proc/net/ipv6_route: the kernel's own tables for the caller's network namespace.
+struct DefaultRoutes {
+    ipv4: Vec<String>,
+    ipv6: Vec<String>,
+}
+
+impl DefaultRoutes {
+    fn read() -> DefaultRoutes {
+        let ipv4 = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
+        let ipv6 = std::fs::read_to_string("/proc/net/ipv6_route").unwrap_or_default();
+        DefaultRoutes {
+            ipv4: ipv4_defaults(&ipv4),
+            ipv6: ipv6_defaults(&ipv6),
+        }
+    }
+}
+
+/// Destination and mask 0.0.0.0.
+fn ipv4_defaults(table: &str) -> Vec<String> {
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            (fields.get(1) == Some(&"00000000") && fields.get(7) == Some(&"00000000"))
+                .then(|| fields[0].to_string())
+        })
+        .collect()
+}
+
+/// Destination ::/0, leaving out the unreachable routes the kernel keeps on lo.
+fn ipv6_defaults(table: &str) -> Vec<String> {
+    table
+        .lines()
+        .filter_map(|line| {
             let fields: Vec<&str> = line.split_whitespace().collect();
             (fields.first() == Some(&"00000000000000000000000000000000")
                 && fields.get(1) == Some(&"00")
                 && fields.get(9).is_some_and(|name| *name != "lo"))
             .then(|| fields[9].to_string())
         })
-    };
-    from_ipv4.or_else(from_ipv6).ok_or_else(|| {
-        anyhow!(
-            "no default route here: name the interfaces to protect, e.g. `scanguard attach eth0`"
-        )
-    })
+        .collect()
 }
 
 /// The kernel driver behind an interface, for messages about native XDP support.
@@ -105,7 +142,7 @@ pub async fn xdp_attachment(ifindex: u32) -> Result<Option<XdpAttachment>> {
     Ok(attachment)
 }
 
-fn parse_xdp(attributes: &[LinkXdp]) -> Option<XdpAttachment> {
+pub(crate) fn parse_xdp(attributes: &[LinkXdp]) -> Option<XdpAttachment> {
     let mut program_id = None;
     let mut mode = None;
     for attribute in attributes {
@@ -131,10 +168,8 @@ fn parse_xdp(attributes: &[LinkXdp]) -> Option<XdpAttachment> {
 
 /// The name the kernel knows a program by, for "already carries program X" messages.
 pub fn program_name(program_id: u32) -> String {
-    aya::programs::loaded_programs()
-        .filter_map(Result::ok)
-        .find(|info| info.id() == program_id)
-        .and_then(|info| info.name_as_str().map(str::to_string))
+    program_names()
+        .remove(&program_id)
         .unwrap_or_else(|| "unknown".to_string())
 }
 
@@ -151,4 +186,30 @@ pub async fn detach_xdp(ifindex: u32) -> Result<()> {
     let result = handle.link().set(message).execute().await;
     connection.abort();
     result.with_context(|| format!("cannot detach the XDP program of interface {ifindex}"))
+}
+
+/// The names of all loaded programs by id (empty without CAP_SYS_ADMIN or CAP_BPF).
+pub fn program_names() -> HashMap<u32, String> {
+    aya::programs::loaded_programs()
+        .filter_map(Result::ok)
+        .filter_map(|info| Some((info.id(), info.name_as_str()?.to_string())))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_routes_of_both_families() {
+        let ipv4 = "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n\
+                    eth0\t00000000\t0102A8C0\t0003\t0\t0\t100\t00000000\t0\t0\t0\n\
+                    eth0\t0002A8C0\t00000000\t0001\t0\t0\t100\t00FFFFFF\t0\t0\t0\n\
+                    wlan0\t00000000\t0101A8C0\t0003\t0\t0\t600\t00000000\t0\t0\t0\n";
+        assert_eq!(ipv4_defaults(ipv4), ["eth0", "wlan0"]);
+        let ipv6 = "00000000000000000000000000000000 00 00000000000000000000000000000000 00 fe800000000000000000000000000001 00000400 00000001 00000000 00000003     eth0\n\
+                    00000000000000000000000000000000 00 00000000000000000000000000000000 00 00000000000000000000000000000000 ffffffff 00000001 00000000 00200200       lo\n\
+                    fe800000000000000000000000000000 40 00000000000000000000000000000000 00 00000000000000000000000000000000 00000100 00000001 00000000 00000001     eth0\n";
+        assert_eq!(ipv6_defaults(ipv6), ["eth0"]);
+    }
 }

@@ -1,5 +1,6 @@
 //! The scanguard loader: everything the CLI does, as a library the tests drive directly.
 
+pub mod attaching;
 pub mod bans;
 pub mod bpffs;
 pub mod cli;
@@ -7,9 +8,13 @@ pub mod clock;
 pub mod commands;
 pub mod config_file;
 pub mod daemon_status;
+pub mod docker;
 pub mod events;
 pub mod flows;
+pub mod follow;
+pub mod iface_kind;
 pub mod interfaces;
+pub mod links;
 pub mod lockout;
 pub mod metrics;
 pub mod paths;
@@ -17,3 +22,4 @@ pub mod pins;
 pub mod privileges;
 pub mod program;
 pub mod settings;
+pub mod targets;

@@ -45,6 +45,7 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
         }
         Command::Events(args) => scanguard::events::fanout::follow(&cli.run_dir, args.json).await,
         Command::Status(args) => commands::status::execute(cli, args.json).await,
+        Command::Ifaces(args) => commands::ifaces::execute(args.json).await,
         Command::Detach(args) => commands::detach::execute(cli, &args.interfaces).await,
         Command::Config(ConfigCommand::Check { file }) => commands::config::check(file),
         Command::Completions { shell } => {

@@ -9,6 +9,7 @@ use aya::{
     programs::{SchedClassifier, Xdp},
 };
 use aya_log::Level;
+use aya_obj::programs::XdpAttachType;
 use ipnet::IpNet;
 use scanguard_common::{
     allow::{ALLOW_LISTED, ALLOW_LOCKOUT, ALLOW_MAP, ipv4_mapped_prefix_len},
@@ -89,6 +90,31 @@ pub fn xdp(ebpf: &mut Ebpf) -> Result<&mut Xdp> {
         .program_mut(PROGRAM_NAME)
         .context("the embedded object has no scanguard program")?;
     Ok(program.try_into()?)
+}
+
+/// Pinned for a moment only, to open second handles on the loaded programs.
+const HANDLE_PIN: &str = "program-handle";
+
+/// Independent handles on the loaded programs (same program ids, links of their own), for a
+/// task that attaches while another one holds `ebpf`. aya cannot hand out a program by value,
+/// so each is pinned, opened from the pin and unpinned again.
+pub fn second_handles(ebpf: &mut Ebpf, pin_dir: &Path) -> Result<(Xdp, SchedClassifier)> {
+    let path = pin_dir.join(HANDLE_PIN);
+    // A daemon killed at the wrong moment may have left it.
+    let _ = std::fs::remove_file(&path);
+    let pinned = |path: &Path| format!("cannot pin a program at {}", path.display());
+    let unpinned = |path: &Path| format!("cannot unpin {}", path.display());
+
+    let xdp_program = xdp(ebpf)?;
+    xdp_program.pin(&path).with_context(|| pinned(&path))?;
+    let xdp_handle = Xdp::from_pin(&path, XdpAttachType::Interface);
+    xdp_program.unpin().with_context(|| unpinned(&path))?;
+
+    let egress_program = egress(ebpf)?;
+    egress_program.pin(&path).with_context(|| pinned(&path))?;
+    let egress_handle = SchedClassifier::from_pin(&path);
+    egress_program.unpin().with_context(|| unpinned(&path))?;
+    Ok((xdp_handle?, egress_handle?))
 }
 
 pub fn write_settings(ebpf: &mut Ebpf, settings: &Settings) -> Result<()> {

@@ -13,11 +13,6 @@ use anyhow::{Context as _, Result, bail};
 use aya::{
     Ebpf,
     maps::{HashMap, PerfEventArray},
-    programs::{
-        links::{FdLink, PinnedLink},
-        tc::{SchedClassifierLink, TcAttachType},
-        xdp::{XdpLink, XdpMode},
-    },
 };
 use log::{info, warn};
 use scanguard_common::{ban::BANS_MAP, event::EVENTS_MAP};
@@ -27,18 +22,20 @@ use tokio::{
 };
 
 use crate::{
+    attaching::{self, AttachOptions},
     bans, bpffs,
-    cli::{AttachArgs, Cli, LogLevel, Mode},
+    cli::{AttachArgs, Cli, LogLevel},
     config_file,
-    daemon_status::{AttachedInterface, DaemonLock, DaemonStatus},
+    daemon_status::{DaemonLock, DaemonStatus},
     events::{self, Detection, fanout::Fanout, output::Output},
     flows,
-    interfaces::{self, XdpAttachMode},
+    follow::Follower,
     lockout, metrics,
     paths::DEFAULT_CONFIG_FILE,
-    pins::{LinkKind, Pins, link_pin},
+    pins::Pins,
     privileges, program,
     settings::Settings,
+    targets::{self, Targets},
 };
 
 /// How often bans that expired without their source coming back are deleted.
@@ -47,15 +44,7 @@ const SWEEP_INTERVAL: Duration = Duration::from_secs(5);
 pub async fn execute(cli: &Cli, args: &AttachArgs) -> Result<()> {
     privileges::require()?;
     let settings = settings(args)?;
-    let names = if args.interfaces.is_empty() {
-        vec![interfaces::default_route_interface()?]
-    } else {
-        args.interfaces.clone()
-    };
-    let targets = names
-        .iter()
-        .map(|name| Ok((name.as_str(), interfaces::ifindex(name)?)))
-        .collect::<Result<Vec<_>>>()?;
+    let targets = targets::resolve(args).await?;
 
     let output = Output::new(args.json, args.syslog)?;
     let lock = DaemonLock::acquire(&cli.run_dir)?;
@@ -73,7 +62,7 @@ async fn run(
     cli: &Cli,
     args: &AttachArgs,
     settings: &Settings,
-    targets: &[(&str, u32)],
+    targets: &Targets,
     lock: &DaemonLock,
     output: Output,
     metrics: Option<metrics::Endpoint>,
@@ -110,28 +99,37 @@ async fn run(
         fanout: Fanout::bind(&cli.run_dir)?,
         lost,
     };
+    let options = AttachOptions {
+        mode: args.mode,
+        persist: args.persist,
+        pin_dir: cli.pin_dir.clone(),
+    };
     let mut attached = Vec::new();
-    for (name, ifindex) in targets {
-        let mode = attach(&mut ebpf, name, *ifindex, args, &cli.pin_dir).await?;
-        info!("protecting {name} ({} mode)", mode.name());
-        attached.push(AttachedInterface {
-            name: name.to_string(),
-            ifindex: *ifindex,
-            mode: mode.name().to_string(),
-        });
+    for target in &targets.interfaces {
+        let entry = attaching::attach_interface(&mut ebpf, target, &options)
+            .await?
+            .entry;
+        info!("protecting {} ({} mode)", target.name, entry.mode);
+        attached.push(entry);
     }
+    // The ports of bridges are attached, and followed, by a task of their own.
+    let follower = match targets.bridges.is_empty() {
+        true => None,
+        false => Some(Follower::start(&mut ebpf, targets, &attached, options).await?),
+    };
     program::start_flow_checks(&mut ebpf)?;
-    let mut status = DaemonStatus {
+    let status = DaemonStatus {
         pid: std::process::id(),
         persist: args.persist,
         pin_dir: cli.pin_dir.clone(),
-        interfaces: attached,
+        interfaces: follower.as_ref().map_or(attached, Follower::interfaces),
         events_lost: 0,
+        bridges: follower.as_ref().map(Follower::bridges).unwrap_or_default(),
     };
     lock.publish(&status)?;
+    let _following = follower.map(|follower| follower.spawn(lock.status_file()));
     enforce(&mut ebpf, settings, detections, sinks, |lost| {
-        status.events_lost = lost;
-        lock.publish(&status)
+        lock.update(|status| status.events_lost = lost)
     })
     .await?;
     if args.persist {
@@ -218,91 +216,6 @@ async fn enforce(
             }
         }
     }
-}
-
-/// Attaches to one interface, adopting persisted links there; returns the XDP mode in effect.
-async fn attach(
-    ebpf: &mut Ebpf,
-    name: &str,
-    ifindex: u32,
-    args: &AttachArgs,
-    pin_dir: &Path,
-) -> Result<XdpAttachMode> {
-    let xdp_pin = link_pin(pin_dir, LinkKind::Xdp, name);
-    let xdp = program::xdp(ebpf)?;
-    let mut existing = interfaces::xdp_attachment(ifindex).await?;
-    if let Some(orphan) = existing.filter(|found| {
-        !xdp_pin.exists() && interfaces::program_name(found.program_id) == program::PROGRAM_NAME
-    }) {
-        warn!(
-            "{name}: removing scanguard program {} left attached by a run that did not exit cleanly",
-            orphan.program_id
-        );
-        interfaces::detach_xdp(ifindex).await?;
-        existing = None;
-    }
-    let link_id = if let Some(existing) = existing {
-        if !xdp_pin.exists() {
-            bail!(
-                "interface {name} already carries XDP program {:?} (id {}) from another tool; remove it first (ip link set dev {name} xdp off)",
-                interfaces::program_name(existing.program_id),
-                existing.program_id
-            );
-        }
-        info!("{name}: adopting the persisted scanguard link");
-        let link = PinnedLink::from_pin(&xdp_pin)?.unpin()?;
-        xdp.attach_to_link(XdpLink::try_from(link)?)?
-    } else {
-        match args.mode {
-            Mode::Native => xdp.attach_to_if_index(ifindex, XdpMode::Driver)?,
-            Mode::Skb => xdp.attach_to_if_index(ifindex, XdpMode::Skb)?,
-            Mode::Auto => match xdp.attach_to_if_index(ifindex, XdpMode::Driver) {
-                Ok(link_id) => link_id,
-                Err(error) => {
-                    warn!(
-                        "{name}: driver {} has no native XDP ({error}); using generic (skb) mode",
-                        interfaces::driver(name)
-                    );
-                    xdp.attach_to_if_index(ifindex, XdpMode::Skb)?
-                }
-            },
-        }
-    };
-    if args.persist {
-        pin(FdLink::try_from(xdp.take_link(link_id)?)?, &xdp_pin)?;
-    }
-    attach_egress(ebpf, name, args.persist, pin_dir)?;
-    let attachment = interfaces::xdp_attachment(ifindex)
-        .await?
-        .with_context(|| format!("{name}: the kernel reports no XDP program after attaching"))?;
-    Ok(attachment.mode)
-}
-
-/// The TC egress program that records this host's flows (through TCX links on this kernel).
-fn attach_egress(ebpf: &mut Ebpf, name: &str, persist: bool, pin_dir: &Path) -> Result<()> {
-    let egress_pin = link_pin(pin_dir, LinkKind::Egress, name);
-    let egress = program::egress(ebpf)?;
-    let link_id = if egress_pin.exists() {
-        let link = PinnedLink::from_pin(&egress_pin)?.unpin()?;
-        egress.attach_to_link(SchedClassifierLink::try_from(link)?)?
-    } else {
-        egress
-            .attach(name, TcAttachType::Egress)
-            .with_context(|| format!("cannot attach the egress program to {name}"))?
-    };
-    if persist {
-        pin(FdLink::try_from(egress.take_link(link_id)?)?, &egress_pin)?;
-    }
-    Ok(())
-}
-
-fn pin(link: FdLink, path: &Path) -> Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    link.pin(path)
-        .with_context(|| format!("cannot pin a link at {}", path.display()))?;
-    Ok(())
 }
 
 /// The config file (explicit, or the default one if present) with the command line on top.

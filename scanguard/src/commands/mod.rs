@@ -5,6 +5,7 @@ pub mod ban;
 pub mod bans;
 pub mod config;
 pub mod detach;
+pub mod ifaces;
 pub mod stats;
 pub mod status;
 pub mod unban;

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::{
     cli::Cli,
-    daemon_status::{self, AttachedInterface},
+    daemon_status::{self, AttachedInterface, FollowedBridge},
     interfaces,
     pins::Pins,
 };
@@ -17,6 +17,8 @@ struct Status {
     daemon_pid: Option<u32>,
     persisted: bool,
     interfaces: Vec<AttachedInterface>,
+    /// Bridges whose ports the daemon attaches as they come and go.
+    bridges: Vec<FollowedBridge>,
     ban_seconds: u64,
     ban_mode: &'static str,
     actions: Vec<(&'static str, &'static str)>,
@@ -40,6 +42,10 @@ pub async fn execute(cli: &Cli, json: bool) -> Result<()> {
         daemon_pid: daemon.as_ref().map(|daemon| daemon.pid),
         persisted: !persisted_links.is_empty(),
         interfaces,
+        bridges: daemon
+            .as_ref()
+            .map(|daemon| daemon.bridges.clone())
+            .unwrap_or_default(),
         ban_seconds: config.ban_ns / scanguard_common::config::NANOS_PER_SECOND,
         ban_mode: config.ban_mode().name(),
         actions: Kind::ALL
@@ -69,6 +75,7 @@ async fn persisted_interfaces(names: &[String]) -> Vec<AttachedInterface> {
                 name: name.clone(),
                 ifindex,
                 mode: attachment.mode.name().to_string(),
+                ..AttachedInterface::default()
             });
         }
     }
@@ -81,8 +88,14 @@ fn print_text(status: &Status) {
         None if status.persisted => println!("daemon: not running; persisted program enforcing"),
         None => println!("daemon: not running"),
     }
+    for bridge in &status.bridges {
+        println!(
+            "bridge: {} (its ports are attached as they come)",
+            bridge.name
+        );
+    }
     for interface in &status.interfaces {
-        println!("interface: {} ({} mode)", interface.name, interface.mode);
+        println!("interface: {}", describe(interface));
     }
     println!("ban: {} s, {}", status.ban_seconds, status.ban_mode);
     for (kind, action) in &status.actions {
@@ -91,4 +104,61 @@ fn print_text(status: &Status) {
         }
     }
     println!("bans: {} of {}", status.bans, status.ban_capacity);
+}
+
+/// `br-1 (bridge, skb mode: generic fallback, the bridge driver has no native XDP)`,
+/// `veth0 (veth, native mode, port of br-1)`.
+fn describe(interface: &AttachedInterface) -> String {
+    let mut parts: Vec<String> = interface.kind.iter().cloned().collect();
+    match &interface.generic_fallback {
+        Some(reason) => parts.push(format!(
+            "{} mode: generic fallback, {reason}",
+            interface.mode
+        )),
+        None => parts.push(format!("{} mode", interface.mode)),
+    }
+    if let Some(bridge) = &interface.port_of {
+        parts.push(format!("port of {bridge}"));
+    }
+    format!("{} ({})", interface.name, parts.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_interface_line_says_kind_mode_fallback_and_bridge() {
+        let bridge = AttachedInterface {
+            name: "br-7d86d31b1478".into(),
+            ifindex: 4,
+            mode: "skb".into(),
+            kind: Some("bridge".into()),
+            port_of: None,
+            generic_fallback: Some("the bridge driver has no native XDP".into()),
+        };
+        assert_eq!(
+            describe(&bridge),
+            "br-7d86d31b1478 (bridge, skb mode: generic fallback, the bridge driver has no native XDP)"
+        );
+        let port = AttachedInterface {
+            name: "veth5e1a0c2".into(),
+            ifindex: 10,
+            mode: "native".into(),
+            kind: Some("veth".into()),
+            port_of: Some("br-7d86d31b1478".into()),
+            generic_fallback: None,
+        };
+        assert_eq!(
+            describe(&port),
+            "veth5e1a0c2 (veth, native mode, port of br-7d86d31b1478)"
+        );
+        let persisted = AttachedInterface {
+            name: "eth0".into(),
+            ifindex: 2,
+            mode: "native".into(),
+            ..AttachedInterface::default()
+        };
+        assert_eq!(describe(&persisted), "eth0 (native mode)");
+    }
 }

@@ -1,0 +1,246 @@
+//! Attaching to one interface: the XDP program (adopting a persisted link there, else native
+//! XDP with a generic-mode fallback) and the TC egress program that records flows, pinning
+//! both links with `--persist`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result, bail};
+use aya::{
+    Ebpf,
+    programs::{
+        SchedClassifier, Xdp,
+        links::{FdLink, PinnedLink},
+        tc::{SchedClassifierLink, SchedClassifierLinkId, TcAttachType},
+        xdp::{XdpLink, XdpLinkId, XdpMode},
+    },
+};
+use log::{info, warn};
+
+use crate::{
+    cli::Mode,
+    daemon_status::AttachedInterface,
+    iface_kind::IfaceKind,
+    interfaces,
+    pins::{LinkKind, link_pin},
+    program,
+};
+
+/// The two programs every interface gets.
+pub trait Programs {
+    fn xdp(&mut self) -> Result<&mut Xdp>;
+    fn egress(&mut self) -> Result<&mut SchedClassifier>;
+}
+
+impl Programs for Ebpf {
+    fn xdp(&mut self) -> Result<&mut Xdp> {
+        program::xdp(self)
+    }
+
+    fn egress(&mut self) -> Result<&mut SchedClassifier> {
+        program::egress(self)
+    }
+}
+
+/// Handles of their own on the loaded programs (see [`program::second_handles`]).
+pub struct OwnPrograms {
+    pub xdp: Xdp,
+    pub egress: SchedClassifier,
+}
+
+impl Programs for OwnPrograms {
+    fn xdp(&mut self) -> Result<&mut Xdp> {
+        Ok(&mut self.xdp)
+    }
+
+    fn egress(&mut self) -> Result<&mut SchedClassifier> {
+        Ok(&mut self.egress)
+    }
+}
+
+/// An interface to attach to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    pub name: String,
+    pub ifindex: u32,
+    pub kind: IfaceKind,
+    /// Set for the ports of a bridge being followed.
+    pub port_of: Option<String>,
+}
+
+/// How every interface of one daemon is attached.
+#[derive(Clone, Debug)]
+pub struct AttachOptions {
+    pub mode: Mode,
+    pub persist: bool,
+    pub pin_dir: PathBuf,
+}
+
+const LINK_KINDS: [LinkKind; 2] = [LinkKind::Xdp, LinkKind::Egress];
+
+impl AttachOptions {
+    /// Keeps a persisted interface's pinned links under its new name.
+    pub fn rename_pins(&self, old: &str, new: &str) {
+        if self.persist {
+            for kind in LINK_KINDS {
+                let _ = std::fs::rename(
+                    link_pin(&self.pin_dir, kind, old),
+                    link_pin(&self.pin_dir, kind, new),
+                );
+            }
+        }
+    }
+
+    /// Removes the pinned links of an interface let go of, so nothing keeps them.
+    pub fn forget_pins(&self, name: &str) {
+        if self.persist {
+            for kind in LINK_KINDS {
+                let _ = std::fs::remove_file(link_pin(&self.pin_dir, kind, name));
+            }
+        }
+    }
+}
+
+/// The links a program keeps for one interface (none when they are pinned).
+#[derive(Debug)]
+pub struct Links {
+    pub xdp: XdpLinkId,
+    pub egress: SchedClassifierLinkId,
+}
+
+impl Links {
+    /// Lets go of both links: they detach if the interface is still there.
+    pub fn release(self, programs: &mut impl Programs) {
+        if let Ok(xdp) = programs.xdp() {
+            drop(xdp.take_link(self.xdp));
+        }
+        if let Ok(egress) = programs.egress() {
+            drop(egress.take_link(self.egress));
+        }
+    }
+}
+
+/// The outcome: the status entry, and the links the programs keep.
+#[derive(Debug)]
+pub struct Attached {
+    pub entry: AttachedInterface,
+    pub links: Option<Links>,
+}
+
+/// Attaches both programs to one interface, adopting persisted links there.
+pub async fn attach_interface(
+    programs: &mut impl Programs,
+    target: &Target,
+    options: &AttachOptions,
+) -> Result<Attached> {
+    let Target { name, ifindex, .. } = target;
+    let xdp_pin = link_pin(&options.pin_dir, LinkKind::Xdp, name);
+    let xdp = programs.xdp()?;
+    let mut generic_fallback = None;
+    let mut existing = interfaces::xdp_attachment(*ifindex).await?;
+    if let Some(orphan) = existing.filter(|found| {
+        !xdp_pin.exists() && interfaces::program_name(found.program_id) == program::PROGRAM_NAME
+    }) {
+        warn!(
+            "{name}: removing scanguard program {} left attached by a run that did not exit cleanly",
+            orphan.program_id
+        );
+        interfaces::detach_xdp(*ifindex).await?;
+        existing = None;
+    }
+    let xdp_link = if let Some(existing) = existing {
+        if !xdp_pin.exists() {
+            bail!(
+                "interface {name} already carries XDP program {:?} (id {}) from another tool; remove it first (ip link set dev {name} xdp off)",
+                interfaces::program_name(existing.program_id),
+                existing.program_id
+            );
+        }
+        info!("{name}: adopting the persisted scanguard link");
+        let link = PinnedLink::from_pin(&xdp_pin)?.unpin()?;
+        xdp.attach_to_link(XdpLink::try_from(link)?)?
+    } else {
+        match options.mode {
+            Mode::Native => xdp.attach_to_if_index(*ifindex, XdpMode::Driver)?,
+            Mode::Skb => xdp.attach_to_if_index(*ifindex, XdpMode::Skb)?,
+            Mode::Auto => match xdp.attach_to_if_index(*ifindex, XdpMode::Driver) {
+                Ok(link_id) => link_id,
+                Err(error) => {
+                    let reason = no_native_reason(target);
+                    warn!("{name}: {reason} ({error}); using generic (skb) mode");
+                    generic_fallback = Some(reason);
+                    xdp.attach_to_if_index(*ifindex, XdpMode::Skb)?
+                }
+            },
+        }
+    };
+    let xdp_link = if options.persist {
+        pin(FdLink::try_from(xdp.take_link(xdp_link)?)?, &xdp_pin)?;
+        None
+    } else {
+        Some(xdp_link)
+    };
+    let egress_link = attach_egress(programs.egress()?, name, options.persist, &options.pin_dir)?;
+    let attachment = interfaces::xdp_attachment(*ifindex)
+        .await?
+        .with_context(|| format!("{name}: the kernel reports no XDP program after attaching"))?;
+    Ok(Attached {
+        entry: AttachedInterface {
+            name: name.clone(),
+            ifindex: *ifindex,
+            mode: attachment.mode.name().to_string(),
+            kind: Some(target.kind.name().to_string()),
+            port_of: target.port_of.clone(),
+            generic_fallback,
+        },
+        links: xdp_link
+            .zip(egress_link)
+            .map(|(xdp, egress)| Links { xdp, egress }),
+    })
+}
+
+/// The TC egress program that records this host's flows (through TCX links on this kernel).
+fn attach_egress(
+    egress: &mut SchedClassifier,
+    name: &str,
+    persist: bool,
+    pin_dir: &Path,
+) -> Result<Option<SchedClassifierLinkId>> {
+    let egress_pin = link_pin(pin_dir, LinkKind::Egress, name);
+    let link_id = if egress_pin.exists() {
+        let link = PinnedLink::from_pin(&egress_pin)?.unpin()?;
+        egress.attach_to_link(SchedClassifierLink::try_from(link)?)?
+    } else {
+        egress
+            .attach(name, TcAttachType::Egress)
+            .with_context(|| format!("cannot attach the egress program to {name}"))?
+    };
+    if persist {
+        pin(FdLink::try_from(egress.take_link(link_id)?)?, &egress_pin)?;
+        return Ok(None);
+    }
+    Ok(Some(link_id))
+}
+
+fn pin(link: FdLink, path: &Path) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    link.pin(path)
+        .with_context(|| format!("cannot pin a link at {}", path.display()))?;
+    Ok(())
+}
+
+/// Why native XDP was refused, as `status` states it.
+fn no_native_reason(target: &Target) -> String {
+    match target.kind {
+        IfaceKind::Physical => format!(
+            "driver {} has no native XDP",
+            interfaces::driver(&target.name)
+        ),
+        IfaceKind::Wireless => format!(
+            "wireless driver {} has no native XDP",
+            interfaces::driver(&target.name)
+        ),
+        kind => format!("the {} driver has no native XDP", kind.name()),
+    }
+}

@@ -1,0 +1,392 @@
+//! `scanguard ifaces`: every interface, its kind, whether it carries the default route,
+//! its XDP program, a bridge's ports, and the Docker network or container behind it.
+
+use std::collections::{BTreeSet, HashMap};
+
+use anyhow::Result;
+use serde::Serialize;
+
+use crate::{
+    docker::{self, DockerNames, Engine},
+    iface_kind::{self, IfaceKind, SysfsFacts},
+    interfaces::{self, XdpAttachMode},
+    links::{self, Link},
+    program::PROGRAM_NAME,
+};
+
+#[derive(Debug, Serialize)]
+struct Report {
+    docker: DockerState,
+    interfaces: Vec<Iface>,
+}
+
+#[derive(Debug, Serialize)]
+struct DockerState {
+    engine: String,
+    reachable: bool,
+    error: Option<String>,
+}
+
+#[derive(Debug, PartialEq, Eq, Serialize)]
+struct Iface {
+    name: String,
+    ifindex: u32,
+    kind: IfaceKind,
+    /// rtnetlink's IFLA_INFO_KIND, e.g. "wireguard" for kind "other".
+    link_kind: Option<String>,
+    default_route: bool,
+    xdp: XdpState,
+    /// The bridge or bond this is a port of.
+    master: Option<String>,
+    /// A bridge's ports.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ports: Option<Vec<String>>,
+    /// The Docker network of a bridge, or of the container endpoint behind a veth.
+    docker_network: Option<String>,
+    /// The Docker container behind a host-side veth.
+    container: Option<String>,
+}
+
+#[derive(Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "lowercase")]
+enum XdpState {
+    None,
+    Scanguard {
+        program_id: u32,
+        mode: XdpAttachMode,
+    },
+    Other {
+        program_id: u32,
+        /// Unknown without the privileges to read program info.
+        program_name: Option<String>,
+        mode: XdpAttachMode,
+    },
+}
+
+pub async fn execute(json: bool) -> Result<()> {
+    let links = links::dump().await?;
+    let (docker_state, names) = docker_names(&links).await;
+    let sysfs: Vec<SysfsFacts> = links.iter().map(iface_kind::sysfs_facts).collect();
+    let interfaces = describe(
+        &links,
+        &sysfs,
+        &interfaces::default_route_interfaces(),
+        &interfaces::program_names(),
+        &names,
+    );
+    let report = Report {
+        docker: docker_state,
+        interfaces,
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_text(&report);
+    }
+    Ok(())
+}
+
+/// Names from the engine if one answers; none otherwise, which is fine.
+async fn docker_names(links: &[Link]) -> (DockerState, DockerNames) {
+    let engine = docker::engine_address();
+    if !docker::engine_socket_exists() {
+        let state = DockerState {
+            error: Some(format!("no Docker engine socket at {engine}")),
+            engine,
+            reachable: false,
+        };
+        return (state, DockerNames::default());
+    }
+    let names = match Engine::connect().await {
+        Ok(connected) => connected.names(links).await,
+        Err(error) => Err(error),
+    };
+    match names {
+        Ok(names) => {
+            let state = DockerState {
+                engine,
+                reachable: true,
+                error: None,
+            };
+            (state, names)
+        }
+        Err(error) => {
+            let state = DockerState {
+                engine,
+                reachable: false,
+                error: Some(format!("{error:#}")),
+            };
+            (state, DockerNames::default())
+        }
+    }
+}
+
+/// One entry per link, in ifindex order; `sysfs` goes with `links` index by index.
+fn describe(
+    links: &[Link],
+    sysfs: &[SysfsFacts],
+    default_routes: &BTreeSet<String>,
+    program_names: &HashMap<u32, String>,
+    docker: &DockerNames,
+) -> Vec<Iface> {
+    let name_of = |ifindex: u32| {
+        links
+            .iter()
+            .find(|link| link.ifindex == ifindex)
+            .map(|link| link.name.clone())
+    };
+    links
+        .iter()
+        .zip(sysfs)
+        .map(|(link, sysfs)| {
+            let kind = iface_kind::classify(link, *sysfs);
+            let endpoint = docker.containers.get(&link.ifindex);
+            Iface {
+                name: link.name.clone(),
+                ifindex: link.ifindex,
+                kind,
+                link_kind: link.kind.clone(),
+                default_route: default_routes.contains(&link.name),
+                xdp: xdp_state(link, program_names),
+                master: link.master.and_then(name_of),
+                ports: (kind == IfaceKind::Bridge).then(|| {
+                    links
+                        .iter()
+                        .filter(|port| port.master == Some(link.ifindex))
+                        .map(|port| port.name.clone())
+                        .collect()
+                }),
+                docker_network: docker
+                    .networks
+                    .get(&link.name)
+                    .cloned()
+                    .or_else(|| endpoint.map(|endpoint| endpoint.network.clone())),
+                container: endpoint.map(|endpoint| endpoint.container.clone()),
+            }
+        })
+        .collect()
+}
+
+/// scanguard is recognised by its program's name, as the kernel reports it.
+fn xdp_state(link: &Link, program_names: &HashMap<u32, String>) -> XdpState {
+    let Some(attachment) = link.xdp else {
+        return XdpState::None;
+    };
+    let name = program_names.get(&attachment.program_id);
+    if name.map(String::as_str) == Some(PROGRAM_NAME) {
+        XdpState::Scanguard {
+            program_id: attachment.program_id,
+            mode: attachment.mode,
+        }
+    } else {
+        XdpState::Other {
+            program_id: attachment.program_id,
+            program_name: name.cloned(),
+            mode: attachment.mode,
+        }
+    }
+}
+
+fn print_text(report: &Report) {
+    let docker = &report.docker;
+    match &docker.error {
+        None => println!("docker: engine at {}", docker.engine),
+        Some(error) => println!("docker: {error}; no Docker names"),
+    }
+    let rows: Vec<[String; 5]> = report
+        .interfaces
+        .iter()
+        .map(|iface| {
+            [
+                iface.name.clone(),
+                match &iface.link_kind {
+                    Some(link_kind) if iface.kind == IfaceKind::Other => {
+                        format!("other ({link_kind})")
+                    }
+                    _ => iface.kind.name().to_string(),
+                },
+                if iface.default_route { "default" } else { "" }.to_string(),
+                xdp_text(&iface.xdp),
+                details(iface),
+            ]
+        })
+        .collect();
+    let header = ["INTERFACE", "KIND", "ROUTE", "XDP", "DETAILS"].map(str::to_string);
+    let mut widths = [0; 5];
+    for row in std::iter::once(&header).chain(&rows) {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    for row in std::iter::once(&header).chain(&rows) {
+        let line: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .map(|(cell, width)| format!("{cell:width$}"))
+            .collect();
+        println!("{}", line.join("  ").trim_end());
+    }
+}
+
+fn xdp_text(state: &XdpState) -> String {
+    match state {
+        XdpState::None => "none".to_string(),
+        XdpState::Scanguard { mode, .. } => format!("scanguard ({})", mode.name()),
+        XdpState::Other {
+            program_id,
+            program_name,
+            mode,
+        } => format!(
+            "{} (id {program_id}, {})",
+            program_name.as_deref().unwrap_or("unknown program"),
+            mode.name()
+        ),
+    }
+}
+
+fn details(iface: &Iface) -> String {
+    let mut parts = Vec::new();
+    if let Some(master) = &iface.master {
+        parts.push(format!("port of {master}"));
+    }
+    match (&iface.container, &iface.docker_network) {
+        (Some(container), Some(network)) => {
+            parts.push(format!("container {container} on {network}"));
+        }
+        (None, Some(network)) => parts.push(format!("Docker network {network}")),
+        _ => {}
+    }
+    if let Some(ports) = &iface.ports {
+        if ports.is_empty() {
+            parts.push("no ports".to_string());
+        } else {
+            parts.push(format!("ports: {}", ports.join(", ")));
+        }
+    }
+    parts.join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{docker::Endpoint, interfaces::XdpAttachment};
+
+    fn link(ifindex: u32, name: &str, kind: Option<&str>) -> Link {
+        Link {
+            ifindex,
+            name: name.into(),
+            kind: kind.map(str::to_string),
+            ..Link::default()
+        }
+    }
+
+    #[test]
+    fn a_docker_host_is_described_with_names_routes_and_programs() {
+        let links = vec![
+            Link {
+                loopback: true,
+                ..link(1, "lo", None)
+            },
+            Link {
+                xdp: Some(XdpAttachment {
+                    program_id: 9,
+                    mode: XdpAttachMode::Native,
+                }),
+                ..link(2, "eth0", None)
+            },
+            link(3, "wlan0", None),
+            Link {
+                xdp: Some(XdpAttachment {
+                    program_id: 12,
+                    mode: XdpAttachMode::Skb,
+                }),
+                ..link(4, "br-7d86d31b1478", Some("bridge"))
+            },
+            Link {
+                master: Some(4),
+                xdp: Some(XdpAttachment {
+                    program_id: 12,
+                    mode: XdpAttachMode::Native,
+                }),
+                ..link(10, "veth5e1a0c2", Some("veth"))
+            },
+            link(11, "wg0", Some("wireguard")),
+        ];
+        let physical = SysfsFacts {
+            device: true,
+            wireless: false,
+        };
+        let wireless = SysfsFacts {
+            device: true,
+            wireless: true,
+        };
+        let none = SysfsFacts::default();
+        let sysfs = [none, physical, wireless, none, none, none];
+        let programs = HashMap::from([(9, "xdp_dummy".to_string()), (12, "scanguard".to_string())]);
+        let mut docker = DockerNames::default();
+        docker
+            .networks
+            .insert("br-7d86d31b1478".into(), "my_network".into());
+        docker.containers.insert(
+            10,
+            Endpoint {
+                container: "funny_chatelet".into(),
+                network: "my_network".into(),
+                network_id: "7d86d31b1478e7cca9ebed7e73aa0fdeec46c5ca29497431d3007d2d9e15ed99"
+                    .into(),
+                mac: None,
+            },
+        );
+        let routes = BTreeSet::from(["wlan0".to_string()]);
+        let described = describe(&links, &sysfs, &routes, &programs, &docker);
+
+        let kinds: Vec<IfaceKind> = described.iter().map(|iface| iface.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                IfaceKind::Loopback,
+                IfaceKind::Physical,
+                IfaceKind::Wireless,
+                IfaceKind::Bridge,
+                IfaceKind::Veth,
+                IfaceKind::Other
+            ]
+        );
+        assert!(described[2].default_route && !described[1].default_route);
+        assert_eq!(
+            described[1].xdp,
+            XdpState::Other {
+                program_id: 9,
+                program_name: Some("xdp_dummy".into()),
+                mode: XdpAttachMode::Native
+            }
+        );
+        assert_eq!(
+            described[3].xdp,
+            XdpState::Scanguard {
+                program_id: 12,
+                mode: XdpAttachMode::Skb
+            }
+        );
+        assert_eq!(described[3].ports, Some(vec!["veth5e1a0c2".to_string()]));
+        assert_eq!(described[3].docker_network.as_deref(), Some("my_network"));
+        assert_eq!(described[4].master.as_deref(), Some("br-7d86d31b1478"));
+        assert_eq!(described[4].container.as_deref(), Some("funny_chatelet"));
+        assert_eq!(described[4].ports, None);
+        assert_eq!(
+            details(&described[4]),
+            "port of br-7d86d31b1478; container funny_chatelet on my_network"
+        );
+        assert_eq!(
+            details(&described[3]),
+            "Docker network my_network; ports: veth5e1a0c2"
+        );
+        assert_eq!(xdp_text(&described[1].xdp), "xdp_dummy (id 9, native)");
+
+        let json = serde_json::to_value(&described[4]).expect("serializes");
+        assert_eq!(json["xdp"]["state"], "scanguard");
+        assert_eq!(json["xdp"]["mode"], "native");
+        assert_eq!(json["kind"], "veth");
+        assert!(json.get("ports").is_none());
+    }
+}
