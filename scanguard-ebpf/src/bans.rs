@@ -14,7 +14,11 @@ use scanguard_common::{
     kind::Kind,
 };
 
-use crate::{counters::count, maps::BANS};
+use crate::{
+    counters::count,
+    maps::BANS,
+    state::{update, update_global},
+};
 
 #[map]
 static SUSPECTS: LruHashMap<AddrKey, Suspect> = LruHashMap::with_max_entries(HARDENING_CAPACITY, 0);
@@ -97,44 +101,27 @@ pub fn ban(src: &AddrKey, ttl: u8, now_ns: u64, config: &Config, reason: Kind) -
 #[inline(always)]
 fn enough_probes(src: &AddrKey, ttl: u8, now_ns: u64, config: &Config, min_probes: u8) -> bool {
     let ttl_check = config.ttl_check != 0;
-    match SUSPECTS.get_ptr_mut(src) {
-        // SAFETY: a live map value; racing CPUs may lose one count.
-        Some(suspect) => {
-            unsafe { &mut *suspect }.count(now_ns, ttl, config.ban_ns, min_probes, ttl_check)
-        }
-        None => {
-            let mut suspect = Suspect::new(now_ns, ttl);
-            let enough = suspect.count(now_ns, ttl, config.ban_ns, min_probes, ttl_check);
-            let _ = SUSPECTS.insert(src, &suspect, 0);
-            enough
-        }
-    }
+    update(&SUSPECTS, src, Suspect::new(now_ns, ttl), |suspect| {
+        suspect.count(now_ns, ttl, config.ban_ns, min_probes, ttl_check)
+    })
 }
 
 #[inline(always)]
 fn take_ban_budget(now_ns: u64, config: &Config) -> bool {
-    match BAN_BUDGET.get_ptr_mut(0) {
-        // SAFETY: one global entry; racing CPUs may misplace one token, never corrupt it.
-        Some(bucket) => unsafe { &mut *bucket }
-            .admit(now_ns, &config.ban_rate)
-            .is_some(),
-        None => true,
-    }
+    update_global(&BAN_BUDGET, |bucket| {
+        bucket.admit(now_ns, &config.ban_rate).is_some()
+    })
+    .unwrap_or(true)
 }
 
 #[inline(always)]
 fn take_subnet_budget(src: &AddrKey, now_ns: u64, config: &Config) -> bool {
-    let subnet = subnet_of(src);
-    match SUBNET_BANS.get_ptr_mut(&subnet) {
-        // SAFETY: a live map value; racing CPUs may lose one count.
-        Some(bans) => unsafe { &mut *bans }.take(now_ns, config.subnet_bans_per_minute),
-        None => {
-            let mut bans = SubnetBans::default();
-            let taken = bans.take(now_ns, config.subnet_bans_per_minute);
-            let _ = SUBNET_BANS.insert(&subnet, &bans, 0);
-            taken
-        }
-    }
+    update(
+        &SUBNET_BANS,
+        &subnet_of(src),
+        SubnetBans::default(),
+        |bans| bans.take(now_ns, config.subnet_bans_per_minute),
+    )
 }
 
 /// The configured length, doubled for repeat offenders; remembers this ban for next time.

@@ -17,7 +17,10 @@ use scanguard_common::{
     parse::Frame,
 };
 
-use crate::counters::count;
+use crate::{
+    counters::count,
+    state::{update, update_global},
+};
 
 #[map]
 static EVENTS: PerfEventArray<Event> = PerfEventArray::new(0);
@@ -89,26 +92,18 @@ pub fn report(ctx: &XdpContext, frame: &Frame, now_ns: u64, config: &Config, rep
 #[inline(always)]
 fn admit(src: &AddrKey, now_ns: u64, config: &Config) -> Option<u64> {
     let rate = &config.event_rate;
-    match EVENT_BUCKETS.get_ptr_mut(src) {
-        // SAFETY: a live map value; a race between CPUs only misplaces one token.
-        Some(bucket) => unsafe { &mut *bucket }.admit(now_ns, rate),
-        None => {
-            let mut bucket = TokenBucket::full(now_ns, rate);
-            let admitted = bucket.admit(now_ns, rate);
-            // A full bucket map evicts its least recent source; failing is harmless.
-            let _ = EVENT_BUCKETS.insert(src, &bucket, 0);
-            admitted
-        }
-    }
+    update(
+        &EVENT_BUCKETS,
+        src,
+        TokenBucket::full(now_ns, rate),
+        |bucket| bucket.admit(now_ns, rate),
+    )
 }
 
 #[inline(always)]
 fn admit_global(now_ns: u64, config: &Config) -> bool {
-    match GLOBAL_EVENTS.get_ptr_mut(0) {
-        // SAFETY: one global entry; racing CPUs may misplace one token, never corrupt it.
-        Some(bucket) => unsafe { &mut *bucket }
-            .admit(now_ns, &config.global_event_rate)
-            .is_some(),
-        None => true,
-    }
+    update_global(&GLOBAL_EVENTS, |bucket| {
+        bucket.admit(now_ns, &config.global_event_rate).is_some()
+    })
+    .unwrap_or(true)
 }

@@ -10,6 +10,7 @@ mod events;
 mod flows;
 mod maps;
 mod packet;
+mod state;
 mod sweep;
 
 use aya_ebpf::{

@@ -1,6 +1,6 @@
 //! Port-sweep sketches per source.
 
-use crate::maps::allowance;
+use crate::{maps::allowance, state::update};
 use aya_ebpf::{macros::map, maps::LruHashMap};
 use scanguard_common::{
     ban::AddrKey,
@@ -18,15 +18,8 @@ pub fn is_sweep(src: &AddrKey, port: u16, now_ns: u64, config: &Config) -> bool 
     if config.sweep_ports == 0 || allowance(src).is_some() {
         return false;
     }
-    let distinct = match SWEEPS.get_ptr_mut(src) {
-        // SAFETY: a live map value; two CPUs racing on one source may lose one port.
-        Some(sweep) => unsafe { &mut *sweep }.observe(now_ns, port, config.sweep_window_ns),
-        None => {
-            let mut sweep = Sweep::default();
-            let distinct = sweep.observe(now_ns, port, config.sweep_window_ns);
-            let _ = SWEEPS.insert(src, &sweep, 0);
-            distinct
-        }
-    };
+    let distinct = update(&SWEEPS, src, Sweep::default(), |sweep| {
+        sweep.observe(now_ns, port, config.sweep_window_ns)
+    });
     distinct >= config.sweep_ports
 }
