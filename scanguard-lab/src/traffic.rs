@@ -89,6 +89,26 @@ pub fn nmap_port_state(from: &Host, scan: &str, to: IpAddr, port: u16) -> String
         .to_string()
 }
 
+/// Sends exactly `count` packets with hping3 from `from` to `to` (`args` shape them), as fast
+/// as `-i` allows; hping3 exits 1 when nothing answers, which a flood expects.
+pub fn hping3(from: &Host, args: &[&str], count: u32, to: IpAddr) {
+    let status = from
+        .command("hping3")
+        .arg("-q")
+        .args(args)
+        .arg("-c")
+        .arg(count.to_string())
+        .arg(to.to_string())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("run hping3");
+    assert!(
+        status.success() || status.code() == Some(1),
+        "hping3 {args:?}: {status}"
+    );
+}
+
 /// Runs nmap from `from` with `args` against `to` and counts the ports whose probes got an
 /// answer (open, closed or unfiltered): the probes that got through.
 pub fn nmap_answered_ports(from: &Host, args: &[&str], to: IpAddr) -> usize {

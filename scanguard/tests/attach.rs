@@ -4,29 +4,14 @@
 mod lab;
 
 use aya::programs::xdp::XdpMode;
-use lab::{SCANGUARD, require_root};
+use lab::{SCANGUARD, require_root, xdp_attachment};
 use nix::sys::signal::Signal;
-use scanguard::{
-    interfaces::{self, XdpAttachMode},
-    program,
-    settings::Settings,
-};
-use scanguard_lab::{Host, ScanLab};
+use scanguard::{interfaces::XdpAttachMode, program, settings::Settings};
+use scanguard_lab::ScanLab;
 use scanguard_lab::{
     daemon::Daemon,
     traffic::{serve, talk},
 };
-
-fn attachment(host: &Host) -> Option<interfaces::XdpAttachment> {
-    let _guard = host.enter().expect("enter the victim's namespace");
-    let ifindex = interfaces::ifindex(&host.interface).expect("victim interface");
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-        .block_on(interfaces::xdp_attachment(ifindex))
-        .expect("netlink query")
-}
 
 fn loaded_program_id(ebpf: &mut aya::Ebpf) -> u32 {
     program::xdp(ebpf)
@@ -53,7 +38,7 @@ fn attaches_in_native_and_generic_mode_and_detaches_on_drop() {
                 .attach(&lab.victim.interface, mode)
                 .unwrap_or_else(|error| panic!("attach in {mode:?}: {error}"));
         }
-        let attached = attachment(&lab.victim).expect("netlink reports an XDP program");
+        let attached = xdp_attachment(&lab.victim).expect("netlink reports an XDP program");
         assert_eq!(attached.mode, expected);
         assert_eq!(attached.program_id, loaded_program_id(&mut ebpf));
 
@@ -65,7 +50,7 @@ fn attaches_in_native_and_generic_mode_and_detaches_on_drop() {
 
         drop(ebpf);
         assert_eq!(
-            attachment(&lab.victim),
+            xdp_attachment(&lab.victim),
             None,
             "{mode:?}: still attached after drop"
         );
@@ -84,7 +69,7 @@ fn the_daemon_detaches_and_unpins_on_sigint_and_sigterm() {
         );
         let pin_dir = daemon.pin_dir.clone();
         assert_eq!(
-            attachment(&lab.victim).map(|attached| attached.mode),
+            xdp_attachment(&lab.victim).map(|attached| attached.mode),
             Some(XdpAttachMode::Native)
         );
         assert!(pin_dir.join("BANS").exists(), "maps pinned while running");
@@ -95,7 +80,7 @@ fn the_daemon_detaches_and_unpins_on_sigint_and_sigterm() {
         let status = daemon.stop(signal);
         assert!(status.success(), "{signal}: exit {status}");
         assert_eq!(
-            attachment(&lab.victim),
+            xdp_attachment(&lab.victim),
             None,
             "{signal}: program left behind"
         );

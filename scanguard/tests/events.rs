@@ -14,7 +14,12 @@ use std::{
 };
 
 use lab::{SCANGUARD, require_root};
-use scanguard_lab::{ScanLab, daemon::Daemon, traffic::nmap_port_state, wait_until};
+use scanguard_lab::{
+    ScanLab,
+    daemon::Daemon,
+    traffic::{hping3, nmap_port_state},
+    wait_until,
+};
 use serde_json::Value;
 
 const CLOSED: u16 = 81;
@@ -174,19 +179,11 @@ fn a_flood_from_a_banned_source_is_rate_limited_in_the_kernel() {
     daemon.cli(&["ban", &lab.attacker.ipv4.to_string(), "--for", "10m"]);
 
     // Bounded: exactly FLOOD SYNs, as fast as hping3 goes, from the attacker namespace only.
-    let status = lab
-        .attacker
-        .command("hping3")
-        .args(["-q", "-S", "-p", "80", "-i", "u1", "-c"])
-        .arg(FLOOD.to_string())
-        .arg(victim.to_string())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("run hping3");
-    assert!(
-        status.success() || status.code() == Some(1),
-        "hping3: {status}"
+    hping3(
+        &lab.attacker,
+        &["-S", "-p", "80", "-i", "u1"],
+        FLOOD as u32,
+        victim,
     );
 
     let stats = daemon.cli_json(&["stats"]);

@@ -4,16 +4,15 @@
 
 mod lab;
 
-use std::{net::IpAddr, process::Stdio};
+use std::net::IpAddr;
 
-use lab::{SCANGUARD, require_root};
+use lab::{SCANGUARD, require_root, xdp_attachment};
 use nix::sys::signal::Signal;
-use scanguard::interfaces;
 use scanguard_lab::{
-    Host, ScanLab,
+    ScanLab,
     daemon::Daemon,
     run_checked,
-    traffic::{nmap_port_state, serve, talk},
+    traffic::{hping3, nmap_port_state, serve, talk},
 };
 
 const SERVICE: u16 = 80;
@@ -22,18 +21,6 @@ fn write_config(name: &str, text: &str) -> String {
     let path = std::env::temp_dir().join(format!("scanguard-{name}-{}.toml", std::process::id()));
     std::fs::write(&path, text).expect("write config");
     path.display().to_string()
-}
-
-fn xdp_attached(host: &Host) -> bool {
-    let _guard = host.enter().expect("enter the namespace");
-    let ifindex = interfaces::ifindex(&host.interface).expect("interface");
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-        .block_on(interfaces::xdp_attachment(ifindex))
-        .expect("netlink query")
-        .is_some()
 }
 
 #[test]
@@ -56,19 +43,11 @@ fn a_spoofed_flood_from_random_sources_stays_bounded() {
     let rss_before = daemon.rss_kib();
 
     // Bounded: FLOOD SYNs to telnet (watched), each from a random spoofed source.
-    let status = lab
-        .attacker
-        .command("hping3")
-        .args(["-q", "--rand-source", "-S", "-p", "23", "-i", "u20", "-c"])
-        .arg(FLOOD.to_string())
-        .arg(victim.to_string())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("run hping3");
-    assert!(
-        status.success() || status.code() == Some(1),
-        "hping3: {status}"
+    hping3(
+        &lab.attacker,
+        &["--rand-source", "-S", "-p", "23", "-i", "u20"],
+        FLOOD,
+        victim,
     );
     talk(&lab.client, victim, SERVICE).expect("the benign client is unaffected");
 
@@ -110,17 +89,9 @@ fn a_probe_spoofed_from_the_gateway_is_reported_not_obeyed() {
     .expect("route via the client");
     let daemon = Daemon::start(SCANGUARD, &lab.victim, &[&lab.victim.interface]);
 
-    // A NULL probe (hping3's default: no flags) with the gateway's address as its source.
-    run_checked(
-        lab.attacker
-            .command("hping3")
-            .args(["-q", "-c", "3", "-p", "81", "-a"])
-            .arg(gateway.to_string())
-            .arg(victim.to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null()),
-    )
-    .ok();
+    // NULL probes (hping3's default: no flags) with the gateway's address as their source.
+    let spoofed = gateway.to_string();
+    hping3(&lab.attacker, &["-p", "81", "-a", &spoofed], 3, victim);
     assert!(
         daemon.bans().is_empty(),
         "the gateway was banned: {:?}",
@@ -154,11 +125,14 @@ fn a_crashed_daemon_leaves_nothing_enforcing_and_its_state_is_cleaned_up() {
     assert!(!first.stop(Signal::SIGKILL).success());
 
     // Its links died with it; its pinned maps did not.
-    assert!(!xdp_attached(&lab.victim), "a program outlived its daemon");
+    assert!(
+        xdp_attachment(&lab.victim).is_none(),
+        "a program outlived its daemon"
+    );
     assert!(first.pin_dir.join("BANS").exists());
     talk(&lab.attacker, victim, SERVICE).expect("nothing enforces any more");
 
     let second = first.restart(&lab.victim, &[&lab.victim.interface]);
     assert!(second.bans().is_empty(), "stale bans were adopted");
-    assert!(xdp_attached(&lab.victim));
+    assert!(xdp_attachment(&lab.victim).is_some());
 }

@@ -1,5 +1,13 @@
 //! What the end-to-end tests share beyond scanguard-lab.
 
+#![allow(
+    dead_code,
+    reason = "each test binary uses a different part of this module"
+)]
+
+use scanguard::interfaces::{self, XdpAttachment};
+use scanguard_lab::Host;
+
 pub const SCANGUARD: &str = env!("CARGO_BIN_EXE_scanguard");
 
 pub fn require_root() {
@@ -7,4 +15,16 @@ pub fn require_root() {
         scanguard_lab::is_root(),
         "kernel tests need root (CAP_BPF, CAP_NET_ADMIN, CAP_SYS_ADMIN): run `cargo xtask test` as root"
     );
+}
+
+/// The XDP program on `host`'s interface, as netlink reports it in its namespace.
+pub fn xdp_attachment(host: &Host) -> Option<XdpAttachment> {
+    let _guard = host.enter().expect("enter the host's namespace");
+    let ifindex = interfaces::ifindex(&host.interface).expect("the lab interface");
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(interfaces::xdp_attachment(ifindex))
+        .expect("netlink query")
 }
