@@ -277,6 +277,10 @@ impl Drop for Daemon {
             eprintln!("--- scanguard attach log ---\n{text}--- end of log ---");
             let _ = std::fs::remove_file(log);
         }
+        // Whatever a killed or failing daemon left: pins (persisted links go with them) and
+        // its run directory. A restarted daemon on the same directories cleans up after both.
+        let _ = std::fs::remove_dir_all(&self.pin_dir);
+        let _ = std::fs::remove_dir_all(&self.run_dir);
     }
 }
 
