@@ -1,5 +1,6 @@
 //! Developer workflows, run as `cargo xtask <command>` (alias in .cargo/config.toml).
 
+mod fuzz;
 mod lab;
 mod lab_clean;
 mod process;
@@ -30,6 +31,8 @@ enum Commands {
     /// Delete lab network namespaces (sgl-*) whose creating process is gone, and the files and
     /// pins of a demo lab whose keeper is gone.
     LabClean,
+    /// Run each cargo-fuzz target (fuzz/) for a while on nightly; installs cargo-fuzz if missing.
+    Fuzz(fuzz::FuzzArgs),
     /// Internal: the process that owns a demo lab; started by `lab`.
     #[command(hide = true)]
     LabKeeper(lab::KeeperArgs),
@@ -41,6 +44,7 @@ fn main() -> ExitCode {
         Commands::Test => test::execute(),
         Commands::Lab(args) => lab::execute(&args),
         Commands::LabClean => lab_clean::execute(),
+        Commands::Fuzz(args) => fuzz::execute(&args),
         Commands::LabKeeper(args) => lab::keeper_execute(&args),
     };
     match result {
