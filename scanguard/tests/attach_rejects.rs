@@ -12,13 +12,12 @@ use std::{
     time::{Duration, Instant},
 };
 
-use lab::{SCANGUARD, require_root};
+use lab::{SCANGUARD, require_root, xdp_attachment};
 use proptest::{
     prelude::*,
     sample::select,
     test_runner::{Config as ProptestConfig, TestRunner},
 };
-use scanguard::interfaces;
 use scanguard_lab::{Host, ScanLab, daemon::Daemon};
 
 /// The pin and run directories of one refused attach.
@@ -91,17 +90,9 @@ fn assert_refused(output: &Output, args: &[String]) {
     }
 }
 
-/// The XDP program `host`'s interface carries, as netlink reports it in its namespace.
+/// The id of the XDP program `host`'s interface carries.
 fn xdp_program(host: &Host) -> Option<u32> {
-    let _guard = host.enter().expect("enter the namespace");
-    let ifindex = interfaces::ifindex(&host.interface).expect("the lab interface");
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-        .block_on(interfaces::xdp_attachment(ifindex))
-        .expect("query XDP over netlink")
-        .map(|attachment| attachment.program_id)
+    xdp_attachment(host).map(|attachment| attachment.program_id)
 }
 
 fn assert_nothing_left(host: &Host, dirs: &Dirs, args: &[String]) {
