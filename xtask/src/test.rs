@@ -30,6 +30,9 @@ pub fn execute() -> Result<()> {
     println!("[test] running clippy");
     run(cargo().args([
         "clippy",
+        // The release profile of the tests above: build scripts (the eBPF object) and
+        // dependencies are not built a second time for another profile.
+        "--release",
         "--workspace",
         "--exclude",
         "scanguard-ebpf",
