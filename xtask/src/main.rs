@@ -1,5 +1,6 @@
 //! Developer workflows, run as `cargo xtask <command>` (alias in .cargo/config.toml).
 
+mod bench;
 mod fuzz;
 mod lab;
 mod lab_clean;
@@ -25,6 +26,12 @@ enum Commands {
     Setup,
     /// Run every test, then clippy and rustfmt. Kernel tests need root.
     Test,
+    /// Measure scanguard against the empty XDP program and other filters (needs root);
+    /// writes target/bench/bench.{md,json,png}. Options go to the benchmark (--quick, --only).
+    Bench {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// The demo: builds everything, then scanguard against real nmap scans in a private lab
     /// (needs root).
     Lab(lab::LabArgs),
@@ -42,6 +49,7 @@ fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Commands::Setup => setup::execute(),
         Commands::Test => test::execute(),
+        Commands::Bench { args } => bench::execute(&args),
         Commands::Lab(args) => lab::execute(&args),
         Commands::LabClean => lab_clean::execute(),
         Commands::Fuzz(args) => fuzz::execute(&args),

@@ -21,6 +21,8 @@ pub fn execute() -> Result<()> {
         "--workspace",
         "--exclude",
         "scanguard-ebpf",
+        "--exclude",
+        "scanguard-bench-ebpf",
         "--release",
     ]));
     // Clean up after a failed run too; report the test failure first.
@@ -36,6 +38,8 @@ pub fn execute() -> Result<()> {
         "--workspace",
         "--exclude",
         "scanguard-ebpf",
+        "--exclude",
+        "scanguard-bench-ebpf",
         "--all-targets",
         "--",
         "-D",

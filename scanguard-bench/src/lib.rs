@@ -1,0 +1,20 @@
+//! scanguard's benchmark, run by `cargo xtask bench`: what one packet costs in the kernel, how
+//! fast each filter drops a flood on a lab link, how the ban map scales to a million entries,
+//! and what the daemon needs under a scan storm. Every figure is a ratio to something measured
+//! in the same run: the empty XDP program (the floor), another filter, or an empty ban map.
+
+pub mod attach;
+pub mod cpu;
+pub mod flood;
+pub mod generator;
+pub mod interrupt;
+pub mod map_batch;
+pub mod netdev;
+pub mod object;
+pub mod packet_cost;
+pub mod report;
+pub mod scale;
+pub mod stats;
+pub mod storm;
+pub mod test_run;
+pub mod topology;

@@ -1,0 +1,343 @@
+//! The report as markdown tables.
+
+use std::fmt::Write as _;
+
+use super::Report;
+use crate::packet_cost::Row;
+
+pub fn render(report: &Report) -> String {
+    let mut md = String::new();
+    let out = &mut md;
+    line(out, "# scanguard benchmark");
+    line(out, "");
+    if let Some(env) = &report.environment {
+        line(
+            out,
+            &format!(
+                "{} · Linux {} · {} × {} · scanguard {} · run time {:.0} s · load average before/after: {} / {}",
+                env.date,
+                env.kernel,
+                env.cpus,
+                env.cpu,
+                env.scanguard,
+                report.seconds,
+                first3(&env.load_before),
+                first3(&env.load_after)
+            ),
+        );
+        line(out, "");
+    }
+    targets(out, report);
+    if let Some(cost) = &report.packet_cost {
+        line(
+            out,
+            &format!(
+                "## Per-packet cost (BPF_PROG_TEST_RUN, {} runs per call, {} rounds; first packets: {} new sources × {} rounds, one run per call)",
+                thousands(u64::from(cost.repeat)),
+                cost.rounds,
+                thousands(cost.first_frames as u64),
+                cost.first_rounds
+            ),
+        );
+        line(out, "");
+        line(
+            out,
+            "The kernel's own per-run figure. × floor: the median of the ratios to the empty program, paired round by round (first packets: of the per-round medians).",
+        );
+        line(out, "");
+        cost_table(out, cost.floors.iter().chain(&cost.rows));
+    }
+    if let Some(flood) = &report.flood {
+        line(
+            out,
+            &format!(
+                "## Flood: drop rate of a banned source on a veth pair ({} repetitions × {:.0} s per method, offered {:.2} Mpps median)",
+                flood.repetitions,
+                flood.window_seconds,
+                flood.offered_pps.median / 1e6
+            ),
+        );
+        line(out, "");
+        line(
+            out,
+            "Mpps: frames the method dropped per second of wall time, by its own counter (the empty program has none: the frames the receiver's NAPI thread consumed); busy: the share of that time the receiving thread was on its CPU; per CPU: frames dropped per second of that thread's CPU time, the method's cost per frame, which other load on the machine changes less. × floor: per CPU, paired per repetition. Last column: the method's drop count ÷ the frames the receiver consumed (below 1: frames lost before the method, e.g. skb allocation under load).",
+        );
+        line(out, "");
+        line(
+            out,
+            "| method | Mpps min | Mpps median | Mpps max | busy | Mpps per CPU | × floor | own count ÷ consumed |",
+        );
+        line(out, "|---|---:|---:|---:|---:|---:|---:|---:|");
+        for method in &flood.methods {
+            match (&method.pps, &method.failure) {
+                (Some(pps), _) => line(
+                    out,
+                    &format!(
+                        "| {} | {:.3} | {:.3} | {:.3} | {} | {} | {} | {} |",
+                        method.method,
+                        pps.min / 1e6,
+                        pps.median / 1e6,
+                        pps.max / 1e6,
+                        method
+                            .receiver_busy
+                            .map_or("-".into(), |b| format!("{:.0}%", b.median * 100.0)),
+                        method
+                            .pps_per_cpu
+                            .map_or("-".into(), |p| format!("{:.3}", p.median / 1e6)),
+                        method
+                            .ratio_to_floor
+                            .map_or("-".into(), |r| format!("{:.2}×", r.median)),
+                        method
+                            .dropped_share
+                            .map_or("-".into(), |s| format!("{:.3}", s.median)),
+                    ),
+                ),
+                (None, Some(failure)) => line(
+                    out,
+                    &format!(
+                        "| {} | not measured: {} | | | | | | |",
+                        method.method,
+                        failure.replace('|', "/")
+                    ),
+                ),
+                (None, None) => line(
+                    out,
+                    &format!("| {} | not measured | | | | | | |", method.method),
+                ),
+            }
+        }
+        line(out, "");
+        let versus: Vec<String> = flood
+            .scanguard_vs
+            .iter()
+            .map(|(other, r)| {
+                format!(
+                    "{other} {:.2}× (min {:.2}, max {:.2})",
+                    r.median, r.min, r.max
+                )
+            })
+            .collect();
+        line(
+            out,
+            &format!(
+                "scanguard native per receiver CPU, paired per repetition, against: {}.",
+                versus.join("; ")
+            ),
+        );
+        line(out, "");
+    }
+    if let Some(scale) = &report.scale {
+        line(
+            out,
+            &format!(
+                "## Scale: a ban map of {} entries",
+                thousands(u64::from(scale.capacity))
+            ),
+        );
+        line(out, "");
+        line(out, "| measure | value |");
+        line(out, "|---|---:|");
+        line(
+            out,
+            &format!(
+                "| bans inserted (batched) | {} in {:.2} s |",
+                thousands(scale.inserted),
+                scale.fill_seconds
+            ),
+        );
+        line(
+            out,
+            &format!(
+                "| kernel memory of all maps | {:.1} MiB (default capacity 65,536: {:.1} MiB) |",
+                mib(scale.memory_total),
+                mib(scale.memory_default_capacity)
+            ),
+        );
+        for map in &scale.memory {
+            line(
+                out,
+                &format!(
+                    "| · {} ({}, {} entries) | {:.1} MiB |",
+                    map.name,
+                    map.map_type,
+                    thousands(map.max_entries),
+                    mib(map.bytes)
+                ),
+            );
+        }
+        line(
+            out,
+            &format!(
+                "| `scanguard bans` (text) | {:.2} s median, {:.2}–{:.2} s; {} listed |",
+                scale.bans_seconds.median,
+                scale.bans_seconds.min,
+                scale.bans_seconds.max,
+                thousands(scale.listed as u64)
+            ),
+        );
+        line(
+            out,
+            &format!(
+                "| `scanguard bans --json` | {:.2} s |",
+                scale.bans_json_seconds
+            ),
+        );
+        line(
+            out,
+            &format!(
+                "| `scanguard unban ADDR` (whole command) | {:.1} ms median, {:.1}–{:.1} ms |",
+                scale.unban_seconds.median * 1e3,
+                scale.unban_seconds.min * 1e3,
+                scale.unban_seconds.max * 1e3
+            ),
+        );
+        for (case, ratio) in &scale.full_vs_empty {
+            line(
+                out,
+                &format!(
+                    "| per-packet, full ÷ nearly empty: {case} | {:.2}× |",
+                    ratio.median
+                ),
+            );
+        }
+        line(out, "");
+        cost_table(out, scale.rows.iter());
+    }
+    if let Some(storm) = &report.storm {
+        line(
+            out,
+            "## Daemon under a scan storm (every frame a NULL probe from a new source)",
+        );
+        line(out, "");
+        line(
+            out,
+            "Ban budgets and the global event cap lifted (`max_bans_per_second`, `[events] per_second`), so that every probe is a ban and an event. sent: frames the generator sent; bans: sources the program banned, each a detection and an event; printed: detection lines the daemon wrote while the level lasted; backlog: lines it wrote in the second after; lost: events the kernel could not hand it; CPU: over the level and that second.",
+        );
+        line(out, "");
+        line(
+            out,
+            "| target detections/s | sent/s | bans/s | printed/s | backlog | events lost | daemon CPU | daemon RSS max |",
+        );
+        line(out, "|---:|---:|---:|---:|---:|---:|---:|---:|");
+        for level in &storm.levels {
+            line(
+                out,
+                &format!(
+                    "| {} | {:.0} | {:.0} | {:.0} | {} | {} | {:.0}% | {:.1} MB |",
+                    thousands(u64::from(level.target_per_second)),
+                    level.sent_per_second,
+                    level.detections_per_second,
+                    level.printed_per_second,
+                    thousands(level.backlog),
+                    thousands(level.events_lost),
+                    level.daemon_cpu_percent,
+                    level.daemon_rss_max_kib as f64 * 1024.0 / 1e6,
+                ),
+            );
+        }
+        line(out, "");
+        line(
+            out,
+            &format!(
+                "RSS idle {:.1} MB, peak (VmHWM) {:.1} MB. `scanguard stats --json` at the end: events_sent {}, events_lost {}.",
+                storm.rss_idle_kib as f64 * 1024.0 / 1e6,
+                storm.rss_peak_kib as f64 * 1024.0 / 1e6,
+                thousands(storm.stats_events_sent),
+                thousands(storm.stats_events_lost),
+            ),
+        );
+        line(out, "");
+    }
+    for (section, error) in &report.errors {
+        line(out, &format!("**{section} failed:** {error}"));
+        line(out, "");
+    }
+    md
+}
+
+fn targets(out: &mut String, report: &Report) {
+    line(out, "## Targets");
+    line(out, "");
+    line(out, "| target | goal | measured | met |");
+    line(out, "|---|---|---|---|");
+    for target in &report.targets {
+        let met = match target.met {
+            Some(true) => "yes",
+            Some(false) => "**no**",
+            None => "-",
+        };
+        line(
+            out,
+            &format!(
+                "| {} | {} | {} | {met} |",
+                target.what, target.goal, target.measured
+            ),
+        );
+    }
+    line(out, "");
+}
+
+fn cost_table<'a>(out: &mut String, rows: impl Iterator<Item = &'a Row>) {
+    line(
+        out,
+        "| case | verdict | ns median | ns min | × floor | measured against |",
+    );
+    line(out, "|---|---|---:|---:|---:|---|");
+    for row in rows {
+        let verdict = if row.verdict == row.expected {
+            row.verdict.to_string()
+        } else {
+            format!("**{}** (expected {})", row.verdict, row.expected)
+        };
+        line(
+            out,
+            &format!(
+                "| {} | {} | {:.0} | {:.0} | {:.2}× | {} |",
+                row.case, verdict, row.ns.median, row.ns.min, row.ratio, row.floor
+            ),
+        );
+    }
+    line(out, "");
+}
+
+fn line(out: &mut String, text: &str) {
+    let _ = writeln!(out, "{text}");
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / f64::from(1 << 20)
+}
+
+fn first3(loadavg: &str) -> String {
+    loadavg
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// 1000000 as 1,000,000.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_are_grouped() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1_000_000), "1,000,000");
+    }
+}

@@ -1,0 +1,127 @@
+//! The targets, checked against what this run measured.
+
+use serde::Serialize;
+
+use super::Report;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Target {
+    pub what: &'static str,
+    pub goal: &'static str,
+    pub measured: String,
+    /// `None` when the run did not measure it.
+    pub met: Option<bool>,
+}
+
+pub fn evaluate(report: &Report) -> Vec<Target> {
+    let mut targets = Vec::new();
+    let mut add = |what, goal, value: Option<(String, bool)>| {
+        let (measured, met) = match value {
+            Some((measured, met)) => (measured, Some(met)),
+            None => ("not measured".to_string(), None),
+        };
+        targets.push(Target {
+            what,
+            goal,
+            measured,
+            met,
+        });
+    };
+    let worst = |group: &str| {
+        let cost = report.packet_cost.as_ref()?;
+        cost.rows
+            .iter()
+            .filter(|row| row.group == group)
+            .max_by(|a, b| a.ratio.total_cmp(&b.ratio))
+            .map(|row| (row.ratio, row.case.clone()))
+    };
+    add(
+        "per-packet, benign (worst case)",
+        "≤ 1.5× floor",
+        worst("benign").map(|(r, case)| (format!("{r:.2}× ({case})"), r <= 1.5)),
+    );
+    add(
+        "per-packet, banned drop (worst case)",
+        "≤ 2.0× floor",
+        worst("banned").map(|(r, case)| (format!("{r:.2}× ({case})"), r <= 2.0)),
+    );
+    let flood = report.flood.as_ref();
+    let native = flood.and_then(|f| f.methods.iter().find(|m| m.key == "scanguard-native"));
+    add(
+        "flood drop rate, native",
+        "≥ 0.8× floor",
+        native
+            .and_then(|m| m.ratio_to_floor)
+            .map(|r| (format!("{:.2}×", r.median), r.median >= 0.8)),
+    );
+    let versus = |key: &str| {
+        flood?
+            .scanguard_vs
+            .iter()
+            .find(|(other, _)| other == key)
+            .map(|(_, ratio)| ratio.median)
+    };
+    add(
+        "flood drop rate vs xdp-filter",
+        "≥ 1.3×",
+        versus("xdp-filter").map(|r| (format!("{r:.2}×"), r >= 1.3)),
+    );
+    add(
+        "flood drop rate vs seeds' iptables INPUT + recent",
+        "≥ 8×",
+        versus("iptables-input-recent").map(|r| (format!("{r:.2}×"), r >= 8.0)),
+    );
+    let scale = report.scale.as_ref();
+    let full_vs_empty = scale.map(|s| {
+        s.full_vs_empty
+            .iter()
+            .map(|(case, r)| (case.clone(), r.median))
+            .fold((String::new(), 0.0f64), |(text, worst), (case, r)| {
+                let sep = if text.is_empty() { "" } else { "; " };
+                (format!("{text}{sep}{case} {r:.2}×"), worst.max(r))
+            })
+    });
+    add(
+        "per-packet at 1M bans vs empty map",
+        "≤ 1.2×",
+        full_vs_empty.map(|(text, worst)| (text, worst <= 1.2)),
+    );
+    add(
+        "`scanguard bans` listing 1M",
+        "< 2 s",
+        scale.map(|s| {
+            (
+                format!("{:.2} s ({} listed)", s.bans_seconds.median, s.listed),
+                s.bans_seconds.median < 2.0,
+            )
+        }),
+    );
+    let storm = report.storm.as_ref();
+    let ten_thousand = storm.and_then(|s| s.levels.iter().find(|l| l.target_per_second == 10_000));
+    add(
+        "daemon RSS at 10,000 detections/s (and peak over all levels)",
+        "< 30 MB",
+        ten_thousand.zip(storm).map(|(level, storm)| {
+            let mb = |kib: u64| kib as f64 * 1024.0 / 1e6;
+            (
+                format!(
+                    "{:.1} MB (peak {:.1} MB)",
+                    mb(level.daemon_rss_max_kib),
+                    mb(storm.rss_peak_kib)
+                ),
+                mb(level.daemon_rss_max_kib) < 30.0,
+            )
+        }),
+    );
+    add(
+        "lost events at 10,000 detections/s",
+        "0",
+        ten_thousand.map(|l| {
+            (
+                format!("{} ({:.0} bans/s)", l.events_lost, l.detections_per_second),
+                l.events_lost == 0,
+            )
+        }),
+    );
+    targets
+}

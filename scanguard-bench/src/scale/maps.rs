@@ -1,0 +1,114 @@
+//! The ban map from userspace: batched filling, lookups, and what the kernel charges for the
+//! maps.
+
+use std::{collections::BTreeMap, os::fd::AsFd as _};
+
+use anyhow::{Context as _, Result, bail};
+use aya::{
+    Ebpf,
+    maps::{Map, MapData, MapInfo},
+};
+use scanguard::clock::boot_ns;
+use scanguard_common::{
+    ban::{AddrKey, BANS_MAP, Ban, ORIGIN_MANUAL},
+    config::NANOS_PER_SECOND,
+    kind::Kind,
+};
+use serde::Serialize;
+
+use super::filler;
+use crate::{interrupt, map_batch, test_run::ban_key};
+
+#[derive(Clone, Debug, Serialize)]
+pub struct MapMemory {
+    pub name: String,
+    pub map_type: String,
+    pub max_entries: u64,
+    /// `memlock` in the map's fdinfo: what the kernel charges for it.
+    pub bytes: u64,
+}
+
+pub type BanMap<'a> = aya::maps::HashMap<&'a MapData, AddrKey, Ban>;
+
+pub fn is_banned(map: &Map, n: u32) -> bool {
+    BanMap::try_from(map).is_ok_and(|bans| bans.get(&ban_key(filler(n)), 0).is_ok())
+}
+
+/// The data of a hash or LRU hash map, for raw syscalls on its descriptor.
+pub fn hash_map_data(map: &Map) -> Result<&MapData> {
+    match map {
+        Map::LruHashMap(data) | Map::HashMap(data) => Ok(data),
+        _ => bail!("not a hash map"),
+    }
+}
+
+/// Bans the filler sources `range` in batches, as manual one-hour bans.
+pub fn fill(ebpf: &mut Ebpf, range: std::ops::Range<u32>) -> Result<u64> {
+    const BATCH: u32 = 50_000;
+    let map = hash_map_data(ebpf.map(BANS_MAP).context("no BANS map")?)?;
+    let ban = Ban::new(
+        boot_ns(),
+        3600 * NANOS_PER_SECOND,
+        Kind::NullScan,
+        ORIGIN_MANUAL,
+    );
+    let mut inserted = 0u64;
+    let mut next = range.start;
+    while next < range.end {
+        interrupt::check()?;
+        let end = range.end.min(next + BATCH);
+        let keys: Vec<AddrKey> = (next..end).map(|n| ban_key(filler(n))).collect();
+        let values = vec![ban; keys.len()];
+        inserted += u64::from(map_batch::update(map.fd().as_fd(), &keys, &values)?);
+        next = end;
+    }
+    Ok(inserted)
+}
+
+/// Every BPF map this process holds a descriptor of, by id, from /proc/self/fdinfo.
+pub fn open_maps() -> Result<BTreeMap<u32, MapMemory>> {
+    let mut maps = BTreeMap::new();
+    for entry in std::fs::read_dir("/proc/self/fdinfo").context("read /proc/self/fdinfo")? {
+        let Ok(info) = std::fs::read_to_string(entry?.path()) else {
+            continue;
+        };
+        let field = |name: &str| {
+            info.lines()
+                .find_map(|line| line.strip_prefix(name)?.trim().parse::<u64>().ok())
+        };
+        let (Some(id), Some(map_type), Some(bytes)) =
+            (field("map_id:"), field("map_type:"), field("memlock:"))
+        else {
+            continue;
+        };
+        let id = u32::try_from(id)?;
+        let name = MapInfo::from_id(id)
+            .ok()
+            .and_then(|info| info.name_as_str().map(str::to_string))
+            .unwrap_or_default();
+        maps.insert(
+            id,
+            MapMemory {
+                name,
+                map_type: map_type_name(map_type),
+                max_entries: field("max_entries:").unwrap_or(0),
+                bytes,
+            },
+        );
+    }
+    Ok(maps)
+}
+
+/// include/uapi/linux/bpf.h, `enum bpf_map_type`, for the types scanguard uses.
+fn map_type_name(map_type: u64) -> String {
+    match map_type {
+        1 => "hash".into(),
+        2 => "array".into(),
+        4 => "perf_event_array".into(),
+        6 => "percpu_array".into(),
+        9 => "lru_hash".into(),
+        11 => "lpm_trie".into(),
+        27 => "ringbuf".into(),
+        other => format!("type {other}"),
+    }
+}
