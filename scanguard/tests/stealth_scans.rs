@@ -17,6 +17,10 @@ use scanguard_lab::{
 const SERVICE: u16 = 80;
 /// Unwatched ports, nothing listening.
 const RANGE: &str = "1000-1099";
+/// A sweep is 8 distinct ports (the default), so 7 answered probes before the ban; two of the
+/// scanned ports may share a bit of the 128-bit sketch (it undercounts, never overcounts), and
+/// a slow machine may answer a retransmission: allow one more.
+const SWEEP_ANSWERS: usize = 8;
 
 /// Runs one scan against a fresh lab; returns the ban reason and how many probes got through.
 fn scan(args: &[&str]) -> (Vec<(String, String)>, usize) {
@@ -54,13 +58,13 @@ fn assert_banned_for(args: &[&str], kinds: &[&str], max_through: usize) {
 #[test]
 fn syn_scan_over_unwatched_ports_is_a_sweep() {
     require_root();
-    assert_banned_for(&["-sS", "-p", RANGE], &["port-sweep"], 7);
+    assert_banned_for(&["-sS", "-p", RANGE], &["port-sweep"], SWEEP_ANSWERS);
 }
 
 #[test]
 fn connect_scan_is_a_sweep() {
     require_root();
-    assert_banned_for(&["-sT", "-p", RANGE], &["port-sweep"], 7);
+    assert_banned_for(&["-sT", "-p", RANGE], &["port-sweep"], SWEEP_ANSWERS);
 }
 
 #[test]
