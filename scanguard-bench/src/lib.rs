@@ -8,7 +8,6 @@ pub mod cpu;
 pub mod flood;
 pub mod generator;
 pub mod interrupt;
-pub mod map_batch;
 pub mod netdev;
 pub mod object;
 pub mod packet_cost;

@@ -16,6 +16,7 @@ pub mod iface_kind;
 pub mod interfaces;
 pub mod links;
 pub mod lockout;
+pub mod map_batch;
 pub mod metrics;
 pub mod paths;
 pub mod pins;

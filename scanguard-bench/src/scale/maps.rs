@@ -8,7 +8,7 @@ use aya::{
     Ebpf,
     maps::{Map, MapData, MapInfo},
 };
-use scanguard::clock::boot_ns;
+use scanguard::{clock::boot_ns, map_batch};
 use scanguard_common::{
     ban::{AddrKey, BANS_MAP, Ban, ORIGIN_MANUAL},
     config::NANOS_PER_SECOND,
@@ -17,7 +17,7 @@ use scanguard_common::{
 use serde::Serialize;
 
 use super::filler;
-use crate::{interrupt, map_batch, test_run::ban_key};
+use crate::{interrupt, test_run::ban_key};
 
 #[derive(Clone, Debug, Serialize)]
 pub struct MapMemory {

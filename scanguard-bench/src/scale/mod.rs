@@ -16,6 +16,7 @@ use aya::{
     Ebpf,
     maps::{Map, MapData},
 };
+use scanguard::map_batch;
 use scanguard_common::{
     ban::{AddrKey, BANS_MAP, Ban},
     classify::SYN,
@@ -27,7 +28,7 @@ pub use maps::{MapMemory, open_maps};
 
 use crate::{
     attach::{self, RemoveOnDrop},
-    interrupt, map_batch,
+    interrupt,
     object::{self, FLOOR_DROP, FLOOR_PASS},
     packet_cost::{self, BENIGN_V4, Case, OPEN_PORT, Row},
     stats::{Summary, paired_ratios},
@@ -54,12 +55,12 @@ pub struct Scale {
     pub listed: usize,
     pub bans_seconds: Summary,
     pub bans_json_seconds: f64,
-    /// Reading the pinned map in-process the way the CLI does (aya's iterator: a
-    /// BPF_MAP_GET_NEXT_KEY and a BPF_MAP_LOOKUP_ELEM per entry), without formatting...
+    /// Reading the pinned map in-process with aya's iterator (a BPF_MAP_GET_NEXT_KEY and a
+    /// BPF_MAP_LOOKUP_ELEM per entry), without formatting...
     pub iterate_seconds: f64,
-    /// ...and with BPF_MAP_LOOKUP_BATCH, 10,000 entries per call.
+    /// ...and the way the CLI does, with BPF_MAP_LOOKUP_BATCH, 10,000 entries per call.
     pub batch_seconds: f64,
-    pub batch_entries: u64,
+    pub batch_entries: usize,
     pub unban_seconds: Summary,
     pub memory: Vec<MapMemory>,
     pub memory_total: u64,
@@ -145,7 +146,7 @@ pub fn run(scanguard: &Path, config: Config) -> Result<Scale> {
     let iterate_seconds = start.elapsed().as_secs_f64();
     let start = Instant::now();
     let batch_entries =
-        map_batch::count_all::<AddrKey, Ban>(hash_map_data(&pinned)?.fd().as_fd(), 10_000)?;
+        map_batch::lookup_all::<AddrKey, Ban>(hash_map_data(&pinned)?.fd().as_fd(), 10_000)?.len();
     let batch_seconds = start.elapsed().as_secs_f64();
     println!(
         "[bench] scale: in-process, aya's iterator read {iterated} in {iterate_seconds:.2} s, batch lookups {batch_entries} in {batch_seconds:.2} s"

@@ -1,5 +1,7 @@
 //! `scanguard bans`: who is banned, why, since when, for how long.
 
+use std::io::{BufWriter, Write as _};
+
 use anyhow::Result;
 use serde::Serialize;
 
@@ -35,29 +37,33 @@ pub fn execute(pins: &Pins, json: bool) -> Result<()> {
             repeat: record.ban.repeat,
         })
         .collect();
+    // Stdout is line-buffered: a million bans would be a million writes.
+    let mut out = BufWriter::new(std::io::stdout().lock());
     if json {
-        println!("{}", serde_json::to_string_pretty(&views)?);
-        return Ok(());
+        serde_json::to_writer_pretty(&mut out, &views)?;
+        writeln!(out)?;
+    } else if views.is_empty() {
+        writeln!(out, "no banned sources")?;
+    } else {
+        writeln!(
+            out,
+            "{:<40} {:<13} {:<21} {:>10} {:>10} {:>6}",
+            "ADDRESS", "REASON", "BANNED SINCE", "EXPIRES IN", "DROPPED", "REPEAT"
+        )?;
+        for view in views {
+            let reason = if view.manual { "manual" } else { view.reason };
+            writeln!(
+                out,
+                "{:<40} {:<13} {:<21} {:>9}s {:>10} {:>6}",
+                view.address,
+                reason,
+                view.banned_since,
+                view.expires_in_seconds,
+                view.dropped_packets,
+                view.repeat
+            )?;
+        }
     }
-    if views.is_empty() {
-        println!("no banned sources");
-        return Ok(());
-    }
-    println!(
-        "{:<40} {:<13} {:<21} {:>10} {:>10} {:>6}",
-        "ADDRESS", "REASON", "BANNED SINCE", "EXPIRES IN", "DROPPED", "REPEAT"
-    );
-    for view in views {
-        let reason = if view.manual { "manual" } else { view.reason };
-        println!(
-            "{:<40} {:<13} {:<21} {:>9}s {:>10} {:>6}",
-            view.address,
-            reason,
-            view.banned_since,
-            view.expires_in_seconds,
-            view.dropped_packets,
-            view.repeat
-        );
-    }
+    out.flush()?;
     Ok(())
 }
