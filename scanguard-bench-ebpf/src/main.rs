@@ -9,7 +9,7 @@ mod checksum;
 use aya_ebpf::{
     Global,
     bindings::xdp_action,
-    helpers::bpf_ktime_get_boot_ns,
+    helpers::{bpf_jiffies64, bpf_ktime_get_boot_ns, bpf_ktime_get_coarse_ns},
     macros::{map, xdp},
     maps::{LruHashMap, PerCpuArray},
     programs::XdpContext,
@@ -43,6 +43,30 @@ pub fn ref_clock(_ctx: XdpContext) -> u32 {
     // SAFETY: the helper has no preconditions.
     let now = unsafe { bpf_ktime_get_boot_ns() };
     // Uses the value, so the call cannot be dropped.
+    if now == 0 {
+        xdp_action::XDP_DROP
+    } else {
+        xdp_action::XDP_PASS
+    }
+}
+
+/// Reference: the floor plus one read of the coarse monotonic clock (the last tick's time).
+#[xdp]
+pub fn ref_coarse_clock(_ctx: XdpContext) -> u32 {
+    // SAFETY: the helper has no preconditions.
+    let now = unsafe { bpf_ktime_get_coarse_ns() };
+    if now == 0 {
+        xdp_action::XDP_DROP
+    } else {
+        xdp_action::XDP_PASS
+    }
+}
+
+/// Reference: the floor plus one read of jiffies, which the verifier inlines into a load.
+#[xdp]
+pub fn ref_jiffies(_ctx: XdpContext) -> u32 {
+    // SAFETY: the helper has no preconditions.
+    let now = unsafe { bpf_jiffies64() };
     if now == 0 {
         xdp_action::XDP_DROP
     } else {

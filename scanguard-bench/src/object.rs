@@ -16,6 +16,10 @@ pub const FLOOR_DROP: &str = "floor_drop";
 pub const REF_COUNTER: &str = "ref_counter";
 /// The floor plus one `bpf_ktime_get_boot_ns`.
 pub const REF_CLOCK: &str = "ref_clock";
+/// The floor plus one `bpf_ktime_get_coarse_ns`.
+pub const REF_COARSE_CLOCK: &str = "ref_coarse_clock";
+/// The floor plus one `bpf_jiffies64`.
+pub const REF_JIFFIES: &str = "ref_jiffies";
 /// Reads the source address and looks it up in an LRU hash map: drop on a hit.
 pub const REF_LOOKUP: &str = "ref_lookup";
 /// Its map, keyed like scanguard's ban map.

@@ -9,6 +9,7 @@ use aya::{
     programs::{TestRun as _, TestRunOptions, Xdp},
     util::online_cpus,
 };
+use scanguard::bans::key_of;
 use scanguard_common::{
     ban::{AddrKey, BANS_MAP, Ban, ORIGIN_MANUAL},
     config::NANOS_PER_SECOND,
@@ -67,14 +68,6 @@ pub fn xdp<'a>(ebpf: &'a Ebpf, name: &str) -> Result<&'a Xdp> {
     Ok(program.try_into()?)
 }
 
-/// The ban-map key of an address: IPv4 in its IPv4-mapped form.
-pub fn ban_key(addr: IpAddr) -> AddrKey {
-    match addr {
-        IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
-        IpAddr::V6(v6) => v6.octets(),
-    }
-}
-
 /// A manual ban of `addr` for an hour, as `scanguard ban` writes it.
 pub fn ban(ebpf: &mut Ebpf, addr: IpAddr) -> Result<()> {
     let map = ebpf.map_mut(BANS_MAP).context("no BANS map")?;
@@ -85,8 +78,8 @@ pub fn ban(ebpf: &mut Ebpf, addr: IpAddr) -> Result<()> {
         Kind::NullScan,
         ORIGIN_MANUAL,
     );
-    bans.insert(ban_key(addr), entry, 0)?;
-    Ok(())
+    bans.insert(key_of(addr), entry, 0)?;
+    scanguard::program::ban_filter(ebpf)?.mark(&key_of(addr))
 }
 
 /// Opens the program's perf buffers on every CPU, as the daemon does, so its event output

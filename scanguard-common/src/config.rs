@@ -70,6 +70,9 @@ pub struct Config {
     /// New bans per /24 (IPv4) or /64 (IPv6) per minute, against decoys from one network;
     /// 0: no cap.
     pub subnet_bans_per_minute: u32,
+    /// The ban filter's line count minus one (see `ban_filter`); the loader sets it from the
+    /// filter map it created or adopted.
+    pub ban_filter_mask: u32,
     /// A `BanMode`.
     pub ban_mode: u8,
     /// 1: default-deny sensor mode (inbound TCP only to open ports and existing flows).
@@ -82,9 +85,9 @@ pub struct Config {
     /// 1 once the egress program records flows; until then nothing that needs to know the
     /// flows (stateless probes, UDP sweeps, default-deny) is judged, so nothing is misjudged.
     pub flows_tracked: u8,
-    pub _pad: [u8; 3],
+    pub _pad: [u8; 7],
 }
-wire_struct!(Config, 128);
+wire_struct!(Config, 136);
 
 /// As `-m limit --limit 3/m --limit-burst 5`.
 pub const DEFAULT_EVENTS_PER_MINUTE: u32 = 3;
@@ -137,6 +140,7 @@ impl Default for Config {
             repeat_window_ns: 0,
             max_ban_ns: 0,
             subnet_bans_per_minute: 0,
+            ban_filter_mask: 0,
             sweep_window_ns: DEFAULT_SWEEP_SECONDS * NANOS_PER_SECOND,
             sweep_ports: DEFAULT_SWEEP_PORTS,
             ban_mode: BanMode::Fixed as u8,
@@ -144,7 +148,7 @@ impl Default for Config {
             fingerprint_mask: 0,
             ttl_check: 0,
             flows_tracked: 0,
-            _pad: [0; 3],
+            _pad: [0; 7],
         };
         for kind in Kind::ALL {
             config.set_action(kind, Action::default_for(kind));

@@ -8,6 +8,7 @@
 pub mod action;
 pub mod allow;
 pub mod ban;
+pub mod ban_filter;
 pub mod bucket;
 pub mod classify;
 pub mod config;

@@ -16,6 +16,7 @@ use network_types::{
 
 use crate::{
     ban::{AddrKey, ipv4_key},
+    classify::SYN,
     fingerprint::TcpOptions,
 };
 
@@ -128,8 +129,9 @@ impl Transport {
 /// What scanguard needs to know about one frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Frame {
-    pub eth_dst: [u8; 6],
-    pub eth_src: [u8; 6],
+    /// The destination MAC is a group address: broadcast or multicast. The MACs themselves
+    /// are read from the frame only for an event.
+    pub link_multicast: bool,
     /// The innermost ethertype, host byte order.
     pub ether_type: u16,
     /// The outermost VLAN id, 0 when untagged.
@@ -170,8 +172,7 @@ pub fn parse<P: Packet + ?Sized>(packet: &P) -> Result<Frame, ParseError> {
         offset += VlanHdr::LEN;
     }
     let mut frame = Frame {
-        eth_dst: eth.dst_addr,
-        eth_src: eth.src_addr,
+        link_multicast: eth.dst_addr[0] & 1 != 0,
         ether_type: u16::from_be(ether_type),
         vlan_id,
         ipv6: false,
@@ -304,7 +305,10 @@ fn parse_transport<P: Packet + ?Sized>(
                 transport.dst_port = u16::from_be_bytes([tcp[2], tcp[3]]);
                 transport.tcp_flags = tcp[13];
                 transport.window = u16::from_be_bytes([tcp[14], tcp[15]]);
-                transport.tcp_options = tcp_options(packet, offset, tcp[12] >> 4);
+                // Only a SYN is fingerprinted: other segments skip the options.
+                if tcp[13] & SYN != 0 {
+                    transport.tcp_options = tcp_options(packet, offset, tcp[12] >> 4);
+                }
             }
             None => transport.header = cut_short,
         },

@@ -14,8 +14,13 @@ pub const ROLE_TRAP: u8 = 1 << 1;
 pub const ROLE_PROTECTED: u8 = 1 << 2;
 /// A datagram to this UDP port outside any flow is a `udp-probe`.
 pub const ROLE_WATCHED_UDP: u8 = 1 << 3;
-/// In default-deny mode, inbound TCP to this port is allowed.
+/// In default-deny mode, inbound TCP to this port is allowed. Also counts as served.
 pub const ROLE_OPEN: u8 = 1 << 4;
+/// A local service listens here (found in the socket tables at attach): a connection request
+/// or datagram to it is a client's, and does not count toward a port sweep.
+pub const ROLE_SERVED: u8 = 1 << 5;
+/// The roles of a port with a service behind it.
+pub const SERVED: u8 = ROLE_OPEN | ROLE_SERVED;
 
 /// Default UDP watch list: the UDP small services (RFC 862-868) and tftp (69), portmapper
 /// (111), netbios-ns (137) and snmp (161), which no host should expose to the open network and

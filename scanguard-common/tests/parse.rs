@@ -10,8 +10,8 @@ use scanguard_common::{
     parse::{Fragment, Frame, Header, IPPROTO_TCP, IPPROTO_UDP, ParseError, Transport, parse},
 };
 use scanguard_lab::frames::{
-    DESTINATION_MAC, ETHERNET_LEN, FrameBuilder, IP_ID, IPV4_LEN, IPV6_LEN, Ipv6Ext, SOURCE_MAC,
-    TCP_LEN, TOS, TTL, UDP_LEN, VLAN_TAG_LEN, arp_request, truncated,
+    ETHERNET_LEN, FrameBuilder, IP_ID, IPV4_LEN, IPV6_LEN, Ipv6Ext, TCP_LEN, TOS, TTL, UDP_LEN,
+    VLAN_TAG_LEN, arp_request, truncated,
 };
 
 const SRC4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
@@ -69,8 +69,7 @@ fn no_header(protocol: u8, header: Header) -> Transport {
 /// What an untagged, unfragmented IPv4 frame from SRC4 to DST4 parses to.
 fn ipv4_frame(ip_payload_len: usize, transport: Transport) -> Frame {
     Frame {
-        eth_dst: DESTINATION_MAC,
-        eth_src: SOURCE_MAC,
+        link_multicast: false,
         ether_type: ETH_P_IP,
         vlan_id: 0,
         ipv6: false,

@@ -17,6 +17,7 @@ use scanguard_common::{
 use crate::{
     counters::count,
     maps::BANS,
+    standing::remember_ban,
     state::{update, update_global},
 };
 
@@ -38,10 +39,11 @@ static BAN_BUDGET: Array<TokenBucket> = Array::with_max_entries(1, 0);
 /// include/uapi/asm-generic/errno-base.h; the bindings do not carry errno values.
 const EEXIST: i32 = 17;
 
-/// Returns the ban's reason if `src` is banned now, recording the dropped packet. An expired
-/// ban is deleted on the spot (userspace sweeps the ones never seen again).
+/// Returns the ban's reason if `src` is banned now, recording the dropped packet and `carried`
+/// earlier drops. An expired ban is deleted on the spot (userspace sweeps the ones never seen
+/// again).
 #[inline(always)]
-pub fn enforce(src: &AddrKey, now_ns: u64, mode: BanMode) -> Option<Kind> {
+pub fn enforce(src: &AddrKey, carried: u64, now_ns: u64, mode: BanMode) -> Option<Kind> {
     let ban = BANS.get_ptr_mut(src)?;
     // SAFETY: the pointer is a live map value. Two CPUs dropping packets of the same source at
     // the same instant may lose one count: the bpfel target offers no atomic fetch_add in stable
@@ -54,7 +56,7 @@ pub fn enforce(src: &AddrKey, now_ns: u64, mode: BanMode) -> Option<Kind> {
         return None;
     }
     ban.last_seen_ns = now_ns;
-    ban.dropped_packets += 1;
+    ban.dropped_packets += 1 + carried;
     // Manual bans carry a placeholder kind; an unknown byte is reported as a NULL scan too.
     Some(Kind::from_u8(ban.reason).unwrap_or(Kind::NullScan))
 }
@@ -93,8 +95,12 @@ pub fn ban(src: &AddrKey, ttl: u8, now_ns: u64, config: &Config, reason: Kind) -
     match BANS.insert(src, &entry, u64::from(BPF_NOEXIST)) {
         Ok(()) => count(Counter::BansCreated),
         Err(error) if error == -EEXIST => {}
-        Err(_) => count(Counter::BanInsertFailed),
+        Err(_) => {
+            count(Counter::BanInsertFailed);
+            return Outcome::Banned;
+        }
     }
+    remember_ban(src, now_ns, config);
     Outcome::Banned
 }
 

@@ -8,10 +8,10 @@ use scanguard_common::{
     fingerprint::Fingerprint,
     kind::Kind,
     parse::{Fragment, Frame, Header, IPPROTO_TCP, IPPROTO_UDP},
-    ports::{ROLE_OPEN, ROLE_PROTECTED, ROLE_WATCHED_UDP},
+    ports::{ROLE_OPEN, ROLE_PROTECTED, ROLE_WATCHED_UDP, SERVED},
 };
 
-use crate::{flows, maps::port_roles, sweep::is_sweep};
+use crate::{clock::Clock, flows, maps::port_roles, sweep::is_sweep};
 
 /// Default-deny sensor mode reports a source's first probe of each port, not every packet.
 #[map]
@@ -44,7 +44,7 @@ impl Detection {
 }
 
 #[inline(always)]
-pub fn detect(frame: &Frame, now_ns: u64, config: &Config) -> Option<Detection> {
+pub fn detect(frame: &Frame, clock: &mut Clock, config: &Config) -> Option<Detection> {
     let transport = &frame.transport;
     if transport.protocol == IPPROTO_TCP && is_tiny_fragment(frame) {
         return Some(Detection::of(Kind::TinyFragment));
@@ -53,8 +53,8 @@ pub fn detect(frame: &Frame, now_ns: u64, config: &Config) -> Option<Detection> 
         return None;
     }
     match transport.protocol {
-        IPPROTO_TCP => detect_tcp(frame, now_ns, config),
-        IPPROTO_UDP => detect_udp(frame, now_ns, config),
+        IPPROTO_TCP => detect_tcp(frame, clock, config),
+        IPPROTO_UDP => detect_udp(frame, clock, config),
         _ => None,
     }
 }
@@ -71,7 +71,7 @@ fn is_tiny_fragment(frame: &Frame) -> bool {
 }
 
 #[inline(always)]
-fn detect_tcp(frame: &Frame, now_ns: u64, config: &Config) -> Option<Detection> {
+fn detect_tcp(frame: &Frame, clock: &mut Clock, config: &Config) -> Option<Detection> {
     let transport = &frame.transport;
     let flags = transport.tcp_flags;
     let roles = port_roles(transport.dst_port);
@@ -96,7 +96,7 @@ fn detect_tcp(frame: &Frame, now_ns: u64, config: &Config) -> Option<Detection> 
         if in_flow {
             return None;
         }
-        return Some(Detection::of(sweep_or(kind, frame, now_ns, config)));
+        return Some(Detection::of(sweep_or(kind, frame, clock, config)));
     }
     if !is_connection_request(flags) {
         return None;
@@ -107,7 +107,9 @@ fn detect_tcp(frame: &Frame, now_ns: u64, config: &Config) -> Option<Detection> 
         frame.ttl,
         frame.ip_id,
     );
-    if is_sweep(&frame.src, transport.dst_port, now_ns, config) {
+    // Clients of a served port are no sweep: sparing them the sweep map and the clock is what
+    // keeps a benign SYN cheap.
+    if roles & SERVED == 0 && is_sweep(&frame.src, transport.dst_port, clock.now_ns(), config) {
         return Some(Detection {
             fingerprint,
             ..Detection::of(Kind::PortSweep)
@@ -121,13 +123,16 @@ fn detect_tcp(frame: &Frame, now_ns: u64, config: &Config) -> Option<Detection> 
 }
 
 #[inline(always)]
-fn detect_udp(frame: &Frame, now_ns: u64, config: &Config) -> Option<Detection> {
+fn detect_udp(frame: &Frame, clock: &mut Clock, config: &Config) -> Option<Detection> {
     let transport = &frame.transport;
     let roles = port_roles(transport.dst_port);
     // Scanners probe one host at a time: broadcast and multicast (mDNS, SSDP, DHCP, NetBIOS)
     // are a LAN's normal chatter.
-    let link_multicast = frame.eth_dst[0] & 1 != 0;
-    if roles & ROLE_PROTECTED != 0 || link_multicast {
+    if roles & ROLE_PROTECTED != 0 || frame.link_multicast {
+        return None;
+    }
+    // A served port's datagrams are its clients', unless the port is watched too.
+    if roles & ROLE_WATCHED_UDP == 0 && roles & SERVED != 0 {
         return None;
     }
     // Without the flows, replies to this host's own queries would look like a sweep.
@@ -135,7 +140,7 @@ fn detect_udp(frame: &Frame, now_ns: u64, config: &Config) -> Option<Detection> 
         if flows::contains_inbound(frame) {
             return None;
         }
-        if is_sweep(&frame.src, transport.dst_port, now_ns, config) {
+        if is_sweep(&frame.src, transport.dst_port, clock.now_ns(), config) {
             return Some(Detection::of(Kind::PortSweep));
         }
     }
@@ -144,8 +149,8 @@ fn detect_udp(frame: &Frame, now_ns: u64, config: &Config) -> Option<Detection> 
 
 /// A probe that also completes a sweep is reported as the sweep.
 #[inline(always)]
-fn sweep_or(kind: Kind, frame: &Frame, now_ns: u64, config: &Config) -> Kind {
-    if is_sweep(&frame.src, frame.transport.dst_port, now_ns, config) {
+fn sweep_or(kind: Kind, frame: &Frame, clock: &mut Clock, config: &Config) -> Kind {
+    if is_sweep(&frame.src, frame.transport.dst_port, clock.now_ns(), config) {
         Kind::PortSweep
     } else {
         kind

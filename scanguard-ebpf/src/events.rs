@@ -14,11 +14,12 @@ use scanguard_common::{
     event::{EVENT_BUCKETS_CAPACITY, Event},
     fingerprint::Fingerprint,
     kind::Kind,
-    parse::Frame,
+    parse::{Frame, Packet as _},
 };
 
 use crate::{
     counters::count,
+    packet::PacketOf,
     state::{update, update_global},
 };
 
@@ -73,8 +74,10 @@ pub fn report(ctx: &XdpContext, frame: &Frame, now_ns: u64, config: &Config, rep
     event.ip_id = frame.ip_id;
     event.ip_len = frame.ip_len;
     event.window = transport.window;
-    event.eth_dst = frame.eth_dst;
-    event.eth_src = frame.eth_src;
+    if let Some(macs) = PacketOf(ctx).read::<[u8; 12]>(0) {
+        event.eth_dst.copy_from_slice(&macs[..6]);
+        event.eth_src.copy_from_slice(&macs[6..]);
+    }
     event.event_type = report.event_type;
     event.kind = report.kind as u8;
     event.action = report.action;

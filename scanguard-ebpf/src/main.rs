@@ -3,6 +3,7 @@
 #![no_main]
 
 mod bans;
+mod clock;
 mod counters;
 mod detect;
 mod egress;
@@ -10,12 +11,11 @@ mod events;
 mod flows;
 mod maps;
 mod packet;
+mod standing;
 mod state;
 mod sweep;
 
-use aya_ebpf::{
-    bindings::xdp_action, helpers::bpf_ktime_get_boot_ns, macros::xdp, programs::XdpContext,
-};
+use aya_ebpf::{bindings::xdp_action, macros::xdp, programs::XdpContext};
 use aya_log_ebpf::debug;
 use scanguard_common::{
     action::Action,
@@ -29,11 +29,13 @@ use scanguard_common::{
 
 use crate::{
     bans::Outcome,
+    clock::Clock,
     counters::{count, count_detection},
     detect::detect,
     events::Report,
     maps::CONFIG,
     packet::PacketOf,
+    standing::{Standing, standing},
 };
 
 #[xdp]
@@ -60,30 +62,37 @@ fn inspect(ctx: &XdpContext, config: &Config) -> u32 {
             return xdp_action::XDP_PASS;
         }
     };
-    // SAFETY: a BPF program runs to completion on one CPU; the helper has no preconditions.
-    let now_ns = unsafe { bpf_ktime_get_boot_ns() };
-    if let Some(reason) = bans::enforce(&frame.src, now_ns, config.ban_mode()) {
-        count(Counter::DroppedBanned);
-        let report = Report {
-            event_type: EVENT_BANNED_DROP,
-            kind: reason,
-            action: Action::Drop as u8,
-            fingerprint: Fingerprint::None,
-        };
-        events::report(ctx, &frame, now_ns, config, report);
-        return xdp_action::XDP_DROP;
+    let mut clock = Clock::new();
+    match standing(&frame.src, config, &mut clock) {
+        Standing::Clear => judge(ctx, &frame, &mut clock, config),
+        // Only a tick's first drop is offered to the event rate limit: its bucket lookup is a
+        // helper call, which the drops after it are spared.
+        Standing::Banned(_) => {
+            count(Counter::DroppedBanned);
+            xdp_action::XDP_DROP
+        }
+        Standing::Confirmed(reason) => {
+            count(Counter::DroppedBanned);
+            let report = Report {
+                event_type: EVENT_BANNED_DROP,
+                kind: reason,
+                action: Action::Drop as u8,
+                fingerprint: Fingerprint::None,
+            };
+            events::report(ctx, &frame, clock.now_ns(), config, report);
+            xdp_action::XDP_DROP
+        }
     }
-    judge(ctx, &frame, now_ns, config)
 }
 
 /// Decides what to do with a frame from a source that is not banned.
 #[inline(always)]
-fn judge(ctx: &XdpContext, frame: &Frame, now_ns: u64, config: &Config) -> u32 {
+fn judge(ctx: &XdpContext, frame: &Frame, clock: &mut Clock, config: &Config) -> u32 {
     if frame.transport.header == Header::Unparseable {
         count(Counter::ParseFailed);
         return xdp_action::XDP_PASS;
     }
-    let Some(detection) = detect(frame, now_ns, config) else {
+    let Some(detection) = detect(frame, clock, config) else {
         return xdp_action::XDP_PASS;
     };
     let kind = detection.kind;
@@ -108,7 +117,7 @@ fn judge(ctx: &XdpContext, frame: &Frame, now_ns: u64, config: &Config) -> u32 {
         }
         Action::Ban => {
             count(Counter::DroppedProbe);
-            match bans::ban(&frame.src, frame.ttl, now_ns, config, kind) {
+            match bans::ban(&frame.src, frame.ttl, clock.now_ns(), config, kind) {
                 Outcome::Banned => (xdp_action::XDP_DROP, Action::Ban as u8),
                 Outcome::Pending | Outcome::Capped => (xdp_action::XDP_DROP, Action::Drop as u8),
             }
@@ -129,7 +138,7 @@ fn judge(ctx: &XdpContext, frame: &Frame, now_ns: u64, config: &Config) -> u32 {
             action: taken,
             fingerprint: detection.fingerprint,
         };
-        events::report(ctx, frame, now_ns, config, report);
+        events::report(ctx, frame, clock.now_ns(), config, report);
     }
     verdict
 }

@@ -16,7 +16,7 @@ use scanguard_common::{
     kind::Kind,
 };
 
-use crate::{clock, map_batch};
+use crate::{ban_filter::BanFilter, clock, map_batch};
 
 pub type BanMap<T> = HashMap<T, AddrKey, Ban>;
 
@@ -66,7 +66,7 @@ pub fn active<T: Borrow<MapData>>(map: &BanMap<T>, mode: BanMode) -> Result<Vec<
 }
 
 /// Every entry of a map keyed by address: aya's iterator would take two syscalls per entry.
-fn entries<T: Borrow<MapData>, V: aya::Pod + bytemuck::Pod>(
+pub fn entries<T: Borrow<MapData>, V: aya::Pod + bytemuck::Pod>(
     map: &HashMap<T, AddrKey, V>,
 ) -> Result<Vec<(AddrKey, V)>> {
     map_batch::lookup_all(map.map().fd().as_fd(), BATCH)
@@ -115,16 +115,19 @@ pub fn clear<T: BorrowMut<MapData>, V: aya::Pod + bytemuck::Pod>(
     Ok(removed)
 }
 
+/// Bans `address`, marked in the program's `filter` so its packets look the ban up.
 pub fn ban<T: BorrowMut<MapData>>(
     map: &mut BanMap<T>,
+    filter: &mut BanFilter,
     address: IpAddr,
     duration: Duration,
     reason: Kind,
 ) -> Result<()> {
     let duration_ns = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
     let entry = Ban::new(clock::boot_ns(), duration_ns, reason, ORIGIN_MANUAL);
-    map.insert(key_of(address), entry, 0)?;
-    Ok(())
+    let key = key_of(address);
+    map.insert(key, entry, 0)?;
+    filter.mark(&key)
 }
 
 /// Deletes expired bans the program will never see again; returns how many.

@@ -1,6 +1,7 @@
 //! The scanguard loader: everything the CLI does, as a library the tests drive directly.
 
 pub mod attaching;
+pub mod ban_filter;
 pub mod bans;
 pub mod bpffs;
 pub mod cli;
@@ -22,5 +23,6 @@ pub mod paths;
 pub mod pins;
 pub mod privileges;
 pub mod program;
+pub mod served;
 pub mod settings;
 pub mod targets;

@@ -6,6 +6,7 @@ use anyhow::{Context as _, Result, bail};
 use aya::maps::{Array, HashMap, Map, MapData, PerCpuArray};
 use scanguard_common::{
     ban::{AddrKey, BANS_MAP},
+    ban_filter::{BAN_EPOCH_MAP, BAN_FILTER_MAP, VERDICTS_MAP, Verdict},
     config::{CONFIG_MAP, Config},
     counters::{COUNTERS_MAP, Counters},
     flow::{FLOWS_MAP, FlowKey},
@@ -14,7 +15,7 @@ use scanguard_common::{
 
 use aya::programs::links::PinnedLink;
 
-use crate::{bans::BanMap, paths::LINKS_DIR};
+use crate::{ban_filter::BanFilter, bans::BanMap, paths::LINKS_DIR};
 
 /// The two programs a persisted scanguard pins a link of, per interface.
 #[derive(Clone, Copy, Debug)]
@@ -68,6 +69,25 @@ impl Pins {
 
     pub fn bans(&self) -> Result<BanMap<MapData>> {
         Ok(HashMap::try_from(self.map(BANS_MAP)?)?)
+    }
+
+    /// The program's ban filter, where bans made from here must be marked.
+    pub fn ban_filter(&self) -> Result<BanFilter> {
+        let open = |name: &str| {
+            let path = self.dir.join(name);
+            MapData::from_pin(&path).with_context(|| {
+                format!(
+                    "cannot open pinned map {}: restart `scanguard attach` to pin it",
+                    path.display()
+                )
+            })
+        };
+        BanFilter::map(&open(BAN_FILTER_MAP)?, open(BAN_EPOCH_MAP)?)
+    }
+
+    /// The program's per-CPU verdicts, with the drops not yet added to the bans.
+    pub fn verdicts(&self) -> Result<PerCpuArray<MapData, Verdict>> {
+        Ok(PerCpuArray::try_from(self.map(VERDICTS_MAP)?)?)
     }
 
     pub fn offenders(&self) -> Result<HashMap<MapData, AddrKey, Offender>> {

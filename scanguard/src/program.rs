@@ -1,11 +1,11 @@
 //! Loading the embedded XDP program and writing the settings into its maps.
 
-use std::path::Path;
+use std::{os::fd::AsFd as _, path::Path};
 
-use anyhow::{Context as _, Result};
+use anyhow::{Context as _, Result, bail};
 use aya::{
     Ebpf, EbpfLoader,
-    maps::{Array, LpmTrie, MapData, lpm_trie::Key},
+    maps::{Array, HashMap, LpmTrie, Map, MapData, lpm_trie::Key},
     programs::{SchedClassifier, Xdp},
 };
 use aya_log::Level;
@@ -13,7 +13,8 @@ use aya_obj::programs::XdpAttachType;
 use ipnet::IpNet;
 use scanguard_common::{
     allow::{ALLOW_LISTED, ALLOW_LOCKOUT, ALLOW_MAP, ipv4_mapped_prefix_len},
-    ban::{AddrKey, BANS_MAP},
+    ban::{AddrKey, BANS_MAP, Ban},
+    ban_filter::{BAN_EPOCH_MAP, BAN_FILTER_MAP, VERDICTS_MAP, filter_lines},
     config::{CONFIG_MAP, Config},
     counters::COUNTERS_MAP,
     flow::FLOWS_MAP,
@@ -22,7 +23,7 @@ use scanguard_common::{
     sweep::SWEEPS_MAP,
 };
 
-use crate::settings::Settings;
+use crate::{ban_filter::BanFilter, settings::Settings};
 
 /// The program built by `build.rs` from scanguard-ebpf.
 pub static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/scanguard"));
@@ -30,11 +31,14 @@ pub const PROGRAM_NAME: &str = "scanguard";
 /// The TC egress program that records the flows this host takes part in.
 pub const EGRESS_PROGRAM_NAME: &str = "scanguard_egress";
 /// The maps other processes and later runs need, pinned by this name under the pin directory.
-pub const MAPS: [&str; 8] = [
+pub const MAPS: [&str; 11] = [
     CONFIG_MAP,
     PORT_ROLES_MAP,
     ALLOW_MAP,
     BANS_MAP,
+    BAN_FILTER_MAP,
+    BAN_EPOCH_MAP,
+    VERDICTS_MAP,
     COUNTERS_MAP,
     FLOWS_MAP,
     SWEEPS_MAP,
@@ -59,6 +63,7 @@ pub fn load_with_log_level(
     let level = kernel_log_level as u8;
     loader.override_global(aya_log::LEVEL, &level, true);
     loader.map_max_entries(BANS_MAP, settings.capacity);
+    loader.map_max_entries(BAN_FILTER_MAP, filter_lines(settings.capacity));
     loader.map_max_entries(FLOWS_MAP, settings.flow_capacity);
     if let Some(pin_dir) = pin_dir {
         for name in MAPS {
@@ -118,8 +123,17 @@ pub fn second_handles(ebpf: &mut Ebpf, pin_dir: &Path) -> Result<(Xdp, SchedClas
 }
 
 pub fn write_settings(ebpf: &mut Ebpf, settings: &Settings) -> Result<()> {
+    let mut filter = ban_filter(ebpf)?;
+    mark_bans(ebpf, &mut filter)?;
     let mut config: Array<&mut MapData, Config> = Array::try_from(map(ebpf, CONFIG_MAP)?)?;
-    config.set(0, settings.kernel_config(), 0)?;
+    config.set(
+        0,
+        Config {
+            ban_filter_mask: filter.mask(),
+            ..settings.kernel_config()
+        },
+        0,
+    )?;
 
     let mut port_roles: Array<&mut MapData, u8> = Array::try_from(map(ebpf, PORT_ROLES_MAP)?)?;
     let roles = settings.port_roles();
@@ -141,6 +155,24 @@ pub fn write_settings(ebpf: &mut Ebpf, settings: &Settings) -> Result<()> {
         allow.insert(&allow_key(net), ALLOW_LISTED, 0)?;
     }
     Ok(())
+}
+
+/// The program's ban filter, mapped into memory to mark bans made from here.
+pub fn ban_filter(ebpf: &Ebpf) -> Result<BanFilter> {
+    let array = |name: &str| match ebpf.map(name) {
+        Some(Map::Array(data)) => Ok(data),
+        _ => bail!("the embedded object has no {name} array"),
+    };
+    let epoch = array(BAN_EPOCH_MAP)?.fd().as_fd().try_clone_to_owned()?;
+    BanFilter::map(array(BAN_FILTER_MAP)?, MapData::from_fd(epoch)?)
+}
+
+/// Marks every ban in the ban map: bans adopted from pins must stay enforced whatever filter
+/// they were marked in before.
+fn mark_bans(ebpf: &mut Ebpf, filter: &mut BanFilter) -> Result<()> {
+    let bans: HashMap<&mut MapData, AddrKey, Ban> = HashMap::try_from(map(ebpf, BANS_MAP)?)?;
+    let entries = crate::bans::entries(&bans)?;
+    filter.mark_all(entries.iter().map(|(key, _)| key))
 }
 
 /// Adds lock-out protection for `addresses`: never banned, reported as "would have banned".

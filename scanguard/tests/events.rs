@@ -198,8 +198,13 @@ fn a_flood_from_a_banned_source_is_rate_limited_in_the_kernel() {
         .expect("events_suppressed");
     assert_eq!(dropped, FLOOD, "every packet of the flood is dropped");
     // Burst 5, plus 3 a minute for however long the flood took (well under a minute).
-    assert!(sent <= 5 + 3, "{sent} events for one source");
-    assert_eq!(sent + suppressed, FLOOD);
+    assert!((1..=5 + 3).contains(&sent), "{sent} events for one source");
+    // Only a CPU's first drop in each tick is offered to the limit at all.
+    let offered = sent + suppressed;
+    assert!(
+        offered < FLOOD / 2,
+        "{offered} of {FLOOD} drops offered as events"
+    );
     let last = events(&daemon.printed());
     assert!(
         last.len() as u64 <= sent,

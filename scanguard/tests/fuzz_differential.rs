@@ -65,7 +65,7 @@ fn reference(frame: &[u8], settings: &Settings) -> Verdict {
         classify_tcp(transport.tcp_flags, roles(transport.dst_port))
     } else if transport.protocol == IPPROTO_UDP {
         let roles = roles(transport.dst_port);
-        let unicast = parsed.eth_dst[0] & 1 == 0;
+        let unicast = !parsed.link_multicast;
         (unicast && roles & ROLE_PROTECTED == 0 && roles & ROLE_WATCHED_UDP != 0)
             .then_some(Kind::UdpProbe)
     } else {

@@ -6,8 +6,8 @@ use scanguard::{program, settings::Settings};
 use scanguard_common::classify::SYN;
 
 use super::{
-    Config, OPEN_PORT, Row, default_settings, load_scanguard, new_source_v4, new_source_v6,
-    settings, tcp,
+    Config, OPEN_PORT, Row, UNSERVED_PORT, default_settings, load_scanguard, new_source_v4,
+    new_source_v6, settings, tcp,
 };
 use crate::{
     interrupt,
@@ -66,6 +66,12 @@ pub fn packets(floor_pass: &Xdp, floor_drop: &Xdp, config: Config) -> Result<(Ve
             "first SYN from a new source",
             xdp,
             Box::new(|n| tcp(new_source_v4(n), OPEN_PORT, SYN)),
+            XDP_PASS,
+        ),
+        (
+            "first SYN from a new source to an unserved port (a new sweep sketch)",
+            xdp,
+            Box::new(|n| tcp(new_source_v4(n), UNSERVED_PORT, SYN)),
             XDP_PASS,
         ),
         (

@@ -18,7 +18,10 @@ mod first;
 
 use crate::{
     interrupt,
-    object::{self, FLOOR_DROP, FLOOR_PASS, REF_BANS, REF_CLOCK, REF_COUNTER, REF_LOOKUP},
+    object::{
+        self, FLOOR_DROP, FLOOR_PASS, REF_BANS, REF_CLOCK, REF_COARSE_CLOCK, REF_COUNTER,
+        REF_JIFFIES, REF_LOOKUP,
+    },
     stats::{Summary, paired_ratios},
     test_run::{self, Timing, XDP_DROP, XDP_PASS, verdict_name},
 };
@@ -31,7 +34,10 @@ pub const BANNED_V4: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 66);
 pub const BANNED_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0x5c, 0, 0, 0, 0, 0x66);
 pub const SCANNER_V4: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 7);
 pub const CLIENT_PORT: u16 = 40_000;
+/// Served: its clients' SYNs do not count toward sweeps.
 pub const OPEN_PORT: u16 = 80;
+/// Nothing listens here: a SYN to it counts toward a sweep.
+pub const UNSERVED_PORT: u16 = 8080;
 /// Watched by default (telnet).
 pub const WATCHED_PORT: u16 = 23;
 pub const TRAP_PORT: u16 = 2222;
@@ -146,10 +152,12 @@ pub fn settings(capacity: u32) -> Settings {
     }
 }
 
-/// Default settings plus a trap port, budgets and caps as they come.
+/// Default settings plus a trap port and a served port (as a web server's 80, which attach
+/// would find listening), budgets and caps as they come.
 pub fn default_settings() -> Settings {
     Settings {
         trap_ports: [(TRAP_PORT, "trap".to_string())].into(),
+        open_ports: [OPEN_PORT].into(),
         ..Settings::default()
     }
 }
@@ -190,11 +198,19 @@ pub fn new_source_v6(n: u32) -> IpAddr {
 }
 
 pub fn run(config: Config) -> Result<PacketCost> {
-    let mut floor = object::load(&[FLOOR_PASS, FLOOR_DROP, REF_COUNTER, REF_CLOCK, REF_LOOKUP])?;
+    let mut floor = object::load(&[
+        FLOOR_PASS,
+        FLOOR_DROP,
+        REF_COUNTER,
+        REF_CLOCK,
+        REF_COARSE_CLOCK,
+        REF_JIFFIES,
+        REF_LOOKUP,
+    ])?;
     for banned in [IpAddr::from(BANNED_V4), BANNED_V6.into()] {
         let map = floor.map_mut(REF_BANS).context("no REF_BANS map")?;
         let mut bans: aya::maps::HashMap<_, [u8; 16], u64> = aya::maps::HashMap::try_from(map)?;
-        bans.insert(test_run::ban_key(banned), 1, 0)?;
+        bans.insert(scanguard::bans::key_of(banned), 1, 0)?;
     }
     let floor_pass = test_run::xdp(&floor, FLOOR_PASS)?;
     let floor_drop = test_run::xdp(&floor, FLOOR_DROP)?;
@@ -257,6 +273,20 @@ pub fn run(config: Config) -> Result<PacketCost> {
             XDP_PASS,
         ),
         case(
+            "+ one coarse-clock read",
+            "reference",
+            reference(REF_COARSE_CLOCK)?,
+            tcp(benign, OPEN_PORT, SYN),
+            XDP_PASS,
+        ),
+        case(
+            "+ one jiffies read",
+            "reference",
+            reference(REF_JIFFIES)?,
+            tcp(benign, OPEN_PORT, SYN),
+            XDP_PASS,
+        ),
+        case(
             "+ source lookup, miss",
             "reference",
             reference(REF_LOOKUP)?,
@@ -275,6 +305,13 @@ pub fn run(config: Config) -> Result<PacketCost> {
             "benign",
             guard_xdp,
             tcp(benign, OPEN_PORT, SYN),
+            XDP_PASS,
+        ),
+        case(
+            "TCP SYN to an unserved port (counted toward sweeps)",
+            "sweep",
+            guard_xdp,
+            tcp(benign, UNSERVED_PORT, SYN),
             XDP_PASS,
         ),
         case(

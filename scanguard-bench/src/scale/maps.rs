@@ -8,7 +8,7 @@ use aya::{
     Ebpf,
     maps::{Map, MapData, MapInfo},
 };
-use scanguard::{clock::boot_ns, map_batch};
+use scanguard::{bans::key_of, clock::boot_ns, map_batch};
 use scanguard_common::{
     ban::{AddrKey, BANS_MAP, Ban, ORIGIN_MANUAL},
     config::NANOS_PER_SECOND,
@@ -17,7 +17,7 @@ use scanguard_common::{
 use serde::Serialize;
 
 use super::filler;
-use crate::{interrupt, test_run::ban_key};
+use crate::interrupt;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct MapMemory {
@@ -31,7 +31,7 @@ pub struct MapMemory {
 pub type BanMap<'a> = aya::maps::HashMap<&'a MapData, AddrKey, Ban>;
 
 pub fn is_banned(map: &Map, n: u32) -> bool {
-    BanMap::try_from(map).is_ok_and(|bans| bans.get(&ban_key(filler(n)), 0).is_ok())
+    BanMap::try_from(map).is_ok_and(|bans| bans.get(&key_of(filler(n)), 0).is_ok())
 }
 
 /// The data of a hash or LRU hash map, for raw syscalls on its descriptor.
@@ -46,6 +46,7 @@ pub fn hash_map_data(map: &Map) -> Result<&MapData> {
 pub fn fill(ebpf: &mut Ebpf, range: std::ops::Range<u32>) -> Result<u64> {
     const BATCH: u32 = 50_000;
     let map = hash_map_data(ebpf.map(BANS_MAP).context("no BANS map")?)?;
+    let mut filter = scanguard::program::ban_filter(ebpf)?;
     let ban = Ban::new(
         boot_ns(),
         3600 * NANOS_PER_SECOND,
@@ -57,9 +58,11 @@ pub fn fill(ebpf: &mut Ebpf, range: std::ops::Range<u32>) -> Result<u64> {
     while next < range.end {
         interrupt::check()?;
         let end = range.end.min(next + BATCH);
-        let keys: Vec<AddrKey> = (next..end).map(|n| ban_key(filler(n))).collect();
+        let keys: Vec<AddrKey> = (next..end).map(|n| key_of(filler(n))).collect();
         let values = vec![ban; keys.len()];
         inserted += u64::from(map_batch::update(map.fd().as_fd(), &keys, &values)?);
+        // As `scanguard ban` does: marked, so the program looks them up.
+        filter.mark_all(&keys)?;
         next = end;
     }
     Ok(inserted)

@@ -33,7 +33,7 @@ use crate::{
     lockout, metrics,
     paths::DEFAULT_CONFIG_FILE,
     pins::Pins,
-    privileges, program,
+    privileges, program, served,
     settings::Settings,
     targets::{self, Targets},
 };
@@ -79,6 +79,8 @@ async fn run(
     }
     let seeded = flows::seed(&mut ebpf)?;
     info!("{seeded} existing connections recorded as flows");
+    let served = served::mark(&mut ebpf)?;
+    info!("ports with a local service, not counted toward sweeps: {served:?}");
     if cli.log_level >= LogLevel::Debug {
         forward_kernel_log(&mut ebpf)?;
     }

@@ -14,7 +14,13 @@ pub fn execute(pins: &Pins, args: &BanArgs) -> Result<()> {
         None => Duration::from_nanos(pins.config()?.ban_ns.max(NANOS_PER_SECOND)),
     };
     // A manual ban has no detected kind; NULL scan is only its placeholder, `bans` says "manual".
-    bans::ban(&mut pins.bans()?, args.address, duration, Kind::NullScan)?;
+    bans::ban(
+        &mut pins.bans()?,
+        &mut pins.ban_filter()?,
+        args.address,
+        duration,
+        Kind::NullScan,
+    )?;
     println!(
         "banned {} for {}",
         args.address,

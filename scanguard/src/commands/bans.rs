@@ -5,7 +5,7 @@ use std::io::{BufWriter, Write as _};
 use anyhow::Result;
 use serde::Serialize;
 
-use crate::{bans, clock, pins::Pins};
+use crate::{ban_filter, bans, clock, pins::Pins};
 
 #[derive(Serialize)]
 struct BanView {
@@ -22,6 +22,7 @@ struct BanView {
 pub fn execute(pins: &Pins, json: bool) -> Result<()> {
     let mode = pins.config()?.ban_mode();
     let now = clock::boot_ns();
+    let pending = ban_filter::pending_drops(&pins.verdicts()?)?;
     let views: Vec<BanView> = bans::active(&pins.bans()?, mode)?
         .into_iter()
         .map(|record| BanView {
@@ -33,7 +34,11 @@ pub fn execute(pins: &Pins, json: bool) -> Result<()> {
             ))
             .to_string(),
             expires_in_seconds: record.expires_in(mode, now).as_secs(),
-            dropped_packets: record.ban.dropped_packets,
+            dropped_packets: record.ban.dropped_packets
+                + pending
+                    .get(&bans::key_of(record.address))
+                    .copied()
+                    .unwrap_or(0),
             repeat: record.ban.repeat,
         })
         .collect();

@@ -16,9 +16,10 @@ use aya::{
     maps::{HashMap, MapData, PerCpuArray},
     programs::{TestRun as _, TestRunOptions},
 };
-use scanguard::{program, settings::Settings};
+use scanguard::{ban_filter, program, settings::Settings};
 use scanguard_common::{
     ban::{AddrKey, BANS_MAP, Ban},
+    ban_filter::VERDICTS_MAP,
     counters::{COUNTERS_MAP, Counter, Counters, counter_slot, detection_slot},
     kind::Kind,
 };
@@ -157,8 +158,14 @@ impl Scanguard {
         HashMap::try_from(map).expect("BANS is a hash map of AddrKey to Ban")
     }
 
+    /// `addr`'s ban, with the drops still pending in the per-CPU verdicts, as `bans` shows it.
     pub fn ban(&self, addr: IpAddr) -> Option<Ban> {
-        self.bans_map().get(&key(addr), 0).ok()
+        let mut ban = self.bans_map().get(&key(addr), 0).ok()?;
+        let map = self.ebpf.map(VERDICTS_MAP).expect("the VERDICTS map");
+        let verdicts = PerCpuArray::try_from(map).expect("VERDICTS is a per-CPU array");
+        let pending = ban_filter::pending_drops(&verdicts).expect("reading the verdicts");
+        ban.dropped_packets += pending.get(&key(addr)).copied().unwrap_or(0);
+        Some(ban)
     }
 
     /// Every ban in the map.
@@ -176,6 +183,10 @@ impl Scanguard {
             HashMap::try_from(map).expect("BANS is a hash map of AddrKey to Ban");
         bans.insert(key(addr), ban, 0)
             .unwrap_or_else(|error| panic!("inserting a ban for {addr}: {error}"));
+        program::ban_filter(&self.ebpf)
+            .expect("mapping the ban filter")
+            .mark(&key(addr))
+            .expect("marking the ban");
     }
 
     /// The non-zero counters summed over CPUs, by counter or kind name.
@@ -197,6 +208,16 @@ impl Scanguard {
 
 /// Expected counters, as [`Scanguard::counts`] reports them; a name given twice adds up. Panics
 /// on a name that is neither a counter nor a kind, so a typo cannot pass for a zero.
+/// Takes the event counters out of `counts`: how many events were offered to the rate limits.
+/// A banned source's drops offer one per CPU and tick (the first, which looks the ban up), so a
+/// test that cannot tell where the ticks fall can only bound this.
+pub fn take_offered_events(counts: &mut BTreeMap<&'static str, u64>) -> u64 {
+    ["events_sent", "events_suppressed"]
+        .iter()
+        .map(|name| counts.remove(name).unwrap_or(0))
+        .sum()
+}
+
 pub fn counts<'a>(
     expected: impl IntoIterator<Item = &'a (&'static str, u64)>,
 ) -> BTreeMap<&'static str, u64> {

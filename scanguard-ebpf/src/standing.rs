@@ -1,0 +1,137 @@
+//! Whether a frame's source is banned, for most packets at the cost of an inlined array lookup
+//! or two: the ban filter rules out sources never banned, and a per-CPU verdict cache answers
+//! again within the same jiffy (one scheduler tick) while no ban was made or lifted. Only the
+//! rest pay the ban map's hash lookup and the boot clock, once per source, CPU and tick: an
+//! expiry takes effect within a tick, and a ban's drop count and last-seen time are at most a
+//! tick behind.
+
+use aya_ebpf::{
+    bindings::BPF_F_MMAPABLE,
+    helpers::bpf_jiffies64,
+    macros::map,
+    maps::{Array, PerCpuArray},
+};
+use scanguard_common::{
+    ban::AddrKey,
+    ban_filter::{FilterLine, VERDICT_SLOTS, Verdict, filter_spot, source_hash},
+    config::Config,
+    kind::Kind,
+};
+
+use crate::{bans, clock::Clock, maps::BANS};
+
+/// Resized by the loader to `filter_lines(capacity)`; userspace marks its own bans through a
+/// memory mapping, one byte store each.
+#[map]
+static BAN_FILTER: Array<FilterLine> = Array::with_max_entries(1, BPF_F_MMAPABLE);
+
+/// Changed by whoever makes or lifts a ban (the program, `scanguard ban` and `unban`), which
+/// ends every cached verdict: a value, not a count, so two writers at once still change it.
+#[map]
+static BAN_EPOCH: Array<u64> = Array::with_max_entries(1, 0);
+
+/// Per CPU, so no entry is shared and none needs atomics.
+#[map]
+static VERDICTS: PerCpuArray<Verdict> = PerCpuArray::with_max_entries(VERDICT_SLOTS, 0);
+
+pub enum Standing {
+    Clear,
+    /// Banned, as this CPU found in the ban map earlier in this tick.
+    Banned(Kind),
+    /// Banned, found in the ban map just now: the first drop of this source in this tick.
+    Confirmed(Kind),
+}
+
+#[inline(always)]
+pub fn standing(src: &AddrKey, config: &Config, clock: &mut Clock) -> Standing {
+    let hash = source_hash(src);
+    if !maybe_banned(hash, config.ban_filter_mask) {
+        return Standing::Clear;
+    }
+    // SAFETY: the helper has no preconditions; the verifier inlines it into a load.
+    let jiffy = unsafe { bpf_jiffies64() };
+    let epoch = BAN_EPOCH.get(0).copied().unwrap_or(0);
+    let Some(slot) = VERDICTS.get_ptr_mut(hash % VERDICT_SLOTS) else {
+        return confirm(src, 0, config, clock);
+    };
+    // SAFETY: this CPU's entry, only touched by this CPU while the program runs.
+    let slot = unsafe { &mut *slot };
+    if slot.src == *src && slot.jiffy == jiffy && slot.epoch == epoch {
+        return match reason_of(slot.reason) {
+            Some(reason) => {
+                slot.dropped += 1;
+                Standing::Banned(reason)
+            }
+            None => Standing::Clear,
+        };
+    }
+    let carried = if slot.src == *src {
+        slot.dropped
+    } else {
+        hand_over(slot);
+        0
+    };
+    let standing = confirm(src, carried, config, clock);
+    *slot = Verdict {
+        src: *src,
+        jiffy,
+        epoch,
+        dropped: 0,
+        reason: match standing {
+            Standing::Confirmed(reason) | Standing::Banned(reason) => reason as u8 + 1,
+            Standing::Clear => 0,
+        },
+        _pad: [0; 7],
+    };
+    standing
+}
+
+/// Records a ban this CPU just created at `now_ns`: marked in the filter, and every cached
+/// verdict ended, this CPU's "clear" for the source included.
+#[inline(always)]
+pub fn remember_ban(src: &AddrKey, now_ns: u64, config: &Config) {
+    let (line, byte) = filter_spot(source_hash(src), config.ban_filter_mask);
+    if let Some(line) = BAN_FILTER.get_ptr_mut(line) {
+        // SAFETY: a live array value; a byte store is atomic, so no other mark is lost.
+        unsafe { (*line)[byte] = 1 };
+    }
+    if let Some(epoch) = BAN_EPOCH.get_ptr_mut(0) {
+        // SAFETY: a live array value; any new value ends the cached verdicts.
+        unsafe { *epoch = now_ns };
+    }
+}
+
+/// A missing filter line reads as "maybe": the ban map decides.
+#[inline(always)]
+fn maybe_banned(hash: u32, mask: u32) -> bool {
+    let (line, byte) = filter_spot(hash, mask);
+    BAN_FILTER.get(line).is_none_or(|line| line[byte] != 0)
+}
+
+#[inline(always)]
+fn confirm(src: &AddrKey, carried: u64, config: &Config, clock: &mut Clock) -> Standing {
+    match bans::enforce(src, carried, clock.now_ns(), config.ban_mode()) {
+        Some(reason) => Standing::Confirmed(reason),
+        None => Standing::Clear,
+    }
+}
+
+/// Tells the ban map of the drops a slot counted for its previous source.
+#[inline(always)]
+fn hand_over(slot: &Verdict) {
+    if slot.dropped == 0 {
+        return;
+    }
+    if let Some(ban) = BANS.get_ptr_mut(&slot.src) {
+        // SAFETY: a live map value; see `bans::enforce` for the lost-count race.
+        unsafe { (*ban).dropped_packets += slot.dropped };
+    }
+}
+
+#[inline(always)]
+fn reason_of(stored: u8) -> Option<Kind> {
+    // Manual bans carry a placeholder kind; an unknown byte is reported as a NULL scan too.
+    stored
+        .checked_sub(1)
+        .map(|kind| Kind::from_u8(kind).unwrap_or(Kind::NullScan))
+}

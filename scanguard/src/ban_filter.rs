@@ -1,0 +1,117 @@
+//! Userspace's side of the ban filter (see `scanguard_common::ban_filter`): bans made here are
+//! marked through a shared memory mapping of the filter map, one byte store each, which cannot
+//! undo a mark the program makes in the same line at the same moment (a map update, which
+//! copies the whole line, could). Every ban made or lifted here also changes the ban epoch, so
+//! the program's cached verdicts end at once.
+
+use std::{
+    borrow::Borrow,
+    collections::HashMap,
+    num::NonZeroUsize,
+    os::fd::AsFd,
+    ptr::NonNull,
+    sync::atomic::{AtomicU8, Ordering},
+};
+
+use anyhow::{Context as _, Result, bail};
+use aya::maps::{Array, MapData, PerCpuArray};
+use nix::sys::mman::{MapFlags, ProtFlags, mmap, munmap};
+use scanguard_common::{
+    ban::AddrKey,
+    ban_filter::{FILTER_LINE_BYTES, Verdict, filter_spot, source_hash},
+};
+
+use crate::clock;
+
+pub struct BanFilter {
+    bytes: NonNull<AtomicU8>,
+    len: usize,
+    mask: u32,
+    epoch: Array<MapData, u64>,
+}
+
+impl BanFilter {
+    /// Maps the filter map `map` (created with BPF_F_MMAPABLE) into memory, beside the epoch
+    /// map `epoch`.
+    pub fn map(map: &MapData, epoch: MapData) -> Result<BanFilter> {
+        let lines = map.info()?.max_entries();
+        if !lines.is_power_of_two() {
+            bail!("the ban filter has {lines} lines, not a power of two");
+        }
+        let len = lines as usize * FILTER_LINE_BYTES;
+        let length = NonZeroUsize::new(len).context("the ban filter is empty")?;
+        // SAFETY: a fresh shared mapping of the map's own memory, unmapped on drop; the kernel
+        // keeps the map alive while it is mapped.
+        let bytes = unsafe {
+            mmap(
+                None,
+                length,
+                ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
+                MapFlags::MAP_SHARED,
+                map.fd().as_fd(),
+                0,
+            )
+        }
+        .context("cannot map the ban filter into memory")?;
+        Ok(BanFilter {
+            bytes: bytes.cast(),
+            len,
+            mask: lines - 1,
+            epoch: Array::try_from(aya::maps::Map::Array(epoch))?,
+        })
+    }
+
+    /// What the program needs in its config to find a source's byte.
+    pub const fn mask(&self) -> u32 {
+        self.mask
+    }
+
+    /// Marks `key`'s byte: its packets look in the ban map from now on.
+    pub fn mark(&mut self, key: &AddrKey) -> Result<()> {
+        self.mark_all([key])
+    }
+
+    /// Marks every key's byte, then ends the cached verdicts once.
+    pub fn mark_all<'a>(&mut self, keys: impl IntoIterator<Item = &'a AddrKey>) -> Result<()> {
+        for key in keys {
+            let (line, byte) = filter_spot(source_hash(key), self.mask);
+            let index = line as usize * FILTER_LINE_BYTES + byte;
+            if index < self.len {
+                // SAFETY: inside the mapping; bytes are only ever set, by one-byte stores.
+                unsafe { self.bytes.add(index).as_ref() }.store(1, Ordering::Relaxed);
+            }
+        }
+        self.touch()
+    }
+
+    /// Ends the program's cached verdicts, after a ban was made or lifted here. The boot clock
+    /// is a value no earlier change wrote.
+    pub fn touch(&mut self) -> Result<()> {
+        self.epoch
+            .set(0, clock::boot_ns(), 0)
+            .context("cannot update the ban epoch")
+    }
+}
+
+impl Drop for BanFilter {
+    fn drop(&mut self) {
+        // SAFETY: the mapping made in `map`, with its length.
+        let _ = unsafe { munmap(self.bytes.cast(), self.len) };
+    }
+}
+
+/// Drops the program counted in its per-CPU verdicts and has not yet added to the bans (it
+/// does at the source's next packet in a later tick), per source.
+pub fn pending_drops<T: Borrow<MapData>>(
+    verdicts: &PerCpuArray<T, Verdict>,
+) -> Result<HashMap<AddrKey, u64>> {
+    let mut pending = HashMap::new();
+    for slot in 0..verdicts.len() {
+        for verdict in verdicts.get(&slot, 0)?.iter() {
+            if verdict.reason != 0 && verdict.dropped > 0 {
+                *pending.entry(verdict.src).or_default() += verdict.dropped;
+            }
+        }
+    }
+    Ok(pending)
+}
