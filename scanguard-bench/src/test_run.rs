@@ -1,6 +1,9 @@
 //! BPF_PROG_TEST_RUN as a stopwatch, and what a loaded scanguard instance needs around it.
 
-use std::{net::IpAddr, time::Instant};
+use std::{
+    net::IpAddr,
+    time::{Duration, Instant},
+};
 
 use anyhow::{Context as _, Result, bail};
 use aya::{
@@ -9,10 +12,8 @@ use aya::{
     programs::{TestRun as _, TestRunOptions, Xdp},
     util::online_cpus,
 };
-use scanguard::bans::key_of;
 use scanguard_common::{
-    ban::{AddrKey, BANS_MAP, Ban, ORIGIN_MANUAL},
-    config::NANOS_PER_SECOND,
+    ban::{AddrKey, BANS_MAP, Ban},
     event::EVENTS_MAP,
     kind::Kind,
 };
@@ -70,16 +71,11 @@ pub fn xdp<'a>(ebpf: &'a Ebpf, name: &str) -> Result<&'a Xdp> {
 
 /// A manual ban of `addr` for an hour, as `scanguard ban` writes it.
 pub fn ban(ebpf: &mut Ebpf, addr: IpAddr) -> Result<()> {
+    let mut filter = scanguard::program::ban_filter(ebpf)?;
     let map = ebpf.map_mut(BANS_MAP).context("no BANS map")?;
     let mut bans: HashMap<&mut MapData, AddrKey, Ban> = HashMap::try_from(map)?;
-    let entry = Ban::new(
-        scanguard::clock::boot_ns(),
-        3600 * NANOS_PER_SECOND,
-        Kind::NullScan,
-        ORIGIN_MANUAL,
-    );
-    bans.insert(key_of(addr), entry, 0)?;
-    scanguard::program::ban_filter(ebpf)?.mark(&key_of(addr))
+    let hour = Duration::from_secs(3600);
+    scanguard::bans::ban(&mut bans, &mut filter, addr, hour, Kind::NullScan)
 }
 
 /// Opens the program's perf buffers on every CPU, as the daemon does, so its event output

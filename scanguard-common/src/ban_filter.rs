@@ -33,8 +33,8 @@ pub struct Verdict {
     pub epoch: u64,
     /// Drops on this CPU since the ban map was last told: `scanguard bans` adds them.
     pub dropped: u64,
-    /// The ban's `Kind` plus one; 0: not banned.
-    pub reason: u8,
+    /// 1: banned.
+    pub banned: u8,
     pub _pad: [u8; 7],
 }
 wire_struct!(Verdict, 48);

@@ -67,7 +67,7 @@ fn inspect(ctx: &XdpContext, config: &Config) -> u32 {
         Standing::Clear => judge(ctx, &frame, &mut clock, config),
         // Only a tick's first drop is offered to the event rate limit: its bucket lookup is a
         // helper call, which the drops after it are spared.
-        Standing::Banned(_) => {
+        Standing::Banned => {
             count(Counter::DroppedBanned);
             xdp_action::XDP_DROP
         }

@@ -37,7 +37,7 @@ static VERDICTS: PerCpuArray<Verdict> = PerCpuArray::with_max_entries(VERDICT_SL
 pub enum Standing {
     Clear,
     /// Banned, as this CPU found in the ban map earlier in this tick.
-    Banned(Kind),
+    Banned,
     /// Banned, found in the ban map just now: the first drop of this source in this tick.
     Confirmed(Kind),
 }
@@ -57,13 +57,11 @@ pub fn standing(src: &AddrKey, config: &Config, clock: &mut Clock) -> Standing {
     // SAFETY: this CPU's entry, only touched by this CPU while the program runs.
     let slot = unsafe { &mut *slot };
     if slot.src == *src && slot.jiffy == jiffy && slot.epoch == epoch {
-        return match reason_of(slot.reason) {
-            Some(reason) => {
-                slot.dropped += 1;
-                Standing::Banned(reason)
-            }
-            None => Standing::Clear,
-        };
+        if slot.banned == 0 {
+            return Standing::Clear;
+        }
+        slot.dropped += 1;
+        return Standing::Banned;
     }
     let carried = if slot.src == *src {
         slot.dropped
@@ -77,10 +75,7 @@ pub fn standing(src: &AddrKey, config: &Config, clock: &mut Clock) -> Standing {
         jiffy,
         epoch,
         dropped: 0,
-        reason: match standing {
-            Standing::Confirmed(reason) | Standing::Banned(reason) => reason as u8 + 1,
-            Standing::Clear => 0,
-        },
+        banned: u8::from(!matches!(standing, Standing::Clear)),
         _pad: [0; 7],
     };
     standing
@@ -126,12 +121,4 @@ fn hand_over(slot: &Verdict) {
         // SAFETY: a live map value; see `bans::enforce` for the lost-count race.
         unsafe { (*ban).dropped_packets += slot.dropped };
     }
-}
-
-#[inline(always)]
-fn reason_of(stored: u8) -> Option<Kind> {
-    // Manual bans carry a placeholder kind; an unknown byte is reported as a NULL scan too.
-    stored
-        .checked_sub(1)
-        .map(|kind| Kind::from_u8(kind).unwrap_or(Kind::NullScan))
 }

@@ -108,7 +108,7 @@ pub fn pending_drops<T: Borrow<MapData>>(
     let mut pending = HashMap::new();
     for slot in 0..verdicts.len() {
         for verdict in verdicts.get(&slot, 0)?.iter() {
-            if verdict.reason != 0 && verdict.dropped > 0 {
+            if verdict.banned != 0 && verdict.dropped > 0 {
                 *pending.entry(verdict.src).or_default() += verdict.dropped;
             }
         }
