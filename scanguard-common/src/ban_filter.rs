@@ -46,16 +46,15 @@ pub fn filter_lines(capacity: u32) -> u32 {
     lines.next_power_of_two()
 }
 
-/// A source's 32-bit hash: each 32-bit word of its key mixed in by a multiply (Knuth's
-/// golden-ratio constant), the high half folded down so every bit of the key reaches the
-/// low bits the filter and the verdict cache index with.
+/// A source's 32-bit hash: the key folded to 32 bits, mixed by a multiply (Knuth's
+/// golden-ratio constant), the high half folded down so every bit of the key reaches the low
+/// bits the filter and the verdict cache index with. An IPv4 address keeps all its 32 bits
+/// through the fold.
 #[inline(always)]
 pub fn source_hash(key: &AddrKey) -> u32 {
-    let word = |i: usize| u32::from_le_bytes([key[i], key[i + 1], key[i + 2], key[i + 3]]);
-    let mut hash = 0u32;
-    for i in [0, 4, 8, 12] {
-        hash = (hash ^ word(i)).wrapping_mul(0x9e37_79b1);
-    }
+    let [first, second] = key.words();
+    let folded = first ^ second;
+    let hash = (folded as u32 ^ (folded >> 32) as u32).wrapping_mul(0x9e37_79b1);
     hash ^ (hash >> 15)
 }
 
@@ -69,7 +68,7 @@ pub const fn filter_spot(hash: u32, mask: u32) -> (u32, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ban::ipv4_key;
+    use crate::ban::AddrKey;
 
     #[test]
     fn lines_are_powers_of_two_covering_eight_bytes_per_ban() {
@@ -95,7 +94,7 @@ mod tests {
         let mut load = [0u8; 8_192 * FILTER_LINE_BYTES];
         for n in 0..65_536u32 {
             let [_, _, c, d] = n.to_be_bytes();
-            let (line, byte) = filter_spot(source_hash(&ipv4_key([10, 7, c, d])), mask);
+            let (line, byte) = filter_spot(source_hash(&AddrKey::ipv4([10, 7, c, d])), mask);
             let spot = &mut load[line as usize * FILTER_LINE_BYTES + byte];
             *spot = spot.saturating_add(1);
         }
@@ -111,7 +110,11 @@ mod tests {
         for i in 0..16 {
             let mut other = base;
             other[i] ^= 0x10;
-            assert_ne!(source_hash(&base), source_hash(&other), "byte {i}");
+            assert_ne!(
+                source_hash(&AddrKey::from_octets(base)),
+                source_hash(&AddrKey::from_octets(other)),
+                "byte {i}"
+            );
         }
     }
 }

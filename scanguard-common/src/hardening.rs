@@ -56,18 +56,17 @@ impl Suspect {
 /// The /24 (IPv4, in its mapped form) or /64 (IPv6) an address belongs to.
 #[inline(always)]
 pub fn subnet_of(addr: &AddrKey) -> AddrKey {
-    let mut subnet = *addr;
-    let ipv4_mapped = addr[..10] == [0; 10] && addr[10] == 0xff && addr[11] == 0xff;
-    if ipv4_mapped {
-        subnet[15] = 0;
+    let mut octets = addr.octets();
+    if addr.is_ipv4() {
+        octets[15] = 0;
     } else {
         let mut i = 8;
         while i < 16 {
-            subnet[i] = 0;
+            octets[i] = 0;
             i += 1;
         }
     }
-    subnet
+    AddrKey::from_octets(octets)
 }
 
 /// New bans in one subnet in the current minute.
@@ -144,7 +143,6 @@ impl Offender {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ban::ipv4_key;
 
     const SECOND: u64 = 1_000_000_000;
 
@@ -174,11 +172,15 @@ mod tests {
     #[test]
     fn subnets_are_slash_24_and_slash_64() {
         assert_eq!(
-            subnet_of(&ipv4_key([192, 0, 2, 77])),
-            ipv4_key([192, 0, 2, 0])
+            subnet_of(&AddrKey::ipv4([192, 0, 2, 77])),
+            AddrKey::ipv4([192, 0, 2, 0])
         );
-        let v6 = core::net::Ipv6Addr::new(0x2001, 0xdb8, 1, 2, 3, 4, 5, 6).octets();
-        let expected = core::net::Ipv6Addr::new(0x2001, 0xdb8, 1, 2, 0, 0, 0, 0).octets();
+        let v6 = AddrKey::from_octets(
+            core::net::Ipv6Addr::new(0x2001, 0xdb8, 1, 2, 3, 4, 5, 6).octets(),
+        );
+        let expected = AddrKey::from_octets(
+            core::net::Ipv6Addr::new(0x2001, 0xdb8, 1, 2, 0, 0, 0, 0).octets(),
+        );
         assert_eq!(subnet_of(&v6), expected);
     }
 

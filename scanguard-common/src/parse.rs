@@ -14,24 +14,56 @@ use network_types::{
     vlan::VlanHdr,
 };
 
-use crate::{
-    ban::{AddrKey, ipv4_key},
-    classify::SYN,
-    fingerprint::TcpOptions,
-};
+use crate::{ban::AddrKey, classify::SYN, fingerprint::TcpOptions};
 
-/// Read access to a frame's bytes.
+/// A stretch of the frame checked against its end once, so the fields inside it are read
+/// without further checks. What it holds is the packet's business: an address in the XDP
+/// program, an offset in host tests.
+#[derive(Clone, Copy)]
+pub struct Span(pub usize);
+
+/// Read access to a frame's bytes, one field at a time: a field is one load of its own width
+/// (byte-wise copies of whole headers cost the kernel program more than all its other work).
 pub trait Packet {
-    /// The `T` at `offset`, or `None` when the frame ends before it does.
-    fn read<T: Copy>(&self, offset: usize) -> Option<T>;
+    /// The `len` bytes at `offset`, or `None` when the frame ends before they do.
+    fn span(&self, offset: usize, len: usize) -> Option<Span>;
+    /// The `W` at `AT` bytes into `span`, as it sits in memory (network order for multi-byte
+    /// fields). `AT + size_of::<W>()` is at most the span's length.
+    fn load<W: Word, const AT: usize>(&self, span: Span) -> W;
 }
 
+/// The widths a field is loaded in.
+pub trait Word: Copy + Default {
+    /// The low `size_of::<Self>()` bytes of a loaded value.
+    fn truncate(value: u64) -> Self;
+}
+
+macro_rules! words {
+    ($($word:ty),*) => {$(
+        impl Word for $word {
+            #[inline(always)]
+            fn truncate(value: u64) -> Self {
+                value as $word
+            }
+        }
+    )*};
+}
+words!(u8, u16, u32, u64);
+
 impl Packet for [u8] {
-    fn read<T: Copy>(&self, offset: usize) -> Option<T> {
-        let bytes = self.get(offset..offset.checked_add(core::mem::size_of::<T>())?)?;
-        // SAFETY: `bytes` holds exactly size_of::<T>() bytes and every T read here is a plain
-        // header struct valid for any bit pattern; the read is unaligned.
-        Some(unsafe { bytes.as_ptr().cast::<T>().read_unaligned() })
+    fn span(&self, offset: usize, len: usize) -> Option<Span> {
+        (offset.checked_add(len)? <= self.len()).then_some(Span(offset))
+    }
+
+    fn load<W: Word, const AT: usize>(&self, span: Span) -> W {
+        let start = span.0 + AT;
+        match self.get(start..start + core::mem::size_of::<W>()) {
+            // SAFETY: `bytes` holds exactly size_of::<W>() bytes and a W is valid for any bit
+            // pattern; the read is unaligned.
+            Some(bytes) => unsafe { bytes.as_ptr().cast::<W>().read_unaligned() },
+            // Only a caller reading past its span gets here.
+            None => W::default(),
+        }
     }
 }
 
@@ -52,6 +84,7 @@ const MAX_VLAN_TAGS: usize = 2;
 const MAX_IPV6_EXT_HEADERS: usize = 8;
 const IPV4_MORE_FRAGMENTS: u16 = 0x2000;
 const IPV4_OFFSET_MASK: u16 = 0x1fff;
+const VLAN_ID_MASK: u16 = 0x0fff;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ParseError {
@@ -156,28 +189,31 @@ pub struct Frame {
 
 #[inline(always)]
 pub fn parse<P: Packet + ?Sized>(packet: &P) -> Result<Frame, ParseError> {
-    let eth: EthHdr = packet.read(0).ok_or(ParseError::Malformed)?;
+    let eth = packet.span(0, EthHdr::LEN).ok_or(ParseError::Malformed)?;
     let mut offset = EthHdr::LEN;
-    let mut ether_type = eth.ether_type;
+    let mut ether_type: u16 = packet.load::<_, 12>(eth);
     let mut vlan_id = 0;
     for tag in 0..MAX_VLAN_TAGS {
         if ether_type != ETH_P_8021Q && ether_type != ETH_P_8021AD {
             break;
         }
-        let vlan: VlanHdr = packet.read(offset).ok_or(ParseError::Malformed)?;
+        // IEEE 802.1Q: tag control (priority, DEI, 12-bit id), then the next ethertype.
+        let vlan = packet
+            .span(offset, VlanHdr::LEN)
+            .ok_or(ParseError::Malformed)?;
         if tag == 0 {
-            vlan_id = vlan.vid();
+            vlan_id = u16::from_be(packet.load::<u16, 0>(vlan)) & VLAN_ID_MASK;
         }
-        ether_type = vlan.ether_type;
+        ether_type = packet.load::<_, 2>(vlan);
         offset += VlanHdr::LEN;
     }
     let mut frame = Frame {
-        link_multicast: eth.dst_addr[0] & 1 != 0,
+        link_multicast: packet.load::<u8, 0>(eth) & 1 != 0,
         ether_type: u16::from_be(ether_type),
         vlan_id,
         ipv6: false,
-        src: [0; 16],
-        dst: [0; 16],
+        src: AddrKey::from_words([0; 2]),
+        dst: AddrKey::from_words([0; 2]),
         ttl: 0,
         tos: 0,
         ip_id: 0,
@@ -200,19 +236,22 @@ pub fn parse<P: Packet + ?Sized>(packet: &P) -> Result<Frame, ParseError> {
 }
 
 /// Returns the transport protocol and the offset of its header, `None` when it cannot be found.
+/// Field offsets are RFC 791 section 3.1's.
 #[inline(always)]
 fn parse_ipv4<P: Packet + ?Sized>(
     packet: &P,
     offset: usize,
     frame: &mut Frame,
 ) -> Result<(u8, Option<usize>), ParseError> {
-    let ip: Ipv4Hdr = packet.read(offset).ok_or(ParseError::Malformed)?;
-    // network-types' `ihl()` is already in bytes (IHL words times four).
-    let header_len = usize::from(ip.ihl());
-    if ip.version() != 4 || header_len < Ipv4Hdr::LEN {
+    let ip = packet
+        .span(offset, Ipv4Hdr::LEN)
+        .ok_or(ParseError::Malformed)?;
+    let version_ihl: u8 = packet.load::<_, 0>(ip);
+    let header_len = usize::from(version_ihl & 0x0f) * 4;
+    if version_ihl >> 4 != 4 || header_len < Ipv4Hdr::LEN {
         return Err(ParseError::Malformed);
     }
-    let frags = u16::from_be_bytes(ip.frags);
+    let frags = u16::from_be(packet.load::<_, 6>(ip));
     frame.fragment_offset = frags & IPV4_OFFSET_MASK;
     frame.fragment = if frags & IPV4_OFFSET_MASK != 0 {
         Fragment::Later
@@ -221,47 +260,51 @@ fn parse_ipv4<P: Packet + ?Sized>(
     } else {
         Fragment::No
     };
-    frame.src = ipv4_key(ip.src_addr);
-    frame.dst = ipv4_key(ip.dst_addr);
-    frame.ttl = ip.ttl;
-    frame.tos = ip.tos;
-    frame.ip_id = u16::from_be_bytes(ip.id);
-    frame.ip_len = u16::from_be_bytes(ip.tot_len);
-    Ok((ip.proto, Some(offset + header_len)))
+    frame.src = AddrKey::ipv4(packet.load::<u32, 12>(ip).to_ne_bytes());
+    frame.dst = AddrKey::ipv4(packet.load::<u32, 16>(ip).to_ne_bytes());
+    frame.ttl = packet.load::<_, 8>(ip);
+    frame.tos = packet.load::<_, 1>(ip);
+    frame.ip_id = u16::from_be(packet.load::<_, 4>(ip));
+    frame.ip_len = u16::from_be(packet.load::<_, 2>(ip));
+    Ok((packet.load::<_, 9>(ip), Some(offset + header_len)))
 }
 
+/// Field offsets are RFC 8200 section 3's.
 #[inline(always)]
 fn parse_ipv6<P: Packet + ?Sized>(
     packet: &P,
     offset: usize,
     frame: &mut Frame,
 ) -> Result<(u8, Option<usize>), ParseError> {
-    let ip: Ipv6Hdr = packet.read(offset).ok_or(ParseError::Malformed)?;
-    if ip.vcf[0] >> 4 != 6 {
+    let ip = packet
+        .span(offset, Ipv6Hdr::LEN)
+        .ok_or(ParseError::Malformed)?;
+    // Version (4 bits), traffic class (8), flow label (20).
+    let version_class_flow = u32::from_be(packet.load::<_, 0>(ip));
+    if version_class_flow >> 28 != 6 {
         return Err(ParseError::Malformed);
     }
     frame.ipv6 = true;
-    frame.src = ip.src_addr;
-    frame.dst = ip.dst_addr;
-    frame.ttl = ip.hop_limit;
-    frame.tos = (ip.vcf[0] << 4) | (ip.vcf[1] >> 4);
-    frame.ip_len = u16::from_be_bytes(ip.payload_len).saturating_add(Ipv6Hdr::LEN as u16);
-    let mut next = ip.next_hdr;
+    frame.src = AddrKey::from_words([packet.load::<_, 8>(ip), packet.load::<_, 16>(ip)]);
+    frame.dst = AddrKey::from_words([packet.load::<_, 24>(ip), packet.load::<_, 32>(ip)]);
+    frame.ttl = packet.load::<_, 7>(ip);
+    frame.tos = (version_class_flow >> 20) as u8;
+    let payload_len = u16::from_be(packet.load::<_, 4>(ip));
+    frame.ip_len = payload_len.saturating_add(Ipv6Hdr::LEN as u16);
+    let mut next: u8 = packet.load::<_, 6>(ip);
     let mut offset = offset + Ipv6Hdr::LEN;
     for _ in 0..MAX_IPV6_EXT_HEADERS {
         match next {
             IPPROTO_HOPOPTS | IPPROTO_ROUTING | IPPROTO_DSTOPTS => {
                 // RFC 8200 section 4.3: next header, then length in 8-octet units beyond the first 8.
-                let [next_header, len]: [u8; 2] =
-                    packet.read(offset).ok_or(ParseError::Malformed)?;
-                next = next_header;
-                offset += (usize::from(len) + 1) * 8;
+                let ext = packet.span(offset, 2).ok_or(ParseError::Malformed)?;
+                next = packet.load::<_, 0>(ext);
+                offset += (usize::from(packet.load::<u8, 1>(ext)) + 1) * 8;
             }
             IPPROTO_FRAGMENT => {
                 // RFC 8200 section 4.5: next header, reserved, offset (13 bits) + M flag, id.
-                let [next_header, _, offset_hi, offset_lo]: [u8; 4] =
-                    packet.read(offset).ok_or(ParseError::Malformed)?;
-                let offset_and_flags = u16::from_be_bytes([offset_hi, offset_lo]);
+                let ext = packet.span(offset, 4).ok_or(ParseError::Malformed)?;
+                let offset_and_flags = u16::from_be(packet.load::<_, 2>(ext));
                 frame.fragment_offset = offset_and_flags >> 3;
                 frame.fragment = if offset_and_flags >> 3 != 0 {
                     Fragment::Later
@@ -270,7 +313,7 @@ fn parse_ipv6<P: Packet + ?Sized>(
                 } else {
                     Fragment::No
                 };
-                next = next_header;
+                next = packet.load::<_, 0>(ext);
                 offset += 8;
             }
             _ => return Ok((next, Some(offset))),
@@ -297,25 +340,25 @@ fn parse_transport<P: Packet + ?Sized>(
     };
     let mut transport = Transport::without_header(protocol, Header::Parsed);
     match protocol {
-        // Read as bytes: network-types keeps the flags in a private bitfield. Offsets are from
-        // RFC 9293 section 3.1.
-        IPPROTO_TCP => match packet.read::<[u8; TCP_HEADER_LEN]>(offset) {
+        // Offsets are from RFC 9293 section 3.1.
+        IPPROTO_TCP => match packet.span(offset, TCP_HEADER_LEN) {
             Some(tcp) => {
-                transport.src_port = u16::from_be_bytes([tcp[0], tcp[1]]);
-                transport.dst_port = u16::from_be_bytes([tcp[2], tcp[3]]);
-                transport.tcp_flags = tcp[13];
-                transport.window = u16::from_be_bytes([tcp[14], tcp[15]]);
+                transport.src_port = u16::from_be(packet.load::<_, 0>(tcp));
+                transport.dst_port = u16::from_be(packet.load::<_, 2>(tcp));
+                transport.tcp_flags = packet.load::<_, 13>(tcp);
+                transport.window = u16::from_be(packet.load::<_, 14>(tcp));
                 // Only a SYN is fingerprinted: other segments skip the options.
-                if tcp[13] & SYN != 0 {
-                    transport.tcp_options = tcp_options(packet, offset, tcp[12] >> 4);
+                if transport.tcp_flags & SYN != 0 {
+                    let data_offset = packet.load::<u8, 12>(tcp) >> 4;
+                    transport.tcp_options = tcp_options(packet, offset, data_offset);
                 }
             }
             None => transport.header = cut_short,
         },
-        IPPROTO_UDP => match packet.read::<UdpHdr>(offset) {
+        IPPROTO_UDP => match packet.span(offset, UdpHdr::LEN) {
             Some(udp) => {
-                transport.src_port = u16::from_be_bytes(udp.src);
-                transport.dst_port = u16::from_be_bytes(udp.dst);
+                transport.src_port = u16::from_be(packet.load::<_, 0>(udp));
+                transport.dst_port = u16::from_be(packet.load::<_, 2>(udp));
             }
             None => transport.header = cut_short,
         },
@@ -331,8 +374,10 @@ fn tcp_options<P: Packet + ?Sized>(packet: &P, offset: usize, data_offset: u8) -
     const MSS_1460: [u8; 4] = [2, 4, 0x05, 0xb4];
     match data_offset {
         5 => TcpOptions::None,
-        6 => match packet.read::<[u8; 4]>(offset + TCP_HEADER_LEN) {
-            Some(MSS_1460) => TcpOptions::Mss1460Only,
+        6 => match packet.span(offset + TCP_HEADER_LEN, MSS_1460.len()) {
+            Some(options) if packet.load::<u32, 0>(options).to_ne_bytes() == MSS_1460 => {
+                TcpOptions::Mss1460Only
+            }
             _ => TcpOptions::Other,
         },
         _ => TcpOptions::Other,

@@ -4,7 +4,7 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use scanguard_common::{
-    ban::ipv4_key,
+    ban::AddrKey,
     classify::{ACK, FIN, PSH, SYN, URG},
     fingerprint::TcpOptions,
     parse::{Fragment, Frame, Header, IPPROTO_TCP, IPPROTO_UDP, ParseError, Transport, parse},
@@ -73,8 +73,8 @@ fn ipv4_frame(ip_payload_len: usize, transport: Transport) -> Frame {
         ether_type: ETH_P_IP,
         vlan_id: 0,
         ipv6: false,
-        src: ipv4_key(SRC4.octets()),
-        dst: ipv4_key(DST4.octets()),
+        src: AddrKey::ipv4(SRC4.octets()),
+        dst: AddrKey::ipv4(DST4.octets()),
         ttl: TTL,
         tos: TOS,
         ip_id: IP_ID,
@@ -90,8 +90,8 @@ fn ipv6_frame(ip_payload_len: usize, transport: Transport) -> Frame {
     Frame {
         ether_type: ETH_P_IPV6,
         ipv6: true,
-        src: SRC6.octets(),
-        dst: DST6.octets(),
+        src: AddrKey::from_octets(SRC6.octets()),
+        dst: AddrKey::from_octets(DST6.octets()),
         ip_id: 0,
         ip_len: (IPV6_LEN + ip_payload_len) as u16,
         ..ipv4_frame(0, transport)

@@ -17,6 +17,19 @@ pub fn count_detection(kind: Kind) {
     bump(detection_slot(kind));
 }
 
+/// Counts a packet, and that it passed if it did: one lookup for what every packet counts.
+#[inline(always)]
+pub fn count_packet(passed: bool) {
+    if let Some(counters) = COUNTERS.get_ptr_mut(0) {
+        // SAFETY: the per-CPU entry is only touched by this CPU while the program runs.
+        let counters = unsafe { &mut *counters };
+        counters[counter_slot(Counter::Seen)] += 1;
+        if passed {
+            counters[counter_slot(Counter::Passed)] += 1;
+        }
+    }
+}
+
 #[inline(always)]
 fn bump(slot: usize) {
     if slot >= COUNTER_SLOTS {

@@ -3,6 +3,7 @@
 
 use aya_ebpf::{macros::map, maps::LruHashMap};
 use scanguard_common::{
+    ban::AddrKey,
     classify::{classify_stateless, classify_tcp, is_connection_request},
     config::Config,
     fingerprint::Fingerprint,
@@ -20,9 +21,9 @@ static DENIED_PROBES: LruHashMap<DeniedProbe, u8> = LruHashMap::with_max_entries
 #[repr(C)]
 #[derive(Clone, Copy)]
 struct DeniedProbe {
-    src: [u8; 16],
+    src: AddrKey,
     port: u16,
-    _pad: [u8; 2],
+    _pad: [u8; 6],
 }
 
 pub struct Detection {
@@ -158,11 +159,11 @@ fn sweep_or(kind: Kind, frame: &Frame, clock: &mut Clock, config: &Config) -> Ki
 }
 
 #[inline(always)]
-fn first_denied(src: &[u8; 16], port: u16) -> bool {
+fn first_denied(src: &AddrKey, port: u16) -> bool {
     let key = DeniedProbe {
         src: *src,
         port,
-        _pad: [0; 2],
+        _pad: [0; 6],
     };
     if DENIED_PROBES.get_ptr(&key).is_some() {
         return false;

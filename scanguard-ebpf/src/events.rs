@@ -14,7 +14,7 @@ use scanguard_common::{
     event::{EVENT_BUCKETS_CAPACITY, Event},
     fingerprint::Fingerprint,
     kind::Kind,
-    parse::{Frame, Packet as _},
+    parse::Frame,
 };
 
 use crate::{

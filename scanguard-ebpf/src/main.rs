@@ -1,6 +1,7 @@
 //! The scanguard XDP program: drop everything from banned sources, classify the rest, ban scanners.
 #![no_std]
 #![no_main]
+#![feature(asm_experimental_arch)]
 
 mod bans;
 mod clock;
@@ -30,7 +31,7 @@ use scanguard_common::{
 use crate::{
     bans::Outcome,
     clock::Clock,
-    counters::{count, count_detection},
+    counters::{count, count_detection, count_packet},
     detect::detect,
     events::Report,
     maps::CONFIG,
@@ -40,15 +41,12 @@ use crate::{
 
 #[xdp]
 pub fn scanguard(ctx: XdpContext) -> u32 {
-    count(Counter::Seen);
     let verdict = match CONFIG.get(0) {
         Some(config) => inspect(&ctx, config),
         // The loader writes the config before attaching; without it, stay out of the way.
         None => xdp_action::XDP_PASS,
     };
-    if verdict == xdp_action::XDP_PASS {
-        count(Counter::Passed);
-    }
+    count_packet(verdict == xdp_action::XDP_PASS);
     verdict
 }
 

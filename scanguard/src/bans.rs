@@ -2,7 +2,7 @@
 
 use std::{
     borrow::{Borrow, BorrowMut},
-    net::{IpAddr, Ipv6Addr},
+    net::IpAddr,
     os::fd::AsFd as _,
     time::Duration,
 };
@@ -22,17 +22,6 @@ pub type BanMap<T> = HashMap<T, AddrKey, Ban>;
 
 /// Entries per BPF_MAP_LOOKUP_BATCH: a million bans in a hundred calls, 560 KB of buffers.
 const BATCH: usize = 10_000;
-
-pub fn key_of(address: IpAddr) -> AddrKey {
-    match address {
-        IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
-        IpAddr::V6(v6) => v6.octets(),
-    }
-}
-
-pub fn address_of(key: AddrKey) -> IpAddr {
-    Ipv6Addr::from(key).to_canonical()
-}
 
 #[derive(Clone, Debug)]
 pub struct BanRecord {
@@ -57,7 +46,7 @@ pub fn active<T: Borrow<MapData>>(map: &BanMap<T>, mode: BanMode) -> Result<Vec<
         .into_iter()
         .filter(|(_, ban)| !ban.is_expired(now, mode))
         .map(|(key, ban)| BanRecord {
-            address: address_of(key),
+            address: key.address(),
             ban,
         })
         .collect();
@@ -90,7 +79,7 @@ fn remove<T: BorrowMut<MapData>, V: aya::Pod>(
     map: &mut HashMap<T, AddrKey, V>,
     address: IpAddr,
 ) -> Result<bool> {
-    match map.remove(&key_of(address)) {
+    match map.remove(&AddrKey::from(address)) {
         Ok(()) => Ok(true),
         Err(MapError::KeyNotFound) => Ok(false),
         Err(MapError::SyscallError(error))
@@ -108,7 +97,7 @@ pub fn clear<T: BorrowMut<MapData>, V: aya::Pod + bytemuck::Pod>(
 ) -> Result<usize> {
     let mut removed = 0;
     for (key, _) in entries(map)? {
-        if remove(map, address_of(key))? {
+        if remove(map, key.address())? {
             removed += 1;
         }
     }
@@ -125,7 +114,7 @@ pub fn ban<T: BorrowMut<MapData>>(
 ) -> Result<()> {
     let duration_ns = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
     let entry = Ban::new(clock::boot_ns(), duration_ns, reason, ORIGIN_MANUAL);
-    let key = key_of(address);
+    let key = AddrKey::from(address);
     map.insert(key, entry, 0)?;
     filter.mark(&key)
 }
@@ -139,20 +128,7 @@ pub fn sweep<T: BorrowMut<MapData>>(map: &mut BanMap<T>, mode: BanMode) -> Resul
         .map(|(key, _)| key)
         .collect();
     for key in &expired {
-        unban(map, address_of(*key))?;
+        unban(map, key.address())?;
     }
     Ok(expired.len())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn keys_round_trip_both_families() {
-        for address in ["192.0.2.1", "2001:db8::1", "::1", "10.77.0.2"] {
-            let address: IpAddr = address.parse().unwrap();
-            assert_eq!(address_of(key_of(address)), address);
-        }
-    }
 }

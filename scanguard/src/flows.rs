@@ -9,11 +9,12 @@ use aya::{
     maps::{HashMap, MapData},
 };
 use scanguard_common::{
+    ban::AddrKey,
     flow::{FLOWS_MAP, FlowKey},
     parse::{IPPROTO_TCP, IPPROTO_UDP},
 };
 
-use crate::{bans::key_of, clock};
+use crate::clock;
 
 /// Records every connected TCP and UDP socket of this network namespace; returns how many.
 pub fn seed(ebpf: &mut Ebpf) -> Result<usize> {
@@ -44,8 +45,14 @@ pub fn seed(ebpf: &mut Ebpf) -> Result<usize> {
 
 /// Listening and unconnected sockets have no peer and no flow.
 fn flow_key(local: SocketAddr, remote: SocketAddr, protocol: u8) -> Option<FlowKey> {
-    (remote.port() != 0 && !remote.ip().is_unspecified())
-        .then(|| FlowKey::new(key_of(remote.ip()), remote.port(), local.port(), protocol))
+    (remote.port() != 0 && !remote.ip().is_unspecified()).then(|| {
+        FlowKey::new(
+            AddrKey::from(remote.ip()),
+            remote.port(),
+            local.port(),
+            protocol,
+        )
+    })
 }
 
 #[cfg(test)]
@@ -64,6 +71,6 @@ mod tests {
             (key.peer_port, key.local_port, key.protocol),
             (51000, 22, IPPROTO_TCP)
         );
-        assert_eq!(key.peer, key_of("192.0.2.7".parse().unwrap()));
+        assert_eq!(key.peer, AddrKey::ipv4([192, 0, 2, 7]));
     }
 }

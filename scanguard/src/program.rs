@@ -208,8 +208,11 @@ pub fn allow_key(net: &IpNet) -> Key<AddrKey> {
     match net.trunc() {
         IpNet::V4(v4) => Key::new(
             ipv4_mapped_prefix_len(v4.prefix_len()),
-            v4.addr().to_ipv6_mapped().octets(),
+            AddrKey::ipv4(v4.addr().octets()),
         ),
-        IpNet::V6(v6) => Key::new(u32::from(v6.prefix_len()), v6.addr().octets()),
+        IpNet::V6(v6) => Key::new(
+            u32::from(v6.prefix_len()),
+            AddrKey::from_octets(v6.addr().octets()),
+        ),
     }
 }

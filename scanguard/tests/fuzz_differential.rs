@@ -78,7 +78,7 @@ fn reference(frame: &[u8], settings: &Settings) -> Verdict {
 }
 
 fn is_allowed(src: &AddrKey, settings: &Settings) -> bool {
-    let address = std::net::Ipv6Addr::from(*src).to_canonical();
+    let address = src.address();
     settings
         .allow
         .iter()

@@ -41,7 +41,7 @@ fn loaded() -> aya::Ebpf {
     let mut map: bans::BanMap<_> = HashMap::try_from(ebpf.map_mut(BANS_MAP).unwrap()).unwrap();
     for n in 0..BANS {
         let age = if n % 2 == 0 { 120 } else { 0 };
-        map.insert(bans::key_of(source(n)), ban(age), 0).unwrap();
+        map.insert(AddrKey::from(source(n)), ban(age), 0).unwrap();
     }
     ebpf
 }

@@ -8,6 +8,7 @@ use aya::{Ebpf, programs::Xdp};
 use scanguard::{program, settings::Settings};
 use scanguard_common::{
     action::Action,
+    ban::AddrKey,
     classify::{ACK, FIN, PSH, SYN, URG},
     kind::Kind,
 };
@@ -210,7 +211,7 @@ pub fn run(config: Config) -> Result<PacketCost> {
     for banned in [IpAddr::from(BANNED_V4), BANNED_V6.into()] {
         let map = floor.map_mut(REF_BANS).context("no REF_BANS map")?;
         let mut bans: aya::maps::HashMap<_, [u8; 16], u64> = aya::maps::HashMap::try_from(map)?;
-        bans.insert(scanguard::bans::key_of(banned), 1, 0)?;
+        bans.insert(AddrKey::from(banned).octets(), 1, 0)?;
     }
     let floor_pass = test_run::xdp(&floor, FLOOR_PASS)?;
     let floor_drop = test_run::xdp(&floor, FLOOR_DROP)?;

@@ -8,7 +8,7 @@ use aya::{
     Ebpf,
     maps::{Map, MapData, MapInfo},
 };
-use scanguard::{bans::key_of, clock::boot_ns, map_batch};
+use scanguard::{clock::boot_ns, map_batch};
 use scanguard_common::{
     ban::{AddrKey, BANS_MAP, Ban, ORIGIN_MANUAL},
     config::NANOS_PER_SECOND,
@@ -31,7 +31,7 @@ pub struct MapMemory {
 pub type BanMap<'a> = aya::maps::HashMap<&'a MapData, AddrKey, Ban>;
 
 pub fn is_banned(map: &Map, n: u32) -> bool {
-    BanMap::try_from(map).is_ok_and(|bans| bans.get(&key_of(filler(n)), 0).is_ok())
+    BanMap::try_from(map).is_ok_and(|bans| bans.get(&AddrKey::from(filler(n)), 0).is_ok())
 }
 
 /// The data of a hash or LRU hash map, for raw syscalls on its descriptor.
@@ -58,7 +58,7 @@ pub fn fill(ebpf: &mut Ebpf, range: std::ops::Range<u32>) -> Result<u64> {
     while next < range.end {
         interrupt::check()?;
         let end = range.end.min(next + BATCH);
-        let keys: Vec<AddrKey> = (next..end).map(|n| key_of(filler(n))).collect();
+        let keys: Vec<AddrKey> = (next..end).map(|n| AddrKey::from(filler(n))).collect();
         let values = vec![ban; keys.len()];
         inserted += u64::from(map_batch::update(map.fd().as_fd(), &keys, &values)?);
         // As `scanguard ban` does: marked, so the program looks them up.

@@ -3,6 +3,7 @@
 use std::io::{BufWriter, Write as _};
 
 use anyhow::Result;
+use scanguard_common::ban::AddrKey;
 use serde::Serialize;
 
 use crate::{ban_filter, bans, clock, pins::Pins};
@@ -36,7 +37,7 @@ pub fn execute(pins: &Pins, json: bool) -> Result<()> {
             expires_in_seconds: record.expires_in(mode, now).as_secs(),
             dropped_packets: record.ban.dropped_packets
                 + pending
-                    .get(&bans::key_of(record.address))
+                    .get(&AddrKey::from(record.address))
                     .copied()
                     .unwrap_or(0),
             repeat: record.ban.repeat,

@@ -19,7 +19,7 @@ use scanguard_common::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::{bans::address_of, clock};
+use crate::clock;
 
 /// One detection as users see it. The field names are the documented JSON schema.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,8 +100,8 @@ impl Detection {
             dst_mac: render::mac(&event.eth_dst),
             ethertype: event.ether_type,
             vlan_id: (event.vlan_id != 0).then_some(event.vlan_id),
-            src: address_of(event.src),
-            dst: address_of(event.dst),
+            src: event.src.address(),
+            dst: event.dst.address(),
             protocol,
             src_port: event.src_port,
             dst_port: event.dst_port,

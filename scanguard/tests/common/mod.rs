@@ -78,14 +78,6 @@ pub fn arp() -> Vec<u8> {
     arp_request(Ipv4Addr::new(203, 0, 113, 200), TARGET_V4)
 }
 
-/// The ban-map key of an address.
-pub fn key(addr: IpAddr) -> AddrKey {
-    match addr {
-        IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
-        IpAddr::V6(v6) => v6.octets(),
-    }
-}
-
 /// One loaded scanguard program, not attached anywhere.
 /// TC_ACT_OK, include/uapi/linux/pkt_cls.h.
 const TC_ACT_OK: u32 = 0;
@@ -160,11 +152,11 @@ impl Scanguard {
 
     /// `addr`'s ban, with the drops still pending in the per-CPU verdicts, as `bans` shows it.
     pub fn ban(&self, addr: IpAddr) -> Option<Ban> {
-        let mut ban = self.bans_map().get(&key(addr), 0).ok()?;
+        let mut ban = self.bans_map().get(&AddrKey::from(addr), 0).ok()?;
         let map = self.ebpf.map(VERDICTS_MAP).expect("the VERDICTS map");
         let verdicts = PerCpuArray::try_from(map).expect("VERDICTS is a per-CPU array");
         let pending = ban_filter::pending_drops(&verdicts).expect("reading the verdicts");
-        ban.dropped_packets += pending.get(&key(addr)).copied().unwrap_or(0);
+        ban.dropped_packets += pending.get(&AddrKey::from(addr)).copied().unwrap_or(0);
         Some(ban)
     }
 
@@ -181,11 +173,11 @@ impl Scanguard {
         let map = self.ebpf.map_mut(BANS_MAP).expect("the BANS map");
         let mut bans: HashMap<&mut MapData, AddrKey, Ban> =
             HashMap::try_from(map).expect("BANS is a hash map of AddrKey to Ban");
-        bans.insert(key(addr), ban, 0)
+        bans.insert(AddrKey::from(addr), ban, 0)
             .unwrap_or_else(|error| panic!("inserting a ban for {addr}: {error}"));
         program::ban_filter(&self.ebpf)
             .expect("mapping the ban filter")
-            .mark(&key(addr))
+            .mark(&AddrKey::from(addr))
             .expect("marking the ban");
     }
 
