@@ -37,41 +37,35 @@ pub fn ref_counter(_ctx: XdpContext) -> u32 {
     xdp_action::XDP_PASS
 }
 
-/// Reference: the floor plus one read of the boot clock, as scanguard stamps each IP packet.
-#[xdp]
-pub fn ref_clock(_ctx: XdpContext) -> u32 {
-    // SAFETY: the helper has no preconditions.
-    let now = unsafe { bpf_ktime_get_boot_ns() };
-    // Uses the value, so the call cannot be dropped.
+/// Passes, unless the clock read reads zero: using the value keeps the call.
+#[inline(always)]
+fn pass_after(now: u64) -> u32 {
     if now == 0 {
         xdp_action::XDP_DROP
     } else {
         xdp_action::XDP_PASS
     }
+}
+
+/// Reference: the floor plus one read of the boot clock, as scanguard stamps each IP packet.
+#[xdp]
+pub fn ref_clock(_ctx: XdpContext) -> u32 {
+    // SAFETY: the helper has no preconditions.
+    pass_after(unsafe { bpf_ktime_get_boot_ns() })
 }
 
 /// Reference: the floor plus one read of the coarse monotonic clock (the last tick's time).
 #[xdp]
 pub fn ref_coarse_clock(_ctx: XdpContext) -> u32 {
     // SAFETY: the helper has no preconditions.
-    let now = unsafe { bpf_ktime_get_coarse_ns() };
-    if now == 0 {
-        xdp_action::XDP_DROP
-    } else {
-        xdp_action::XDP_PASS
-    }
+    pass_after(unsafe { bpf_ktime_get_coarse_ns() })
 }
 
 /// Reference: the floor plus one read of jiffies, which the verifier inlines into a load.
 #[xdp]
 pub fn ref_jiffies(_ctx: XdpContext) -> u32 {
     // SAFETY: the helper has no preconditions.
-    let now = unsafe { bpf_jiffies64() };
-    if now == 0 {
-        xdp_action::XDP_DROP
-    } else {
-        xdp_action::XDP_PASS
-    }
+    pass_after(unsafe { bpf_jiffies64() })
 }
 
 /// Reference: the least a ban-list filter does: read the source address (IPv4 in its

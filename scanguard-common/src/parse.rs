@@ -187,8 +187,35 @@ pub struct Frame {
     pub transport: Transport,
 }
 
+/// A frame parsed up to its network header: enough to look its source up. `finish` reads the
+/// transport header, which the frames of a banned source are spared.
+pub struct Network {
+    /// The frame, its `transport` not read yet.
+    pub frame: Frame,
+    protocol: u8,
+    transport_offset: Option<usize>,
+}
+
+impl Network {
+    #[inline(always)]
+    pub fn finish<P: Packet + ?Sized>(self, packet: &P) -> Frame {
+        let mut frame = self.frame;
+        frame.transport = match (frame.fragment, self.transport_offset) {
+            (Fragment::Later, _) => Transport::without_header(self.protocol, Header::Missing),
+            (_, None) => Transport::without_header(self.protocol, Header::Unparseable),
+            (_, Some(offset)) => parse_transport(packet, self.protocol, offset, frame.fragment),
+        };
+        frame
+    }
+}
+
 #[inline(always)]
 pub fn parse<P: Packet + ?Sized>(packet: &P) -> Result<Frame, ParseError> {
+    Ok(parse_network(packet)?.finish(packet))
+}
+
+#[inline(always)]
+pub fn parse_network<P: Packet + ?Sized>(packet: &P) -> Result<Network, ParseError> {
     let eth = packet.span(0, EthHdr::LEN).ok_or(ParseError::Malformed)?;
     let mut offset = EthHdr::LEN;
     let mut ether_type: u16 = packet.load::<_, 12>(eth);
@@ -227,12 +254,11 @@ pub fn parse<P: Packet + ?Sized>(packet: &P) -> Result<Frame, ParseError> {
         ETH_P_IPV6 => parse_ipv6(packet, offset, &mut frame)?,
         _ => return Err(ParseError::NotIp),
     };
-    frame.transport = match (frame.fragment, transport_offset) {
-        (Fragment::Later, _) => Transport::without_header(protocol, Header::Missing),
-        (_, None) => Transport::without_header(protocol, Header::Unparseable),
-        (_, Some(offset)) => parse_transport(packet, protocol, offset, frame.fragment),
-    };
-    Ok(frame)
+    Ok(Network {
+        frame,
+        protocol,
+        transport_offset,
+    })
 }
 
 /// Returns the transport protocol and the offset of its header, `None` when it cannot be found.

@@ -17,16 +17,15 @@ pub fn count_detection(kind: Kind) {
     bump(detection_slot(kind));
 }
 
-/// Counts a packet, and that it passed if it did: one lookup for what every packet counts.
+/// Counts a packet and its outcome (`Passed`, `DroppedBanned`, `DroppedProbe`): one lookup
+/// for what every packet counts.
 #[inline(always)]
-pub fn count_packet(passed: bool) {
+pub fn count_packet(outcome: Counter) {
     if let Some(counters) = COUNTERS.get_ptr_mut(0) {
         // SAFETY: the per-CPU entry is only touched by this CPU while the program runs.
         let counters = unsafe { &mut *counters };
         counters[counter_slot(Counter::Seen)] += 1;
-        if passed {
-            counters[counter_slot(Counter::Passed)] += 1;
-        }
+        counters[counter_slot(outcome)] += 1;
     }
 }
 

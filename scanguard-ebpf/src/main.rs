@@ -25,7 +25,7 @@ use scanguard_common::{
     counters::Counter,
     event::{ACTION_WOULD_BAN, EVENT_BANNED_DROP, EVENT_DETECTION},
     fingerprint::Fingerprint,
-    parse::{Frame, Header, ParseError, parse},
+    parse::{Frame, Header, ParseError, parse_network},
 };
 
 use crate::{
@@ -41,36 +41,38 @@ use crate::{
 
 #[xdp]
 pub fn scanguard(ctx: XdpContext) -> u32 {
-    let verdict = match CONFIG.get(0) {
+    let outcome = match CONFIG.get(0) {
         Some(config) => inspect(&ctx, config),
         // The loader writes the config before attaching; without it, stay out of the way.
-        None => xdp_action::XDP_PASS,
+        None => Counter::Passed,
     };
-    count_packet(verdict == xdp_action::XDP_PASS);
-    verdict
+    count_packet(outcome);
+    match outcome {
+        Counter::Passed => xdp_action::XDP_PASS,
+        _ => xdp_action::XDP_DROP,
+    }
 }
 
+/// What becomes of a frame: `Passed`, `DroppedBanned` or `DroppedProbe`.
 #[inline(always)]
-fn inspect(ctx: &XdpContext, config: &Config) -> u32 {
-    let frame = match parse(&PacketOf(ctx)) {
-        Ok(frame) => frame,
-        Err(ParseError::NotIp) => return xdp_action::XDP_PASS,
+fn inspect(ctx: &XdpContext, config: &Config) -> Counter {
+    let packet = PacketOf(ctx);
+    let network = match parse_network(&packet) {
+        Ok(network) => network,
+        Err(ParseError::NotIp) => return Counter::Passed,
         Err(ParseError::Malformed) => {
             count(Counter::ParseFailed);
-            return xdp_action::XDP_PASS;
+            return Counter::Passed;
         }
     };
     let mut clock = Clock::new();
-    match standing(&frame.src, config, &mut clock) {
-        Standing::Clear => judge(ctx, &frame, &mut clock, config),
+    match standing(&network.frame.src, config, &mut clock) {
+        Standing::Clear => judge(ctx, &network.finish(&packet), &mut clock, config),
         // Only a tick's first drop is offered to the event rate limit: its bucket lookup is a
         // helper call, which the drops after it are spared.
-        Standing::Banned => {
-            count(Counter::DroppedBanned);
-            xdp_action::XDP_DROP
-        }
+        Standing::Banned => Counter::DroppedBanned,
         Standing::Confirmed(reason) => {
-            count(Counter::DroppedBanned);
+            let frame = network.finish(&packet);
             let report = Report {
                 event_type: EVENT_BANNED_DROP,
                 kind: reason,
@@ -78,48 +80,42 @@ fn inspect(ctx: &XdpContext, config: &Config) -> u32 {
                 fingerprint: Fingerprint::None,
             };
             events::report(ctx, &frame, clock.now_ns(), config, report);
-            xdp_action::XDP_DROP
+            Counter::DroppedBanned
         }
     }
 }
 
 /// Decides what to do with a frame from a source that is not banned.
 #[inline(always)]
-fn judge(ctx: &XdpContext, frame: &Frame, clock: &mut Clock, config: &Config) -> u32 {
+fn judge(ctx: &XdpContext, frame: &Frame, clock: &mut Clock, config: &Config) -> Counter {
     if frame.transport.header == Header::Unparseable {
         count(Counter::ParseFailed);
-        return xdp_action::XDP_PASS;
+        return Counter::Passed;
     }
     let Some(detection) = detect(frame, clock, config) else {
-        return xdp_action::XDP_PASS;
+        return Counter::Passed;
     };
     let kind = detection.kind;
     let action = config.action(kind);
     if action == Action::Ignore {
-        return xdp_action::XDP_PASS;
+        return Counter::Passed;
     }
     count_detection(kind);
     let allowance = maps::allowance(&frame.src);
     if allowance == Some(ALLOW_LISTED) {
-        return xdp_action::XDP_PASS;
+        return Counter::Passed;
     }
-    let (verdict, taken) = match action {
-        Action::Ignore | Action::Log => (xdp_action::XDP_PASS, action as u8),
+    let (outcome, taken) = match action {
+        Action::Ignore | Action::Log => (Counter::Passed, action as u8),
         Action::Ban if allowance == Some(ALLOW_LOCKOUT) => {
             count(Counter::BansSpared);
-            (xdp_action::XDP_PASS, ACTION_WOULD_BAN)
+            (Counter::Passed, ACTION_WOULD_BAN)
         }
-        Action::Drop => {
-            count(Counter::DroppedProbe);
-            (xdp_action::XDP_DROP, Action::Drop as u8)
-        }
-        Action::Ban => {
-            count(Counter::DroppedProbe);
-            match bans::ban(&frame.src, frame.ttl, clock.now_ns(), config, kind) {
-                Outcome::Banned => (xdp_action::XDP_DROP, Action::Ban as u8),
-                Outcome::Pending | Outcome::Capped => (xdp_action::XDP_DROP, Action::Drop as u8),
-            }
-        }
+        Action::Drop => (Counter::DroppedProbe, Action::Drop as u8),
+        Action::Ban => match bans::ban(&frame.src, frame.ttl, clock.now_ns(), config, kind) {
+            Outcome::Banned => (Counter::DroppedProbe, Action::Ban as u8),
+            Outcome::Pending | Outcome::Capped => (Counter::DroppedProbe, Action::Drop as u8),
+        },
     };
     if detection.report {
         debug!(
@@ -138,7 +134,7 @@ fn judge(ctx: &XdpContext, frame: &Frame, clock: &mut Clock, config: &Config) ->
         };
         events::report(ctx, frame, clock.now_ns(), config, report);
     }
-    verdict
+    outcome
 }
 
 #[cfg(not(test))]

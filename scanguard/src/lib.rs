@@ -25,4 +25,5 @@ pub mod privileges;
 pub mod program;
 pub mod served;
 pub mod settings;
+pub mod sockets;
 pub mod targets;

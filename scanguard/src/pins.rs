@@ -60,11 +60,19 @@ impl Pins {
         &self.dir
     }
 
-    fn map(&self, name: &str) -> Result<Map> {
+    /// A map the running daemon pinned; one missing was not pinned by the daemon's version.
+    fn map_data(&self, name: &str) -> Result<MapData> {
         let path = self.dir.join(name);
-        let data = MapData::from_pin(&path)
-            .with_context(|| format!("cannot open pinned map {}", path.display()))?;
-        Ok(Map::from_map_data(data)?)
+        MapData::from_pin(&path).with_context(|| {
+            format!(
+                "cannot open pinned map {}: restart `scanguard attach` to pin it",
+                path.display()
+            )
+        })
+    }
+
+    fn map(&self, name: &str) -> Result<Map> {
+        Ok(Map::from_map_data(self.map_data(name)?)?)
     }
 
     pub fn bans(&self) -> Result<BanMap<MapData>> {
@@ -73,16 +81,10 @@ impl Pins {
 
     /// The program's ban filter, where bans made from here must be marked.
     pub fn ban_filter(&self) -> Result<BanFilter> {
-        let open = |name: &str| {
-            let path = self.dir.join(name);
-            MapData::from_pin(&path).with_context(|| {
-                format!(
-                    "cannot open pinned map {}: restart `scanguard attach` to pin it",
-                    path.display()
-                )
-            })
-        };
-        BanFilter::map(&open(BAN_FILTER_MAP)?, open(BAN_EPOCH_MAP)?)
+        BanFilter::map(
+            &self.map_data(BAN_FILTER_MAP)?,
+            self.map_data(BAN_EPOCH_MAP)?,
+        )
     }
 
     /// The program's per-CPU verdicts, with the drops not yet added to the bans.
@@ -101,10 +103,7 @@ impl Pins {
 
     /// The most entries the pinned map `name` holds.
     pub fn max_entries(&self, name: &str) -> Result<u32> {
-        let path = self.dir.join(name);
-        let data = MapData::from_pin(&path)
-            .with_context(|| format!("cannot open pinned map {}", path.display()))?;
-        Ok(data.info()?.max_entries())
+        Ok(self.map_data(name)?.info()?.max_entries())
     }
 
     pub fn counters(&self) -> Result<PerCpuArray<MapData, Counters>> {

@@ -71,7 +71,14 @@ pub fn evaluate(report: &Report) -> Vec<Target> {
         "≥ 8×",
         versus("iptables-input-recent").map(|r| (format!("{r:.2}×"), r >= 8.0)),
     );
+    // A `--quick` run fills a smaller map: its figures are shown, but cannot meet a 1M target.
     let scale = report.scale.as_ref();
+    let at_full_size = scale.is_some_and(|s| s.capacity >= 1_000_000);
+    let size_note = if at_full_size {
+        ""
+    } else {
+        " (quick run: not 1M)"
+    };
     let full_vs_empty = scale.map(|s| {
         s.full_vs_empty
             .iter()
@@ -84,15 +91,19 @@ pub fn evaluate(report: &Report) -> Vec<Target> {
     add(
         "per-packet at 1M bans vs empty map",
         "≤ 1.2×",
-        full_vs_empty.map(|(text, worst)| (text, worst <= 1.2)),
+        full_vs_empty
+            .map(|(text, worst)| (format!("{text}{size_note}"), at_full_size && worst <= 1.2)),
     );
     add(
         "`scanguard bans` listing 1M",
         "< 2 s",
         scale.map(|s| {
             (
-                format!("{:.2} s ({} listed)", s.bans_seconds.median, s.listed),
-                s.bans_seconds.median < 2.0,
+                format!(
+                    "{:.2} s ({} listed){size_note}",
+                    s.bans_seconds.median, s.listed
+                ),
+                at_full_size && s.bans_seconds.median < 2.0,
             )
         }),
     );

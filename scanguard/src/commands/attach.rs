@@ -35,6 +35,7 @@ use crate::{
     pins::Pins,
     privileges, program, served,
     settings::Settings,
+    sockets,
     targets::{self, Targets},
 };
 
@@ -77,9 +78,10 @@ async fn run(
             protected.len()
         );
     }
-    let seeded = flows::seed(&mut ebpf)?;
+    let sockets = sockets::read();
+    let seeded = flows::seed(&mut ebpf, &sockets)?;
     info!("{seeded} existing connections recorded as flows");
-    let served = served::mark(&mut ebpf)?;
+    let served = served::mark(&mut ebpf, &sockets)?;
     info!("ports with a local service, not counted toward sweeps: {served:?}");
     if cli.log_level >= LogLevel::Debug {
         forward_kernel_log(&mut ebpf)?;
