@@ -27,6 +27,22 @@ pub fn floor_drop(_ctx: XdpContext) -> u32 {
     xdp_action::XDP_DROP
 }
 
+/// Reference for the flood: the floor plus the one read of the frame every source filter makes
+/// (the IPv4 source address), which brings the frame's first cache line in. Drops all IPv4.
+#[xdp]
+pub fn ref_read_drop(ctx: XdpContext) -> u32 {
+    if ctx.data() + IP_SOURCE + 4 > ctx.data_end() {
+        return xdp_action::XDP_PASS;
+    }
+    // SAFETY: the source address is inside the frame, checked above.
+    let source = unsafe { read4((ctx.data() + IP_SOURCE) as *const u8) };
+    if source == [0; 4] {
+        xdp_action::XDP_PASS
+    } else {
+        xdp_action::XDP_DROP
+    }
+}
+
 /// Reference: the floor plus one per-CPU counter increment, as every scanguard verdict does.
 #[xdp]
 pub fn ref_counter(_ctx: XdpContext) -> u32 {

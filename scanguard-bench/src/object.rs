@@ -12,6 +12,8 @@ pub static OBJECT: &[u8] =
 pub const FLOOR_PASS: &str = "floor_pass";
 /// Returns XDP_DROP and nothing else.
 pub const FLOOR_DROP: &str = "floor_drop";
+/// The floor's drop after one read of the frame's source address.
+pub const REF_READ_DROP: &str = "ref_read_drop";
 /// The floor plus one per-CPU counter increment.
 pub const REF_COUNTER: &str = "ref_counter";
 /// The floor plus one `bpf_ktime_get_boot_ns`.

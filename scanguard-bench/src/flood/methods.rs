@@ -14,7 +14,7 @@ use super::{
 };
 use crate::{
     attach::Attach,
-    object::{self, FLOOR_DROP},
+    object::{self, FLOOR_DROP, REF_READ_DROP},
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -22,6 +22,7 @@ pub enum Method {
     ScanguardNative,
     ScanguardSkb,
     FloorDrop,
+    ReadDrop,
     XdpFilter,
     IptablesRaw,
     SeedsRecent,
@@ -30,8 +31,9 @@ pub enum Method {
 }
 
 impl Method {
-    pub const ALL: [Method; 8] = [
+    pub const ALL: [Method; 9] = [
         Method::FloorDrop,
+        Method::ReadDrop,
         Method::ScanguardNative,
         Method::ScanguardSkb,
         Method::XdpFilter,
@@ -46,6 +48,7 @@ impl Method {
             Method::ScanguardNative => "scanguard, native XDP",
             Method::ScanguardSkb => "scanguard, generic XDP (skb)",
             Method::FloorDrop => "empty XDP_DROP program (floor)",
+            Method::ReadDrop => "XDP_DROP after reading the source address",
             Method::XdpFilter => "xdp-filter (xdp-tools), native",
             Method::IptablesRaw => "iptables raw PREROUTING DROP",
             Method::SeedsRecent => "seeds' iptables INPUT rules, -m recent",
@@ -59,6 +62,7 @@ impl Method {
             Method::ScanguardNative => "scanguard-native",
             Method::ScanguardSkb => "scanguard-skb",
             Method::FloorDrop => "floor",
+            Method::ReadDrop => "read-drop",
             Method::XdpFilter => "xdp-filter",
             Method::IptablesRaw => "iptables-raw",
             Method::SeedsRecent => "iptables-input-recent",
@@ -102,12 +106,17 @@ pub fn install(method: Method, rx: &Host, banned: Ipv4Addr, scanguard: &Path) ->
             attach.cli(&["ban", &banned_text, "--for", "1h"])?;
             Ok(Installed::Scanguard(attach))
         }
-        Method::FloorDrop => {
-            let mut ebpf = object::load(&[FLOOR_DROP])?;
+        Method::FloorDrop | Method::ReadDrop => {
+            let name = if method == Method::FloorDrop {
+                FLOOR_DROP
+            } else {
+                REF_READ_DROP
+            };
+            let mut ebpf = object::load(&[name])?;
             let _inside = rx.enter()?;
-            object::program(&mut ebpf, FLOOR_DROP)?
+            object::program(&mut ebpf, name)?
                 .attach(&rx.interface, XdpMode::Driver)
-                .context("attach the empty XDP_DROP program")?;
+                .with_context(|| format!("attach {name}"))?;
             Ok(Installed::Floor(ebpf))
         }
         Method::XdpFilter => Ok(Installed::XdpFilter(XdpFilterSession::start(rx, banned)?)),
