@@ -1,6 +1,6 @@
 //! Frame parsing, generic over where the bytes live so the same code runs in the XDP program
-//! (over packet memory, every read bounds-checked against `data_end`) and in host unit tests
-//! (over a byte slice).
+//! (over packet memory, every header bounds-checked against `data_end` before its fields are
+//! loaded) and in host unit tests (over a byte slice).
 //!
 //! Layout follows xdp-tools' `parsing_helpers.h`: a cursor offset, one small step per header,
 //! each step checks bounds before it reads. Anything truncated or unknown fails open: the
@@ -239,8 +239,8 @@ pub fn parse_network<P: Packet + ?Sized>(packet: &P) -> Result<Network, ParseErr
         ether_type: u16::from_be(ether_type),
         vlan_id,
         ipv6: false,
-        src: AddrKey::from_words([0; 2]),
-        dst: AddrKey::from_words([0; 2]),
+        src: AddrKey::default(),
+        dst: AddrKey::default(),
         ttl: 0,
         tos: 0,
         ip_id: 0,
