@@ -20,7 +20,19 @@ use crate::{ban::AddrKey, classify::SYN, fingerprint::TcpOptions};
 /// without further checks. What it holds is the packet's business: an address in the XDP
 /// program, an offset in host tests.
 #[derive(Clone, Copy)]
-pub struct Span(pub usize);
+pub struct Span(usize);
+
+impl Span {
+    /// # Safety
+    /// The frame holds the span's bytes from `start` on: `Packet::load` may read them unchecked.
+    pub const unsafe fn new(start: usize) -> Span {
+        Span(start)
+    }
+
+    pub const fn start(self) -> usize {
+        self.0
+    }
+}
 
 /// Read access to a frame's bytes, one field at a time: a field is one load of its own width
 /// (byte-wise copies of whole headers cost the kernel program more than all its other work).
@@ -28,7 +40,8 @@ pub trait Packet {
     /// The `len` bytes at `offset`, or `None` when the frame ends before they do.
     fn span(&self, offset: usize, len: usize) -> Option<Span>;
     /// The `W` at `AT` bytes into `span`, as it sits in memory (network order for multi-byte
-    /// fields). `AT + size_of::<W>()` is at most the span's length.
+    /// fields). `AT + size_of::<W>()` is at most the span's length: the verifier refuses a
+    /// program that loads past the bytes it checked, and the slice reads zero there.
     fn load<W: Word, const AT: usize>(&self, span: Span) -> W;
 }
 

@@ -44,7 +44,7 @@ impl<C: Frame> PacketOf<'_, C> {
         let span = self.span(offset, size_of::<T>())?;
         // SAFETY: `span` checked that the frame holds size_of::<T>() bytes there, and T is
         // valid for any bytes.
-        Some(unsafe { (span.0 as *const T).read_unaligned() })
+        Some(unsafe { (span.start() as *const T).read_unaligned() })
     }
 }
 
@@ -56,7 +56,8 @@ impl<C: Frame> Packet for PacketOf<'_, C> {
         if start + len > self.0.data_end() {
             return None;
         }
-        Some(Span(start))
+        // SAFETY: the frame holds `len` bytes from `start`, checked just above.
+        Some(unsafe { Span::new(start) })
     }
 
     /// One load of the field's width, at an immediate offset from the checked pointer: Rust
@@ -75,7 +76,7 @@ impl<C: Frame> Packet for PacketOf<'_, C> {
                     asm!(
                         concat!("{v} = *(", $width, " *)({p} + {at})"),
                         v = lateout(reg) value,
-                        p = in(reg) span.0,
+                        p = in(reg) span.start(),
                         at = const AT,
                         options(pure, readonly, nostack, preserves_flags),
                     )
