@@ -10,7 +10,6 @@ use std::{fs, os::fd::AsRawFd as _, process::Command};
 
 use anyhow::{Context as _, Result, bail};
 use scanguard_lab::{Netns, run_checked};
-use serde_json::Value;
 
 /// include/uapi/linux/ethtool.h and include/uapi/linux/sockios.h.
 const ETHTOOL_SGRO: u32 = 0x0000_002c;
@@ -95,17 +94,7 @@ pub struct LinkStats {
 }
 
 pub fn link_stats(netns: &Netns, interface: &str) -> Result<LinkStats> {
-    let output = run_checked(Command::new("ip").args([
-        "-n",
-        netns.name(),
-        "-s",
-        "-j",
-        "link",
-        "show",
-        "dev",
-        interface,
-    ]))?;
-    let json: Value = serde_json::from_slice(&output.stdout).context("ip -j output")?;
+    let json = netns.links_json(Some(interface))?;
     let rx = &json[0]["stats64"]["rx"];
     let field = |name: &str| {
         rx[name]
@@ -119,17 +108,7 @@ pub fn link_stats(netns: &Netns, interface: &str) -> Result<LinkStats> {
 }
 
 pub fn ifindex(netns: &Netns, interface: &str) -> Result<u32> {
-    let output = run_checked(Command::new("ip").args([
-        "-n",
-        netns.name(),
-        "-j",
-        "link",
-        "show",
-        "dev",
-        interface,
-    ]))?;
-    let json: Value = serde_json::from_slice(&output.stdout).context("ip -j output")?;
-    let index = json[0]["ifindex"]
+    let index = netns.links_json(Some(interface))?[0]["ifindex"]
         .as_u64()
         .with_context(|| format!("no ifindex for {interface}"))?;
     Ok(u32::try_from(index)?)

@@ -77,6 +77,21 @@ impl Netns {
         .map(drop)
     }
 
+    /// `ip -s -j link show [dev <interface>]` in this namespace, parsed: an array with one
+    /// object per link (`ifindex`, `link_index`, `ifname`, `stats64`, ...).
+    pub fn links_json(&self, interface: Option<&str>) -> Result<serde_json::Value> {
+        let mut command = self.ip();
+        command.args(["-s", "-j", "link", "show"]);
+        if let Some(interface) = interface {
+            command.args(["dev", interface]);
+        }
+        let output = run_checked(&mut command)?;
+        serde_json::from_slice(&output.stdout).map_err(|error| LabError::Io {
+            what: format!("read `ip -j link` output in {}", self.name),
+            source: std::io::Error::other(error),
+        })
+    }
+
     /// `ip -n <name>`: iproute2 acting inside this namespace, so whatever it
     /// creates is born here and never appears in the root namespace.
     pub(crate) fn ip(&self) -> Command {

@@ -6,7 +6,7 @@ use std::{
 use serde_json::{Value, json};
 
 use super::{DemoResult, failed, services};
-use crate::{Host, Lab, LabError, Netns, Result, run_checked};
+use crate::{Host, Lab, LabError, Netns, Result};
 
 /// The demo's network, every part of it in a namespace of its own making:
 ///
@@ -154,14 +154,9 @@ impl DemoLab {
 /// The bridge port in `bridge_ns` that is the peer of `inside`'s interface: a veth's
 /// `link_index` is its peer's ifindex.
 fn bridge_port(inside: &Host, bridge_ns: &Netns) -> Result<String> {
-    let own = link_json(
-        inside
-            .netns
-            .ip()
-            .args(["-j", "link", "show", "dev", &inside.interface]),
-    )?;
+    let own = inside.netns.links_json(Some(&inside.interface))?;
     let peer = own[0]["link_index"].as_u64();
-    let links = link_json(bridge_ns.ip().args(["-j", "link", "show"]))?;
+    let links = bridge_ns.links_json(None)?;
     let port = links
         .as_array()
         .into_iter()
@@ -175,14 +170,6 @@ fn bridge_port(inside: &Host, bridge_ns: &Netns) -> Result<String> {
             bridge_ns.name()
         ),
         source: io::Error::from(io::ErrorKind::NotFound),
-    })
-}
-
-fn link_json(command: &mut std::process::Command) -> Result<Value> {
-    let output = run_checked(command)?;
-    serde_json::from_slice(&output.stdout).map_err(|error| LabError::Io {
-        what: "read `ip -j link` output".to_string(),
-        source: io::Error::other(error),
     })
 }
 
