@@ -11,7 +11,9 @@ pub const DEFAULT_BAN_CAPACITY: u32 = 65_536;
 /// Ban-map key: the source address as 16 bytes, IPv4 in its IPv4-mapped IPv6 form
 /// (`::ffff:a.b.c.d`, RFC 4291 section 2.5.5.2), so one map and one lookup serve both families.
 /// Held as two words in memory order: the XDP program copies and compares a key in two loads,
-/// where a byte array costs it sixteen.
+/// where a byte array costs it sixteen. The program passes keys by value: a reference into a
+/// parsed frame, handed on to a map helper, kept the whole frame in stack memory (LLVM keeps
+/// any struct whose address escapes there), which cost a benign packet 6 ns.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct AddrKey([u64; 2]);

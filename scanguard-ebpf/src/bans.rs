@@ -74,9 +74,9 @@ pub enum Outcome {
 /// Bans `src` for a probe of `kind`, unless the hardening rules say it is too early or too
 /// many bans are being created.
 #[inline(always)]
-pub fn ban(src: &AddrKey, ttl: u8, now_ns: u64, config: &Config, reason: Kind) -> Outcome {
+pub fn ban(src: AddrKey, ttl: u8, now_ns: u64, config: &Config, reason: Kind) -> Outcome {
     let min_probes = config.min_probes[reason.index()];
-    if min_probes > 1 && !enough_probes(src, ttl, now_ns, config, min_probes) {
+    if min_probes > 1 && !enough_probes(&src, ttl, now_ns, config, min_probes) {
         count(Counter::ProbesPending);
         return Outcome::Pending;
     }
@@ -84,15 +84,15 @@ pub fn ban(src: &AddrKey, ttl: u8, now_ns: u64, config: &Config, reason: Kind) -
         count(Counter::BansCapped);
         return Outcome::Capped;
     }
-    if config.subnet_bans_per_minute > 0 && !take_subnet_budget(src, now_ns, config) {
+    if config.subnet_bans_per_minute > 0 && !take_subnet_budget(&src, now_ns, config) {
         count(Counter::BansCappedSubnet);
         return Outcome::Capped;
     }
-    let (duration_ns, repeat) = ban_length(src, now_ns, config);
+    let (duration_ns, repeat) = ban_length(&src, now_ns, config);
     let mut entry = Ban::new(now_ns, duration_ns, reason, ORIGIN_DETECTED);
     entry.repeat = repeat;
     // NOEXIST keeps the first reason when two CPUs ban the same source at once.
-    match BANS.insert(src, &entry, u64::from(BPF_NOEXIST)) {
+    match BANS.insert(&src, &entry, u64::from(BPF_NOEXIST)) {
         Ok(()) => count(Counter::BansCreated),
         Err(error) if error == -EEXIST => {}
         Err(_) => {
@@ -100,7 +100,7 @@ pub fn ban(src: &AddrKey, ttl: u8, now_ns: u64, config: &Config, reason: Kind) -
             return Outcome::Banned;
         }
     }
-    remember_ban(src, now_ns, config);
+    remember_ban(&src, now_ns, config);
     Outcome::Banned
 }
 

@@ -110,7 +110,7 @@ fn detect_tcp(frame: &Frame, clock: &mut Clock, config: &Config) -> Option<Detec
     );
     // Clients of a served port are no sweep: sparing them the sweep map and the clock is what
     // keeps a benign SYN cheap.
-    if roles & SERVED == 0 && is_sweep(&frame.src, transport.dst_port, clock.now_ns(), config) {
+    if roles & SERVED == 0 && is_sweep(frame.src, transport.dst_port, clock.now_ns(), config) {
         return Some(Detection {
             fingerprint,
             ..Detection::of(Kind::PortSweep)
@@ -141,7 +141,7 @@ fn detect_udp(frame: &Frame, clock: &mut Clock, config: &Config) -> Option<Detec
         if flows::contains_inbound(frame) {
             return None;
         }
-        if is_sweep(&frame.src, transport.dst_port, clock.now_ns(), config) {
+        if is_sweep(frame.src, transport.dst_port, clock.now_ns(), config) {
             return Some(Detection::of(Kind::PortSweep));
         }
     }
@@ -151,7 +151,7 @@ fn detect_udp(frame: &Frame, clock: &mut Clock, config: &Config) -> Option<Detec
 /// A probe that also completes a sweep is reported as the sweep.
 #[inline(always)]
 fn sweep_or(kind: Kind, frame: &Frame, clock: &mut Clock, config: &Config) -> Kind {
-    if is_sweep(&frame.src, frame.transport.dst_port, clock.now_ns(), config) {
+    if is_sweep(frame.src, frame.transport.dst_port, clock.now_ns(), config) {
         Kind::PortSweep
     } else {
         kind

@@ -48,7 +48,7 @@ pub struct Report {
 
 #[inline(always)]
 pub fn report(ctx: &XdpContext, frame: &Frame, now_ns: u64, config: &Config, report: Report) {
-    let Some(suppressed) = admit(&frame.src, now_ns, config) else {
+    let Some(suppressed) = admit(frame.src, now_ns, config) else {
         count(Counter::EventsSuppressed);
         return;
     };
@@ -93,11 +93,11 @@ pub fn report(ctx: &XdpContext, frame: &Frame, now_ns: u64, config: &Config, rep
 
 /// Returns the count of suppressed events to carry, or `None` when this one is suppressed.
 #[inline(always)]
-fn admit(src: &AddrKey, now_ns: u64, config: &Config) -> Option<u64> {
+fn admit(src: AddrKey, now_ns: u64, config: &Config) -> Option<u64> {
     let rate = &config.event_rate;
     update(
         &EVENT_BUCKETS,
-        src,
+        &src,
         TokenBucket::full(now_ns, rate),
         |bucket| bucket.admit(now_ns, rate),
     )

@@ -66,7 +66,7 @@ fn inspect(ctx: &XdpContext, config: &Config) -> Counter {
         }
     };
     let mut clock = Clock::new();
-    match standing(&network.frame.src, config, &mut clock) {
+    match standing(network.frame.src, config, &mut clock) {
         Standing::Clear => judge(ctx, &network.finish(&packet), &mut clock, config),
         // Only a tick's first drop is offered to the event rate limit: its bucket lookup is a
         // helper call, which the drops after it are spared.
@@ -112,7 +112,7 @@ fn judge(ctx: &XdpContext, frame: &Frame, clock: &mut Clock, config: &Config) ->
             (Counter::Passed, ACTION_WOULD_BAN)
         }
         Action::Drop => (Counter::DroppedProbe, Action::Drop as u8),
-        Action::Ban => match bans::ban(&frame.src, frame.ttl, clock.now_ns(), config, kind) {
+        Action::Ban => match bans::ban(frame.src, frame.ttl, clock.now_ns(), config, kind) {
             Outcome::Banned => (Counter::DroppedProbe, Action::Ban as u8),
             Outcome::Pending | Outcome::Capped => (Counter::DroppedProbe, Action::Drop as u8),
         },

@@ -43,8 +43,8 @@ pub enum Standing {
 }
 
 #[inline(always)]
-pub fn standing(src: &AddrKey, config: &Config, clock: &mut Clock) -> Standing {
-    let hash = source_hash(src);
+pub fn standing(src: AddrKey, config: &Config, clock: &mut Clock) -> Standing {
+    let hash = source_hash(&src);
     if !maybe_banned(hash, config.ban_filter_mask) {
         return Standing::Clear;
     }
@@ -52,26 +52,26 @@ pub fn standing(src: &AddrKey, config: &Config, clock: &mut Clock) -> Standing {
     let jiffy = unsafe { bpf_jiffies64() };
     let epoch = BAN_EPOCH.get(0).copied().unwrap_or(0);
     let Some(slot) = VERDICTS.get_ptr_mut(hash % VERDICT_SLOTS) else {
-        return confirm(src, 0, config, clock);
+        return confirm(&src, 0, config, clock);
     };
     // SAFETY: this CPU's entry, only touched by this CPU while the program runs.
     let slot = unsafe { &mut *slot };
-    if slot.src == *src && slot.jiffy == jiffy && slot.epoch == epoch {
+    if slot.src == src && slot.jiffy == jiffy && slot.epoch == epoch {
         if slot.banned == 0 {
             return Standing::Clear;
         }
         slot.dropped += 1;
         return Standing::Banned;
     }
-    let carried = if slot.src == *src {
+    let carried = if slot.src == src {
         slot.dropped
     } else {
         hand_over(slot);
         0
     };
-    let standing = confirm(src, carried, config, clock);
+    let standing = confirm(&src, carried, config, clock);
     *slot = Verdict {
-        src: *src,
+        src,
         jiffy,
         epoch,
         dropped: 0,
