@@ -18,9 +18,10 @@ pub enum Fingerprint {
 
 /// What the TCP options of a SYN amount to, as far as fingerprints care.
 #[repr(u8)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum TcpOptions {
     /// Data offset 5: no options.
+    #[default]
     None = 0,
     /// Exactly one option, MSS 1460.
     Mss1460Only = 1,

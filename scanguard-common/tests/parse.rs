@@ -1,5 +1,5 @@
-//! The parser over synthetic frames: every field of `Frame` for each supported layout, and the
-//! verdict for each way a frame can be cut short or inconsistent.
+//! The parser over synthetic frames: every field of `Frame` and its `Details` for each
+//! supported layout, and the verdict for each way a frame can be cut short or inconsistent.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -7,7 +7,9 @@ use scanguard_common::{
     ban::AddrKey,
     classify::{ACK, FIN, PSH, SYN, URG},
     fingerprint::TcpOptions,
-    parse::{Fragment, Frame, Header, IPPROTO_TCP, IPPROTO_UDP, ParseError, Transport, parse},
+    parse::{
+        Details, Fragment, Frame, Header, IPPROTO_TCP, IPPROTO_UDP, ParseError, Transport, parse,
+    },
 };
 use scanguard_lab::frames::{
     ETHERNET_LEN, FrameBuilder, IP_ID, IPV4_LEN, IPV6_LEN, Ipv6Ext, TCP_LEN, TOS, TTL, UDP_LEN,
@@ -26,8 +28,41 @@ const SRC_PORT: u16 = 40_123;
 const DST_PORT: u16 = 2_323;
 const WINDOW: u16 = 0x1f2e;
 
-fn parsed(frame: &[u8]) -> Frame {
-    parse(frame).unwrap_or_else(|error| panic!("{error:?} for {frame:02x?}"))
+/// What a frame parses to, and the details read from it afterwards.
+#[derive(Debug, PartialEq)]
+struct Parsed {
+    frame: Frame,
+    details: Details,
+}
+
+impl Parsed {
+    /// The same frame behind `tags` VLAN tags, the outer one `vlan_id`.
+    fn tagged(mut self, vlan_id: u16, tags: usize) -> Parsed {
+        self.frame.ip_offset += tags * VLAN_TAG_LEN;
+        self.frame.transport_offset += tags * VLAN_TAG_LEN;
+        self.details.vlan_id = vlan_id;
+        self
+    }
+
+    /// The same frame with `len` more bytes of IP header (options or extension headers).
+    fn longer_ip_header(mut self, len: usize) -> Parsed {
+        self.frame.transport_offset += len;
+        self
+    }
+
+    fn fragment(mut self, fragment: Fragment, offset: u16) -> Parsed {
+        self.frame.fragment = fragment;
+        self.frame.fragment_offset = offset;
+        self
+    }
+}
+
+fn parsed(bytes: &[u8]) -> Parsed {
+    let frame = parse(bytes).unwrap_or_else(|error| panic!("{error:?} for {bytes:02x?}"));
+    Parsed {
+        frame,
+        details: frame.details(bytes),
+    }
 }
 
 fn tcp(flags: u8) -> Transport {
@@ -37,8 +72,6 @@ fn tcp(flags: u8) -> Transport {
         src_port: SRC_PORT,
         dst_port: DST_PORT,
         tcp_flags: flags,
-        tcp_options: TcpOptions::None,
-        window: WINDOW,
     }
 }
 
@@ -49,8 +82,6 @@ fn udp() -> Transport {
         src_port: SRC_PORT,
         dst_port: DST_PORT,
         tcp_flags: 0,
-        tcp_options: TcpOptions::None,
-        window: 0,
     }
 }
 
@@ -61,40 +92,54 @@ fn no_header(protocol: u8, header: Header) -> Transport {
         src_port: 0,
         dst_port: 0,
         tcp_flags: 0,
-        tcp_options: TcpOptions::None,
-        window: 0,
     }
 }
 
 /// What an untagged, unfragmented IPv4 frame from SRC4 to DST4 parses to.
-fn ipv4_frame(ip_payload_len: usize, transport: Transport) -> Frame {
-    Frame {
-        link_multicast: false,
-        ether_type: ETH_P_IP,
-        vlan_id: 0,
-        ipv6: false,
-        src: AddrKey::ipv4(SRC4.octets()),
-        dst: AddrKey::ipv4(DST4.octets()),
-        ttl: TTL,
-        tos: TOS,
-        ip_id: IP_ID,
-        ip_len: (IPV4_LEN + ip_payload_len) as u16,
-        fragment: Fragment::No,
-        fragment_offset: 0,
-        transport,
+fn ipv4_frame(ip_payload_len: usize, transport: Transport) -> Parsed {
+    Parsed {
+        frame: Frame {
+            link_multicast: false,
+            ipv6: false,
+            src: AddrKey::ipv4(SRC4.octets()),
+            fragment: Fragment::No,
+            fragment_offset: 0,
+            transport,
+            ip_offset: ETHERNET_LEN,
+            transport_offset: ETHERNET_LEN + IPV4_LEN,
+        },
+        details: Details {
+            ether_type: ETH_P_IP,
+            vlan_id: 0,
+            dst: AddrKey::ipv4(DST4.octets()),
+            ttl: TTL,
+            tos: TOS,
+            ip_id: IP_ID,
+            ip_len: (IPV4_LEN + ip_payload_len) as u16,
+            // The builder's TCP segments carry no options.
+            window: transport.tcp().map_or(0, |_| WINDOW),
+            tcp_options: TcpOptions::None,
+        },
     }
 }
 
 /// What an untagged, unfragmented IPv6 frame from SRC6 to DST6 parses to.
-fn ipv6_frame(ip_payload_len: usize, transport: Transport) -> Frame {
-    Frame {
-        ether_type: ETH_P_IPV6,
-        ipv6: true,
-        src: AddrKey::from_octets(SRC6.octets()),
-        dst: AddrKey::from_octets(DST6.octets()),
-        ip_id: 0,
-        ip_len: (IPV6_LEN + ip_payload_len) as u16,
-        ..ipv4_frame(0, transport)
+fn ipv6_frame(ip_payload_len: usize, transport: Transport) -> Parsed {
+    let v4 = ipv4_frame(0, transport);
+    Parsed {
+        frame: Frame {
+            ipv6: true,
+            src: AddrKey::from_octets(SRC6.octets()),
+            transport_offset: ETHERNET_LEN + IPV6_LEN,
+            ..v4.frame
+        },
+        details: Details {
+            ether_type: ETH_P_IPV6,
+            dst: AddrKey::from_octets(DST6.octets()),
+            ip_id: 0,
+            ip_len: (IPV6_LEN + ip_payload_len) as u16,
+            ..v4.details
+        },
     }
 }
 
@@ -129,6 +174,27 @@ fn ipv6_tcp_fills_every_field() {
 }
 
 #[test]
+fn the_options_of_a_syn_are_read_and_those_of_other_segments_are_not() {
+    const MSS_1460: [u8; 4] = [2, 4, 0x05, 0xb4];
+    let options = |builder: FrameBuilder| parsed(&builder.build()).details.tcp_options;
+    assert_eq!(
+        options(tcp4(SYN).tcp_options(&MSS_1460)),
+        TcpOptions::Mss1460Only
+    );
+    assert_eq!(
+        options(tcp6(SYN).tcp_options(&MSS_1460)),
+        TcpOptions::Mss1460Only
+    );
+    assert_eq!(
+        options(tcp4(SYN).tcp_options(&[1, 1, 1, 1])),
+        TcpOptions::Other
+    );
+    assert_eq!(options(tcp4(SYN).tcp_options(&[1; 8])), TcpOptions::Other);
+    assert_eq!(options(tcp4(SYN)), TcpOptions::None);
+    assert_eq!(options(tcp4(ACK).tcp_options(&MSS_1460)), TcpOptions::None);
+}
+
+#[test]
 fn udp_has_ports_and_no_tcp_fields() {
     let v4 = FrameBuilder::new(SRC4, DST4)
         .udp(SRC_PORT, DST_PORT)
@@ -152,13 +218,7 @@ fn icmp_is_parsed_without_reading_its_header() {
 #[test]
 fn a_single_vlan_tag_gives_its_id_and_the_inner_ethertype() {
     let frame = tcp4(SYN).vlan(100).build();
-    assert_eq!(
-        parsed(&frame),
-        Frame {
-            vlan_id: 100,
-            ..ipv4_frame(TCP_LEN, tcp(SYN))
-        }
-    );
+    assert_eq!(parsed(&frame), ipv4_frame(TCP_LEN, tcp(SYN)).tagged(100, 1));
 }
 
 #[test]
@@ -166,10 +226,7 @@ fn double_tagging_gives_the_outer_id_and_the_inner_ethertype() {
     let frame = tcp6(FIN).vlan(4000).vlan(7).build();
     assert_eq!(
         parsed(&frame),
-        Frame {
-            vlan_id: 4000,
-            ..ipv6_frame(TCP_LEN, tcp(FIN))
-        }
+        ipv6_frame(TCP_LEN, tcp(FIN)).tagged(4000, 2)
     );
 }
 
@@ -186,7 +243,7 @@ fn ipv4_options_move_the_transport_header() {
         let frame = tcp4(0).ipv4_options(options).build();
         assert_eq!(
             parsed(&frame),
-            ipv4_frame(options.len() + TCP_LEN, tcp(0)),
+            ipv4_frame(options.len() + TCP_LEN, tcp(0)).longer_ip_header(options.len()),
             "{} bytes of options",
             options.len()
         );
@@ -202,13 +259,14 @@ fn ext_len(ext: Ipv6Ext) -> usize {
 }
 
 /// An unfragmented IPv6 TCP segment behind `exts`, and what it parses to.
-fn ipv6_with(exts: &[Ipv6Ext]) -> (Vec<u8>, Frame) {
+fn ipv6_with(exts: &[Ipv6Ext]) -> (Vec<u8>, Parsed) {
     let frame = exts
         .iter()
         .fold(tcp6(0), |builder, ext| builder.ipv6_ext(*ext))
         .build();
     let exts_len: usize = exts.iter().copied().map(ext_len).sum();
-    (frame, ipv6_frame(exts_len + TCP_LEN, tcp(0)))
+    let expected = ipv6_frame(exts_len + TCP_LEN, tcp(0)).longer_ip_header(exts_len);
+    (frame, expected)
 }
 
 /// A fragment header for a whole datagram (RFC 8200 section 4.5: an "atomic fragment").
@@ -250,7 +308,7 @@ fn eight_extension_headers_are_followed_and_nine_are_too_many() {
     assert_eq!(parsed(&eight), expected);
 
     let (nine, _) = ipv6_with(&[Ipv6Ext::DestinationOptions; 9]);
-    let frame = parsed(&nine);
+    let frame = parsed(&nine).frame;
     assert_eq!(frame.transport.header, Header::Unparseable);
     assert_eq!(frame.transport.tcp(), None);
 }
@@ -261,18 +319,14 @@ fn a_first_fragment_too_short_for_the_tcp_header_misses_it() {
     let v4 = tcp4(0).fragment(0, true).carrying(8).build();
     assert_eq!(
         parsed(&v4),
-        Frame {
-            fragment: Fragment::First,
-            ..ipv4_frame(8, no_header(IPPROTO_TCP, Header::Missing))
-        }
+        ipv4_frame(8, no_header(IPPROTO_TCP, Header::Missing)).fragment(Fragment::First, 0)
     );
     let v6 = tcp6(0).fragment(0, true).carrying(8).build();
     assert_eq!(
         parsed(&v6),
-        Frame {
-            fragment: Fragment::First,
-            ..ipv6_frame(8 + 8, no_header(IPPROTO_TCP, Header::Missing))
-        }
+        ipv6_frame(8 + 8, no_header(IPPROTO_TCP, Header::Missing))
+            .longer_ip_header(8)
+            .fragment(Fragment::First, 0)
     );
 }
 
@@ -281,10 +335,7 @@ fn a_first_fragment_with_the_whole_tcp_header_is_parsed() {
     let frame = tcp4(FIN).fragment(0, true).build();
     assert_eq!(
         parsed(&frame),
-        Frame {
-            fragment: Fragment::First,
-            ..ipv4_frame(TCP_LEN, tcp(FIN))
-        }
+        ipv4_frame(TCP_LEN, tcp(FIN)).fragment(Fragment::First, 0)
     );
 }
 
@@ -294,20 +345,14 @@ fn a_later_fragment_has_no_transport_header() {
     let v4 = tcp4(0).fragment(185, false).build();
     assert_eq!(
         parsed(&v4),
-        Frame {
-            fragment: Fragment::Later,
-            fragment_offset: 185,
-            ..ipv4_frame(TCP_LEN, no_header(IPPROTO_TCP, Header::Missing))
-        }
+        ipv4_frame(TCP_LEN, no_header(IPPROTO_TCP, Header::Missing)).fragment(Fragment::Later, 185)
     );
     let v6 = tcp6(0).fragment(185, true).build();
     assert_eq!(
         parsed(&v6),
-        Frame {
-            fragment: Fragment::Later,
-            fragment_offset: 185,
-            ..ipv6_frame(8 + TCP_LEN, no_header(IPPROTO_TCP, Header::Missing))
-        }
+        ipv6_frame(8 + TCP_LEN, no_header(IPPROTO_TCP, Header::Missing))
+            .longer_ip_header(8)
+            .fragment(Fragment::Later, 185)
     );
 }
 
@@ -356,7 +401,7 @@ fn a_transport_header_cut_short_in_a_whole_datagram_is_unparseable() {
         ),
     ];
     for frame in cuts {
-        let transport = parsed(&frame).transport;
+        let transport = parsed(&frame).frame.transport;
         assert_eq!(transport.header, Header::Unparseable, "{frame:02x?}");
         assert_eq!(transport.tcp(), None);
     }

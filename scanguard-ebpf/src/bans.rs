@@ -72,11 +72,17 @@ pub enum Outcome {
 }
 
 /// Bans `src` for a probe of `kind`, unless the hardening rules say it is too early or too
-/// many bans are being created.
+/// many bans are being created. `ttl` is read only for a kind that takes several probes.
 #[inline(always)]
-pub fn ban(src: AddrKey, ttl: u8, now_ns: u64, config: &Config, reason: Kind) -> Outcome {
+pub fn ban(
+    src: AddrKey,
+    ttl: impl FnOnce() -> u8,
+    now_ns: u64,
+    config: &Config,
+    reason: Kind,
+) -> Outcome {
     let min_probes = config.min_probes[reason.index()];
-    if min_probes > 1 && !enough_probes(&src, ttl, now_ns, config, min_probes) {
+    if min_probes > 1 && !enough_probes(&src, ttl(), now_ns, config, min_probes) {
         count(Counter::ProbesPending);
         return Outcome::Pending;
     }

@@ -8,7 +8,7 @@ use scanguard_common::{
     config::Config,
     fingerprint::Fingerprint,
     kind::Kind,
-    parse::{Fragment, Frame, Header, IPPROTO_TCP, IPPROTO_UDP},
+    parse::{Fragment, Frame, Header, IPPROTO_TCP, IPPROTO_UDP, Packet},
     ports::{ROLE_OPEN, ROLE_PROTECTED, ROLE_WATCHED_UDP, SERVED},
 };
 
@@ -45,7 +45,12 @@ impl Detection {
 }
 
 #[inline(always)]
-pub fn detect(frame: &Frame, clock: &mut Clock, config: &Config) -> Option<Detection> {
+pub fn detect<P: Packet>(
+    frame: &Frame,
+    packet: &P,
+    clock: &mut Clock,
+    config: &Config,
+) -> Option<Detection> {
     let transport = &frame.transport;
     if transport.protocol == IPPROTO_TCP && is_tiny_fragment(frame) {
         return Some(Detection::of(Kind::TinyFragment));
@@ -54,7 +59,7 @@ pub fn detect(frame: &Frame, clock: &mut Clock, config: &Config) -> Option<Detec
         return None;
     }
     match transport.protocol {
-        IPPROTO_TCP => detect_tcp(frame, clock, config),
+        IPPROTO_TCP => detect_tcp(frame, packet, clock, config),
         IPPROTO_UDP => detect_udp(frame, clock, config),
         _ => None,
     }
@@ -72,7 +77,12 @@ fn is_tiny_fragment(frame: &Frame) -> bool {
 }
 
 #[inline(always)]
-fn detect_tcp(frame: &Frame, clock: &mut Clock, config: &Config) -> Option<Detection> {
+fn detect_tcp<P: Packet>(
+    frame: &Frame,
+    packet: &P,
+    clock: &mut Clock,
+    config: &Config,
+) -> Option<Detection> {
     let transport = &frame.transport;
     let flags = transport.tcp_flags;
     let roles = port_roles(transport.dst_port);
@@ -102,15 +112,22 @@ fn detect_tcp(frame: &Frame, clock: &mut Clock, config: &Config) -> Option<Detec
     if !is_connection_request(flags) {
         return None;
     }
-    let fingerprint = Fingerprint::of_syn(
-        transport.window,
-        transport.tcp_options,
-        frame.ttl,
-        frame.ip_id,
-    );
     // Clients of a served port are no sweep: sparing them the sweep map and the clock is what
     // keeps a benign SYN cheap.
-    if roles & SERVED == 0 && is_sweep(frame.src, transport.dst_port, clock.now_ns(), config) {
+    let sweep =
+        roles & SERVED == 0 && is_sweep(frame.src, transport.dst_port, clock.now_ns(), config);
+    // The fingerprint only matters to a detection, so a benign SYN does not read its fields.
+    if !sweep && config.fingerprint_mask == 0 {
+        return None;
+    }
+    let details = frame.details(packet);
+    let fingerprint = Fingerprint::of_syn(
+        details.window,
+        details.tcp_options,
+        details.ttl,
+        details.ip_id,
+    );
+    if sweep {
         return Some(Detection {
             fingerprint,
             ..Detection::of(Kind::PortSweep)

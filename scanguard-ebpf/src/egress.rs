@@ -13,7 +13,8 @@ use crate::{flows, packet::PacketOf};
 
 #[classifier]
 pub fn scanguard_egress(ctx: TcContext) -> i32 {
-    if let Ok(frame) = parse(&PacketOf(&ctx)) {
+    let packet = PacketOf(&ctx);
+    if let Ok(frame) = parse(&packet) {
         let transport = &frame.transport;
         // A connection starts with our SYN (we connect) or SYN+ACK (we accept); a UDP flow
         // with any datagram we send.
@@ -24,7 +25,8 @@ pub fn scanguard_egress(ctx: TcContext) -> i32 {
         };
         if starts_flow {
             // SAFETY: the helper has no preconditions.
-            flows::record_outbound(&frame, unsafe { bpf_ktime_get_boot_ns() });
+            let now_ns = unsafe { bpf_ktime_get_boot_ns() };
+            flows::record_outbound(&frame, frame.details(&packet).dst, now_ns);
         }
     }
     TC_ACT_OK

@@ -14,7 +14,7 @@ use scanguard_common::{
     event::{EVENT_BUCKETS_CAPACITY, Event},
     fingerprint::Fingerprint,
     kind::Kind,
-    parse::Frame,
+    parse::{Frame, Packet},
 };
 
 use crate::{
@@ -61,20 +61,23 @@ pub fn report(ctx: &XdpContext, frame: &Frame, now_ns: u64, config: &Config, rep
     };
     // SAFETY: the per-CPU scratch entry is only used by this CPU while the program runs.
     let event = unsafe { &mut *event };
+    let packet = PacketOf(ctx);
+    // Read only for an event that is sent: the rate limit spares the copies.
+    let details = frame.details(&packet);
     let transport = &frame.transport;
     event.timestamp_ns = now_ns;
     event.suppressed = suppressed;
     event.src = frame.src;
-    event.dst = frame.dst;
+    event.dst = details.dst;
     event.ifindex = ctx.ingress_ifindex() as u32;
     event.src_port = transport.src_port;
     event.dst_port = transport.dst_port;
-    event.ether_type = frame.ether_type;
-    event.vlan_id = frame.vlan_id;
-    event.ip_id = frame.ip_id;
-    event.ip_len = frame.ip_len;
-    event.window = transport.window;
-    if let Some(macs) = PacketOf(ctx).read::<[u8; 12]>(0) {
+    event.ether_type = details.ether_type;
+    event.vlan_id = details.vlan_id;
+    event.ip_id = details.ip_id;
+    event.ip_len = details.ip_len;
+    event.window = details.window;
+    if let Some(macs) = packet.copy::<12>(0) {
         event.eth_dst.copy_from_slice(&macs[..6]);
         event.eth_src.copy_from_slice(&macs[6..]);
     }
@@ -83,8 +86,8 @@ pub fn report(ctx: &XdpContext, frame: &Frame, now_ns: u64, config: &Config, rep
     event.action = report.action;
     event.protocol = transport.protocol;
     event.tcp_flags = transport.tcp_flags;
-    event.ttl = frame.ttl;
-    event.tos = frame.tos;
+    event.ttl = details.ttl;
+    event.tos = details.tos;
     event.ipv6 = u8::from(frame.ipv6);
     event.fingerprint = report.fingerprint as u8;
     EVENTS.output(ctx, &*event, 0);

@@ -3,6 +3,7 @@
 
 use aya_ebpf::{macros::map, maps::LruHashMap};
 use scanguard_common::{
+    ban::AddrKey,
     flow::{DEFAULT_FLOW_CAPACITY, FlowKey},
     parse::Frame,
 };
@@ -24,12 +25,12 @@ pub fn contains_inbound(frame: &Frame) -> bool {
     FLOWS.get_ptr(&key).is_some()
 }
 
-/// Records an outbound frame's flow (peer = its destination).
+/// Records the flow of an outbound frame to `dst`.
 #[inline(always)]
-pub fn record_outbound(frame: &Frame, now_ns: u64) {
+pub fn record_outbound(frame: &Frame, dst: AddrKey, now_ns: u64) {
     let transport = &frame.transport;
     let key = FlowKey::new(
-        frame.dst,
+        dst,
         transport.dst_port,
         transport.src_port,
         transport.protocol,

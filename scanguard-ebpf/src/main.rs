@@ -92,7 +92,8 @@ fn judge(ctx: &XdpContext, frame: &Frame, clock: &mut Clock, config: &Config) ->
         count(Counter::ParseFailed);
         return Counter::Passed;
     }
-    let Some(detection) = detect(frame, clock, config) else {
+    let packet = PacketOf(ctx);
+    let Some(detection) = detect(frame, &packet, clock, config) else {
         return Counter::Passed;
     };
     let kind = detection.kind;
@@ -112,10 +113,13 @@ fn judge(ctx: &XdpContext, frame: &Frame, clock: &mut Clock, config: &Config) ->
             (Counter::Passed, ACTION_WOULD_BAN)
         }
         Action::Drop => (Counter::DroppedProbe, Action::Drop as u8),
-        Action::Ban => match bans::ban(frame.src, frame.ttl, clock.now_ns(), config, kind) {
-            Outcome::Banned => (Counter::DroppedProbe, Action::Ban as u8),
-            Outcome::Pending | Outcome::Capped => (Counter::DroppedProbe, Action::Drop as u8),
-        },
+        Action::Ban => {
+            let ttl = || frame.details(&packet).ttl;
+            match bans::ban(frame.src, ttl, clock.now_ns(), config, kind) {
+                Outcome::Banned => (Counter::DroppedProbe, Action::Ban as u8),
+                Outcome::Pending | Outcome::Capped => (Counter::DroppedProbe, Action::Drop as u8),
+            }
+        }
     };
     if detection.report {
         debug!(

@@ -1,14 +1,19 @@
 //! Bounds-checked reads of packet memory, the only way the programs touch a frame.
 
-use core::{arch::asm, mem::size_of};
+use core::{arch::asm, ffi::c_void, mem::size_of};
 
-use aya_ebpf::programs::{TcContext, XdpContext};
+use aya_ebpf::{
+    helpers::{bpf_skb_load_bytes, bpf_xdp_load_bytes},
+    programs::{TcContext, XdpContext},
+};
 use scanguard_common::parse::{Packet, Span, Word};
 
 /// A program context that exposes its frame as `[data, data_end)`.
 pub trait Frame {
     fn data(&self) -> usize;
     fn data_end(&self) -> usize;
+    /// Fills `to` from `offset` through the context's load-bytes helper; false past the end.
+    fn load_bytes<const N: usize>(&self, offset: usize, to: &mut [u8; N]) -> bool;
 }
 
 impl Frame for XdpContext {
@@ -20,6 +25,13 @@ impl Frame for XdpContext {
     #[inline(always)]
     fn data_end(&self) -> usize {
         XdpContext::data_end(self)
+    }
+
+    #[inline(always)]
+    fn load_bytes<const N: usize>(&self, offset: usize, to: &mut [u8; N]) -> bool {
+        let to = to.as_mut_ptr().cast::<c_void>();
+        // SAFETY: `to` holds N bytes; the helper checks the frame's bounds itself.
+        unsafe { bpf_xdp_load_bytes(self.ctx, offset as u32, to, N as u32) == 0 }
     }
 }
 
@@ -33,20 +45,16 @@ impl Frame for TcContext {
     fn data_end(&self) -> usize {
         TcContext::data_end(self)
     }
+
+    #[inline(always)]
+    fn load_bytes<const N: usize>(&self, offset: usize, to: &mut [u8; N]) -> bool {
+        let to = to.as_mut_ptr().cast::<c_void>();
+        // SAFETY: `to` holds N bytes; the helper checks the packet's bounds itself.
+        unsafe { bpf_skb_load_bytes(self.skb.skb.cast(), offset as u32, to, N as u32) == 0 }
+    }
 }
 
 pub struct PacketOf<'a, C: Frame>(pub &'a C);
-
-impl<C: Frame> PacketOf<'_, C> {
-    /// The `T` at `offset`, copied byte by byte: for the cold paths that want raw bytes.
-    #[inline(always)]
-    pub fn read<T: Copy>(&self, offset: usize) -> Option<T> {
-        let span = self.span(offset, size_of::<T>())?;
-        // SAFETY: `span` checked that the frame holds size_of::<T>() bytes there, and T is
-        // valid for any bytes.
-        Some(unsafe { (span.start() as *const T).read_unaligned() })
-    }
-}
 
 impl<C: Frame> Packet for PacketOf<'_, C> {
     #[inline(always)]
@@ -91,5 +99,11 @@ impl<C: Frame> Packet for PacketOf<'_, C> {
             _ => load!("u64"),
         };
         W::truncate(value)
+    }
+
+    #[inline(always)]
+    fn copy<const N: usize>(&self, offset: usize) -> Option<[u8; N]> {
+        let mut bytes = [0; N];
+        self.0.load_bytes(offset, &mut bytes).then_some(bytes)
     }
 }

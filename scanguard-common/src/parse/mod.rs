@@ -5,6 +5,15 @@
 //! Layout follows xdp-tools' `parsing_helpers.h`: a cursor offset, one small step per header,
 //! each step checks bounds before it reads. Anything truncated or unknown fails open: the
 //! caller passes the frame.
+//!
+//! Every packet is parsed for what its verdict needs ([`Frame`]); the fields only an event, a
+//! ban's record or a fingerprint needs ([`Details`]) are read again when one is made. Holding
+//! them from the start kept a dozen values alive across the whole program, which cost a
+//! benign packet more in register spills than the rest of its parse.
+
+mod details;
+
+pub use details::Details;
 
 use network_types::{
     eth::EthHdr,
@@ -14,7 +23,7 @@ use network_types::{
     vlan::VlanHdr,
 };
 
-use crate::{ban::AddrKey, classify::SYN, fingerprint::TcpOptions};
+use crate::ban::AddrKey;
 
 /// A stretch of the frame checked against its end once, so the fields inside it are read
 /// without further checks. What it holds is the packet's business: an address in the XDP
@@ -43,6 +52,11 @@ pub trait Packet {
     /// fields). `AT + size_of::<W>()` is at most the span's length: the verifier refuses a
     /// program that loads past the bytes it checked, and the slice reads zero there.
     fn load<W: Word, const AT: usize>(&self, span: Span) -> W;
+    /// The `N` bytes at `offset` copied out, or `None` when the frame ends before they do. For
+    /// cold paths reading at an offset kept from the parse: the kernel checks the bounds, so the
+    /// verifier does not track the offset's value, and the states it keeps for the rest of the
+    /// program are not split by header layout.
+    fn copy<const N: usize>(&self, offset: usize) -> Option<[u8; N]>;
 }
 
 /// The widths a field is loaded in.
@@ -78,6 +92,10 @@ impl Packet for [u8] {
             None => W::default(),
         }
     }
+
+    fn copy<const N: usize>(&self, offset: usize) -> Option<[u8; N]> {
+        self.get(offset..offset.checked_add(N)?)?.try_into().ok()
+    }
 }
 
 // Ethertypes and protocol numbers as they sit in the frame (network byte order for u16).
@@ -97,7 +115,6 @@ const MAX_VLAN_TAGS: usize = 2;
 const MAX_IPV6_EXT_HEADERS: usize = 8;
 const IPV4_MORE_FRAGMENTS: u16 = 0x2000;
 const IPV4_OFFSET_MASK: u16 = 0x1fff;
-const VLAN_ID_MASK: u16 = 0x0fff;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ParseError {
@@ -129,7 +146,7 @@ pub enum Header {
     Unparseable,
 }
 
-/// The transport header's fields scanguard uses. A plain struct rather than an enum with
+/// The transport header's fields a verdict needs. A plain struct rather than an enum with
 /// payloads: LLVM merges enum payload registers across paths in ways the verifier rejects.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Transport {
@@ -140,10 +157,6 @@ pub struct Transport {
     pub dst_port: u16,
     /// TCP flags byte, 0 for other protocols.
     pub tcp_flags: u8,
-    /// TCP window, 0 for other protocols.
-    pub window: u16,
-    /// What the TCP options amount to (for scanner fingerprints).
-    pub tcp_options: TcpOptions,
 }
 
 pub const IPPROTO_TCP: u8 = 6;
@@ -157,8 +170,6 @@ impl Transport {
             src_port: 0,
             dst_port: 0,
             tcp_flags: 0,
-            window: 0,
-            tcp_options: TcpOptions::None,
         }
     }
 
@@ -172,32 +183,23 @@ impl Transport {
     }
 }
 
-/// What scanguard needs to know about one frame.
+/// What a verdict needs to know about one frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Frame {
-    /// The destination MAC is a group address: broadcast or multicast. The MACs themselves
-    /// are read from the frame only for an event.
+    /// The destination MAC is a group address: broadcast or multicast.
     pub link_multicast: bool,
-    /// The innermost ethertype, host byte order.
-    pub ether_type: u16,
-    /// The outermost VLAN id, 0 when untagged.
-    pub vlan_id: u16,
     pub ipv6: bool,
-    /// Addresses in ban-map key form (IPv4-mapped for IPv4).
+    /// The source address in ban-map key form (IPv4-mapped for IPv4).
     pub src: AddrKey,
-    pub dst: AddrKey,
-    /// TTL or hop limit.
-    pub ttl: u8,
-    /// TOS or traffic class.
-    pub tos: u8,
-    /// IPv4 identification (0 for IPv6).
-    pub ip_id: u16,
-    /// IPv4 total length or IPv6 payload length plus header.
-    pub ip_len: u16,
     pub fragment: Fragment,
     /// Fragment offset in 8-byte units (0 for whole datagrams and first fragments).
     pub fragment_offset: u16,
     pub transport: Transport,
+    /// Where the IP header starts: 14 bytes of Ethernet plus 4 per VLAN tag.
+    pub ip_offset: usize,
+    /// Where the transport header starts (0 past an IPv6 extension chain too long to follow);
+    /// a header is there when `transport.header` is `Parsed`.
+    pub transport_offset: usize,
 }
 
 /// A frame parsed up to its network header: enough to look its source up. `finish` reads the
@@ -213,6 +215,7 @@ impl Network {
     #[inline(always)]
     pub fn finish<P: Packet + ?Sized>(self, packet: &P) -> Frame {
         let mut frame = self.frame;
+        frame.transport_offset = self.transport_offset.unwrap_or(0);
         frame.transport = match (frame.fragment, self.transport_offset) {
             (Fragment::Later, _) => Transport::without_header(self.protocol, Header::Missing),
             (_, None) => Transport::without_header(self.protocol, Header::Unparseable),
@@ -232,8 +235,7 @@ pub fn parse_network<P: Packet + ?Sized>(packet: &P) -> Result<Network, ParseErr
     let eth = packet.span(0, EthHdr::LEN).ok_or(ParseError::Malformed)?;
     let mut offset = EthHdr::LEN;
     let mut ether_type: u16 = packet.load::<_, 12>(eth);
-    let mut vlan_id = 0;
-    for tag in 0..MAX_VLAN_TAGS {
+    for _ in 0..MAX_VLAN_TAGS {
         if ether_type != ETH_P_8021Q && ether_type != ETH_P_8021AD {
             break;
         }
@@ -241,26 +243,18 @@ pub fn parse_network<P: Packet + ?Sized>(packet: &P) -> Result<Network, ParseErr
         let vlan = packet
             .span(offset, VlanHdr::LEN)
             .ok_or(ParseError::Malformed)?;
-        if tag == 0 {
-            vlan_id = u16::from_be(packet.load::<u16, 0>(vlan)) & VLAN_ID_MASK;
-        }
         ether_type = packet.load::<_, 2>(vlan);
         offset += VlanHdr::LEN;
     }
     let mut frame = Frame {
         link_multicast: packet.load::<u8, 0>(eth) & 1 != 0,
-        ether_type: u16::from_be(ether_type),
-        vlan_id,
         ipv6: false,
         src: AddrKey::default(),
-        dst: AddrKey::default(),
-        ttl: 0,
-        tos: 0,
-        ip_id: 0,
-        ip_len: 0,
         fragment: Fragment::No,
         fragment_offset: 0,
         transport: Transport::without_header(0, Header::Missing),
+        ip_offset: offset,
+        transport_offset: 0,
     };
     let (protocol, transport_offset) = match ether_type {
         ETH_P_IP => parse_ipv4(packet, offset, &mut frame)?,
@@ -300,11 +294,6 @@ fn parse_ipv4<P: Packet + ?Sized>(
         Fragment::No
     };
     frame.src = AddrKey::ipv4(packet.load::<u32, 12>(ip).to_ne_bytes());
-    frame.dst = AddrKey::ipv4(packet.load::<u32, 16>(ip).to_ne_bytes());
-    frame.ttl = packet.load::<_, 8>(ip);
-    frame.tos = packet.load::<_, 1>(ip);
-    frame.ip_id = u16::from_be(packet.load::<_, 4>(ip));
-    frame.ip_len = u16::from_be(packet.load::<_, 2>(ip));
     Ok((packet.load::<_, 9>(ip), Some(offset + header_len)))
 }
 
@@ -318,18 +307,12 @@ fn parse_ipv6<P: Packet + ?Sized>(
     let ip = packet
         .span(offset, Ipv6Hdr::LEN)
         .ok_or(ParseError::Malformed)?;
-    // Version (4 bits), traffic class (8), flow label (20).
-    let version_class_flow = u32::from_be(packet.load::<_, 0>(ip));
-    if version_class_flow >> 28 != 6 {
+    let version: u8 = packet.load::<_, 0>(ip);
+    if version >> 4 != 6 {
         return Err(ParseError::Malformed);
     }
     frame.ipv6 = true;
     frame.src = AddrKey::from_words([packet.load::<_, 8>(ip), packet.load::<_, 16>(ip)]);
-    frame.dst = AddrKey::from_words([packet.load::<_, 24>(ip), packet.load::<_, 32>(ip)]);
-    frame.ttl = packet.load::<_, 7>(ip);
-    frame.tos = (version_class_flow >> 20) as u8;
-    let payload_len = u16::from_be(packet.load::<_, 4>(ip));
-    frame.ip_len = payload_len.saturating_add(Ipv6Hdr::LEN as u16);
     let mut next: u8 = packet.load::<_, 6>(ip);
     let mut offset = offset + Ipv6Hdr::LEN;
     for _ in 0..MAX_IPV6_EXT_HEADERS {
@@ -385,12 +368,6 @@ fn parse_transport<P: Packet + ?Sized>(
                 transport.src_port = u16::from_be(packet.load::<_, 0>(tcp));
                 transport.dst_port = u16::from_be(packet.load::<_, 2>(tcp));
                 transport.tcp_flags = packet.load::<_, 13>(tcp);
-                transport.window = u16::from_be(packet.load::<_, 14>(tcp));
-                // Only a SYN is fingerprinted: other segments skip the options.
-                if transport.tcp_flags & SYN != 0 {
-                    let data_offset = packet.load::<u8, 12>(tcp) >> 4;
-                    transport.tcp_options = tcp_options(packet, offset, data_offset);
-                }
             }
             None => transport.header = cut_short,
         },
@@ -404,21 +381,4 @@ fn parse_transport<P: Packet + ?Sized>(
         _ => {}
     }
     transport
-}
-
-/// Options of a TCP header with `data_offset` 32-bit words: none, exactly MSS 1460 (kind 2,
-/// length 4, RFC 9293 section 3.2), or anything else.
-#[inline(always)]
-fn tcp_options<P: Packet + ?Sized>(packet: &P, offset: usize, data_offset: u8) -> TcpOptions {
-    const MSS_1460: [u8; 4] = [2, 4, 0x05, 0xb4];
-    match data_offset {
-        5 => TcpOptions::None,
-        6 => match packet.span(offset + TCP_HEADER_LEN, MSS_1460.len()) {
-            Some(options) if packet.load::<u32, 0>(options).to_ne_bytes() == MSS_1460 => {
-                TcpOptions::Mss1460Only
-            }
-            _ => TcpOptions::Other,
-        },
-        _ => TcpOptions::Other,
-    }
 }
