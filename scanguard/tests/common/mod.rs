@@ -13,14 +13,19 @@ use std::{
 
 use aya::{
     Ebpf,
-    maps::{HashMap, MapData, PerCpuArray},
+    maps::{
+        HashMap, MapData, PerCpuArray, PerfEventArray,
+        perf::{PerfEvent, PerfEventArrayBuffer},
+    },
     programs::{TestRun as _, TestRunOptions},
+    util::online_cpus,
 };
-use scanguard::{ban_filter, program, settings::Settings};
+use scanguard::{ban_filter, events::reader::decode, program, settings::Settings};
 use scanguard_common::{
     ban::{AddrKey, BANS_MAP, Ban},
     ban_filter::VERDICTS_MAP,
     counters::{COUNTERS_MAP, Counter, Counters, counter_slot, detection_slot},
+    event::{EVENTS_MAP, Event},
     kind::Kind,
 };
 use scanguard_lab::frames::{FrameBuilder, arp_request};
@@ -96,6 +101,18 @@ impl Scanguard {
         let ebpf = program::load(settings, None)
             .unwrap_or_else(|error| panic!("loading scanguard with {settings:?}: {error:#}"));
         Scanguard { ebpf }
+    }
+
+    /// Opens the program's perf buffers on every CPU, as the daemon does.
+    pub fn open_events(&mut self) -> Events {
+        let map = self.ebpf.take_map(EVENTS_MAP).expect("the EVENTS map");
+        let mut events = PerfEventArray::try_from(map).expect("EVENTS is a perf event array");
+        let cpus = online_cpus().expect("the online CPUs");
+        let buffers = cpus
+            .into_iter()
+            .map(|cpu| events.open(cpu, None).expect("opening a perf buffer"))
+            .collect();
+        Events(buffers)
     }
 
     /// Runs the program once over `frame`.
@@ -195,6 +212,25 @@ impl Scanguard {
             .chain(detections)
             .filter(|(_, count)| *count > 0)
             .collect()
+    }
+}
+
+/// The perf buffers of a loaded program.
+pub struct Events(Vec<PerfEventArrayBuffer<MapData>>);
+
+impl Events {
+    /// The events written since the last call, from every CPU.
+    pub fn take(&mut self) -> Vec<Event> {
+        let mut events = Vec::new();
+        for buffer in &mut self.0 {
+            buffer.for_each(|sample| match sample {
+                PerfEvent::Sample { head, tail } => {
+                    events.push(decode(head, tail).expect("a whole event"));
+                }
+                PerfEvent::Lost { count } => panic!("{count} events lost"),
+            });
+        }
+        events
     }
 }
 
