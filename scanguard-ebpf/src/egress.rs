@@ -26,7 +26,7 @@ pub fn scanguard_egress(ctx: TcContext) -> i32 {
         if starts_flow {
             // SAFETY: the helper has no preconditions.
             let now_ns = unsafe { bpf_ktime_get_boot_ns() };
-            flows::record_outbound(&frame, frame.details(&packet).dst, now_ns);
+            flows::record_outbound(&frame, frame.dst(&packet), now_ns);
         }
     }
     TC_ACT_OK

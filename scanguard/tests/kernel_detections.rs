@@ -6,7 +6,9 @@ mod common;
 
 use std::{net::IpAddr, thread, time::Duration};
 
-use common::{SCANNER_PORT, Scanguard, TARGET_V4, Verdict, from, scanner_v4, scanner_v6, tcp};
+use common::{
+    SCANNER_PORT, Scanguard, TARGET_V4, TARGET_V6, Verdict, from, scanner_v4, scanner_v6, tcp,
+};
 use scanguard::settings::{FingerprintName, Settings};
 use scanguard_common::{
     action::Action,
@@ -119,32 +121,37 @@ fn bare_ack_and_fin_ack_outside_a_flow_are_stateless_probes() {
 fn segments_of_flows_the_host_started_or_accepted_pass() {
     let mut scanguard = Scanguard::load(&Settings::default());
     scanguard.track_flows();
-    let (client, server) = (scanner_v4(1), scanner_v4(2));
-    // We accept a connection from the client: our SYN+ACK leaves through the egress program.
-    scanguard.send(
-        &FrameBuilder::new(TARGET_V4, client)
-            .tcp(80, SCANNER_PORT, SYN | ACK)
-            .build(),
-    );
-    // We connect to the server.
-    scanguard.send(
-        &FrameBuilder::new(TARGET_V4, server)
-            .tcp(50_000, 443, SYN)
-            .build(),
-    );
-    for flags in [ACK, ACK | PSH, FIN | ACK] {
-        scanguard.expect(&tcp(client, 80, flags), Verdict::Pass, "client's segment");
-        let reply = FrameBuilder::new(server, TARGET_V4)
-            .tcp(443, 50_000, flags)
-            .build();
-        scanguard.expect(&reply, Verdict::Pass, "server's segment");
+    let hosts = [
+        (scanner_v4(1), scanner_v4(2), IpAddr::from(TARGET_V4)),
+        (scanner_v6(1), scanner_v6(2), IpAddr::from(TARGET_V6)),
+    ];
+    for (client, server, target) in hosts {
+        // We accept a connection from the client: our SYN+ACK leaves through the egress program.
+        scanguard.send(
+            &FrameBuilder::new(target, client)
+                .tcp(80, SCANNER_PORT, SYN | ACK)
+                .build(),
+        );
+        // We connect to the server.
+        scanguard.send(
+            &FrameBuilder::new(target, server)
+                .tcp(50_000, 443, SYN)
+                .build(),
+        );
+        for flags in [ACK, ACK | PSH, FIN | ACK] {
+            scanguard.expect(&tcp(client, 80, flags), Verdict::Pass, "client's segment");
+            let reply = FrameBuilder::new(server, target)
+                .tcp(443, 50_000, flags)
+                .build();
+            scanguard.expect(&reply, Verdict::Pass, "server's segment");
+        }
+        // A different port of the same client is no flow.
+        scanguard.expect(
+            &from(client).tcp(SCANNER_PORT + 1, 80, ACK).build(),
+            Verdict::Drop,
+            "other flow",
+        );
     }
-    // A different port of the same client is no flow.
-    scanguard.expect(
-        &from(client).tcp(SCANNER_PORT + 1, 80, ACK).build(),
-        Verdict::Drop,
-        "other flow",
-    );
 }
 
 #[test]

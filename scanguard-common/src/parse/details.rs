@@ -11,6 +11,8 @@ const ETHER_TYPE_AT: usize = 12;
 const ETHER_TYPE_LEN: usize = 2;
 const VLAN_ID_MASK: u16 = 0x0fff;
 const TCP_OPTIONS_AT: usize = 20;
+const IPV4_DST_AT: usize = 16;
+const IPV6_DST_AT: usize = 24;
 
 /// A frame's fields beyond what its verdict needs. One the frame no longer holds reads 0.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -50,7 +52,21 @@ impl Frame {
         if let Some(flags) = self.transport.tcp() {
             read_tcp(packet, self.transport_offset, flags, &mut details);
         }
+        details.dst = self.dst(packet);
         details
+    }
+
+    /// The destination address alone (in ban-map key form), for recording an outbound flow.
+    #[inline(always)]
+    pub fn dst<P: Packet + ?Sized>(&self, packet: &P) -> AddrKey {
+        if self.ipv6 {
+            let dst = packet.copy::<16>(self.ip_offset + IPV6_DST_AT);
+            dst.map(AddrKey::from_octets)
+        } else {
+            let dst = packet.copy::<4>(self.ip_offset + IPV4_DST_AT);
+            dst.map(AddrKey::ipv4)
+        }
+        .unwrap_or_default()
     }
 }
 
@@ -71,51 +87,29 @@ fn read_link<P: Packet + ?Sized>(packet: &P, ip_offset: usize, details: &mut Det
     details.ether_type = inner.map_or(0, u16::from_be_bytes);
 }
 
+/// Version and header length, TOS, total length, identification, fragment field, TTL.
 #[inline(always)]
 fn read_ipv4<P: Packet + ?Sized>(packet: &P, offset: usize, details: &mut Details) {
-    let Some(
-        [
-            _,
-            tos,
-            len_0,
-            len_1,
-            id_0,
-            id_1,
-            _,
-            _,
-            ttl,
-            _,
-            _,
-            _,
-            _,
-            _,
-            _,
-            _,
-            dst @ ..,
-        ],
-    ) = packet.copy::<20>(offset)
-    else {
+    let Some([_, tos, len_0, len_1, id_0, id_1, _, _, ttl]) = packet.copy::<9>(offset) else {
         return;
     };
     details.tos = tos;
     details.ip_len = u16::from_be_bytes([len_0, len_1]);
     details.ip_id = u16::from_be_bytes([id_0, id_1]);
     details.ttl = ttl;
-    details.dst = AddrKey::ipv4(dst);
 }
 
+/// Version, traffic class and flow label, payload length, next header, hop limit.
 #[inline(always)]
 fn read_ipv6<P: Packet + ?Sized>(packet: &P, offset: usize, details: &mut Details) {
-    // Version (4 bits), traffic class (8), flow label (20), payload length, next header, hops.
-    if let Some([class_0, class_1, _, _, len_0, len_1, _, hops]) = packet.copy::<8>(offset) {
-        details.tos = (u16::from_be_bytes([class_0, class_1]) >> 4) as u8;
-        let payload_len = u16::from_be_bytes([len_0, len_1]);
-        details.ip_len = payload_len.saturating_add(Ipv6Hdr::LEN as u16);
-        details.ttl = hops;
-    }
-    if let Some(dst) = packet.copy::<16>(offset + 24) {
-        details.dst = AddrKey::from_octets(dst);
-    }
+    let Some([class_0, class_1, _, _, len_0, len_1, _, hops]) = packet.copy::<8>(offset) else {
+        return;
+    };
+    // The traffic class is the 8 bits after the 4-bit version.
+    details.tos = (u16::from_be_bytes([class_0, class_1]) >> 4) as u8;
+    let payload_len = u16::from_be_bytes([len_0, len_1]);
+    details.ip_len = payload_len.saturating_add(Ipv6Hdr::LEN as u16);
+    details.ttl = hops;
 }
 
 /// Data offset, flags and window; the options of a SYN only, as only a SYN is fingerprinted.
