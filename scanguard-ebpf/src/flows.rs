@@ -1,10 +1,14 @@
 //! The flows this host takes part in: written by the TC egress program (and by the loader from
 //! the socket table), read by the XDP program to tell stateless probes from real traffic.
 
-use aya_ebpf::{macros::map, maps::LruHashMap};
+use aya_ebpf::{
+    helpers::bpf_jiffies64,
+    macros::map,
+    maps::{LruHashMap, PerCpuArray},
+};
 use scanguard_common::{
     ban::AddrKey,
-    flow::{DEFAULT_FLOW_CAPACITY, FlowKey},
+    flow::{DEFAULT_FLOW_CAPACITY, FLOW_HIT_SLOTS, FlowHit, FlowKey, flow_slot},
     parse::Frame,
 };
 
@@ -12,7 +16,14 @@ use scanguard_common::{
 #[map]
 static FLOWS: LruHashMap<FlowKey, u64> = LruHashMap::with_max_entries(DEFAULT_FLOW_CAPACITY, 0);
 
-/// Whether an inbound frame belongs to a recorded flow (peer = its source).
+/// Per CPU, so no entry is shared and none needs atomics.
+#[map]
+static FLOW_HITS: PerCpuArray<FlowHit> = PerCpuArray::with_max_entries(FLOW_HIT_SLOTS, 0);
+
+/// Whether an inbound frame belongs to a recorded flow (peer = its source). A flow found once
+/// is taken as found for the rest of the tick on this CPU: a flow the LRU map evicts is
+/// forgotten within a tick, and the lookup once a tick keeps a busy flow recent in the map.
+/// A miss is never remembered, so a flow recorded a moment ago counts at once.
 #[inline(always)]
 pub fn contains_inbound(frame: &Frame) -> bool {
     let transport = &frame.transport;
@@ -22,7 +33,24 @@ pub fn contains_inbound(frame: &Frame) -> bool {
         transport.dst_port,
         transport.protocol,
     );
-    FLOWS.get_ptr(&key).is_some()
+    // SAFETY: the helper has no preconditions; the verifier inlines it into a load.
+    let jiffy = unsafe { bpf_jiffies64() };
+    let slot = FLOW_HITS.get_ptr_mut(flow_slot(&key));
+    if let Some(slot) = slot {
+        // SAFETY: this CPU's entry, only touched by this CPU while the program runs.
+        let hit = unsafe { &*slot };
+        if hit.jiffy == jiffy && hit.key == key {
+            return true;
+        }
+    }
+    if FLOWS.get_ptr(&key).is_none() {
+        return false;
+    }
+    if let Some(slot) = slot {
+        // SAFETY: as above.
+        unsafe { *slot = FlowHit { key, jiffy } };
+    }
+    true
 }
 
 /// Records the flow of an outbound frame to `dst`.

@@ -1,6 +1,10 @@
 //! Bounds-checked reads of packet memory, the only way the programs touch a frame.
 
-use core::{arch::asm, ffi::c_void, mem::size_of};
+use core::{
+    arch::asm,
+    ffi::c_void,
+    mem::{MaybeUninit, size_of},
+};
 
 use aya_ebpf::{
     helpers::{bpf_skb_load_bytes, bpf_xdp_load_bytes},
@@ -12,8 +16,9 @@ use scanguard_common::parse::{Packet, Span, Word};
 pub trait Frame {
     fn data(&self) -> usize;
     fn data_end(&self) -> usize;
-    /// Fills `to` from `offset` through the context's load-bytes helper; false past the end.
-    fn load_bytes<const N: usize>(&self, offset: usize, to: &mut [u8; N]) -> bool;
+    /// Fills `to` from `offset` through the context's load-bytes helper; false past the end,
+    /// `to` then left as it was.
+    fn load_bytes<const N: usize>(&self, offset: usize, to: &mut MaybeUninit<[u8; N]>) -> bool;
 }
 
 impl Frame for XdpContext {
@@ -28,7 +33,7 @@ impl Frame for XdpContext {
     }
 
     #[inline(always)]
-    fn load_bytes<const N: usize>(&self, offset: usize, to: &mut [u8; N]) -> bool {
+    fn load_bytes<const N: usize>(&self, offset: usize, to: &mut MaybeUninit<[u8; N]>) -> bool {
         let to = to.as_mut_ptr().cast::<c_void>();
         // SAFETY: `to` holds N bytes; the helper checks the frame's bounds itself.
         unsafe { bpf_xdp_load_bytes(self.ctx, offset as u32, to, N as u32) == 0 }
@@ -47,7 +52,7 @@ impl Frame for TcContext {
     }
 
     #[inline(always)]
-    fn load_bytes<const N: usize>(&self, offset: usize, to: &mut [u8; N]) -> bool {
+    fn load_bytes<const N: usize>(&self, offset: usize, to: &mut MaybeUninit<[u8; N]>) -> bool {
         let to = to.as_mut_ptr().cast::<c_void>();
         // SAFETY: `to` holds N bytes; the helper checks the packet's bounds itself.
         unsafe { bpf_skb_load_bytes(self.skb.skb.cast(), offset as u32, to, N as u32) == 0 }
@@ -103,7 +108,12 @@ impl<C: Frame> Packet for PacketOf<'_, C> {
 
     #[inline(always)]
     fn copy<const N: usize>(&self, offset: usize) -> Option<[u8; N]> {
-        let mut bytes = [0; N];
-        self.0.load_bytes(offset, &mut bytes).then_some(bytes)
+        // Uninitialised: zeroing a buffer the helper fills would cost a `memset` call.
+        let mut bytes = MaybeUninit::uninit();
+        if !self.0.load_bytes(offset, &mut bytes) {
+            return None;
+        }
+        // SAFETY: the helper succeeded, so it wrote all N bytes.
+        Some(unsafe { bytes.assume_init() })
     }
 }

@@ -58,7 +58,7 @@ mod tests {
         let key = flow_key(&socket("192.0.2.7:51000")).unwrap();
         assert_eq!(
             (key.peer_port, key.local_port, key.protocol),
-            (51000, 22, IPPROTO_TCP)
+            (51000, 22, u32::from(IPPROTO_TCP))
         );
         assert_eq!(key.peer, AddrKey::ipv4([192, 0, 2, 7]));
     }

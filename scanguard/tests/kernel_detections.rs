@@ -118,6 +118,27 @@ fn bare_ack_and_fin_ack_outside_a_flow_are_stateless_probes() {
 }
 
 #[test]
+fn the_flow_check_remembers_a_found_flow_for_a_tick_and_a_miss_not_at_all() {
+    let mut settings = Settings::default();
+    settings.actions.insert(Kind::AckScan, Action::Drop);
+    let mut scanguard = Scanguard::load(&settings);
+    scanguard.track_flows();
+    let client = scanner_v4(1);
+    let ack = tcp(client, 80, ACK);
+    scanguard.expect(&ack, Verdict::Drop, "ack before the connection");
+    // We accept the connection: its ACKs pass at once, the miss just before not remembered.
+    let accept = FrameBuilder::new(TARGET_V4, client).tcp(80, SCANNER_PORT, SYN | ACK);
+    scanguard.send(&accept.build());
+    for _ in 0..3 {
+        scanguard.expect(&ack, Verdict::Pass, "ack of the connection");
+    }
+    // A flow gone from the map (evicted) stops counting once the tick it was found in is over.
+    scanguard.forget_flows();
+    thread::sleep(Duration::from_millis(50));
+    scanguard.expect(&ack, Verdict::Drop, "ack of a forgotten connection");
+}
+
+#[test]
 fn segments_of_flows_the_host_started_or_accepted_pass() {
     let mut scanguard = Scanguard::load(&Settings::default());
     scanguard.track_flows();

@@ -26,6 +26,7 @@ use scanguard_common::{
     ban_filter::VERDICTS_MAP,
     counters::{COUNTERS_MAP, Counter, Counters, counter_slot, detection_slot},
     event::{EVENTS_MAP, Event},
+    flow::{FLOWS_MAP, FlowKey},
     kind::Kind,
 };
 use scanguard_lab::frames::{FrameBuilder, arp_request};
@@ -136,6 +137,17 @@ impl Scanguard {
     /// Adds lock-out protection for `addresses`, as the daemon does for the host's own.
     pub fn protect_from_lockout(&mut self, addresses: &[IpAddr]) {
         program::protect_from_lockout(&mut self.ebpf, addresses).expect("lock-out entries");
+    }
+
+    /// Empties the flow map, as evictions from a full one would.
+    pub fn forget_flows(&mut self) {
+        let map = self.ebpf.map_mut(FLOWS_MAP).expect("the FLOWS map");
+        let mut flows: HashMap<&mut MapData, FlowKey, u64> =
+            HashMap::try_from(map).expect("FLOWS is a hash map of FlowKey to u64");
+        let keys: Vec<FlowKey> = flows.keys().collect::<Result<_, _>>().expect("the flows");
+        for key in keys {
+            flows.remove(&key).expect("removing a flow");
+        }
     }
 
     /// Runs the TC egress program once over an outbound `frame` (it records flows).
