@@ -69,6 +69,23 @@ pub fn xdp<'a>(ebpf: &'a Ebpf, name: &str) -> Result<&'a Xdp> {
     Ok(program.try_into()?)
 }
 
+/// Turns the flow checks on and sends each of `outbound` through the egress program, as the
+/// daemon does once attached: the flows these frames start are then recorded.
+pub fn track_flows(ebpf: &mut Ebpf, outbound: &[Vec<u8>]) -> Result<()> {
+    scanguard::program::start_flow_checks(ebpf)?;
+    let egress = scanguard::program::egress(ebpf)?;
+    for frame in outbound {
+        egress
+            .test_run(TestRunOptions {
+                data_in: Some(frame),
+                repeat: 1,
+                ..Default::default()
+            })
+            .context("BPF_PROG_TEST_RUN of the egress program")?;
+    }
+    Ok(())
+}
+
 /// A manual ban of `addr` for an hour, as `scanguard ban` writes it.
 pub fn ban(ebpf: &mut Ebpf, addr: IpAddr) -> Result<()> {
     let mut filter = scanguard::program::ban_filter(ebpf)?;

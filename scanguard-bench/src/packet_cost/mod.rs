@@ -35,6 +35,9 @@ pub const BANNED_V4: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 66);
 pub const BANNED_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0x5c, 0, 0, 0, 0, 0x66);
 pub const SCANNER_V4: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 7);
 pub const CLIENT_PORT: u16 = 40_000;
+/// The resolver this host queries, from its `CLIENT_PORT`.
+pub const RESOLVER_V4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 53);
+pub const DNS_PORT: u16 = 53;
 /// Served: its clients' SYNs do not count toward sweeps.
 pub const OPEN_PORT: u16 = 80;
 /// Nothing listens here: a SYN to it counts toward a sweep.
@@ -139,6 +142,14 @@ fn builder(src: IpAddr) -> FrameBuilder {
     }
 }
 
+/// An outbound frame from the target to `dst`.
+fn from_target(dst: IpAddr) -> FrameBuilder {
+    match dst {
+        IpAddr::V4(_) => FrameBuilder::new(TARGET_V4, dst),
+        IpAddr::V6(_) => FrameBuilder::new(TARGET_V6, dst),
+    }
+}
+
 /// Default settings plus a trap port, so every kind can be detected, with the ban budgets and
 /// the global event cap lifted: test runs bring thousands of new sources a second, which the
 /// defaults (100 bans a second, 16 per /24 a minute, 200 events a second) would refuse, and
@@ -220,6 +231,14 @@ pub fn run(config: Config) -> Result<PacketCost> {
     let mut guard = load_scanguard(&settings(scanguard_common::ban::DEFAULT_BAN_CAPACITY), 64)?;
     test_run::ban(&mut guard.ebpf, BANNED_V4.into())?;
     test_run::ban(&mut guard.ebpf, BANNED_V6.into())?;
+    // As under the daemon: flows tracked, so a bare ACK or a datagram is checked against them.
+    // The benign client's connections and this host's DNS query leave first.
+    let outbound = [
+        from_target(BENIGN_V4.into()).tcp(OPEN_PORT, CLIENT_PORT, SYN | ACK),
+        from_target(BENIGN_V6.into()).tcp(OPEN_PORT, CLIENT_PORT, SYN | ACK),
+        from_target(RESOLVER_V4.into()).udp(CLIENT_PORT, DNS_PORT),
+    ];
+    test_run::track_flows(&mut guard.ebpf, &outbound.map(|frame| frame.build()))?;
     // Every kind dropped but never banned: each repeat takes the detection path.
     let detect_settings = Settings {
         actions: Kind::ALL
@@ -330,10 +349,12 @@ pub fn run(config: Config) -> Result<PacketCost> {
             XDP_PASS,
         ),
         case(
-            "UDP",
+            "UDP (a DNS answer)",
             "benign",
             guard_xdp,
-            builder(benign).udp(CLIENT_PORT, 53).build(),
+            builder(RESOLVER_V4.into())
+                .udp(DNS_PORT, CLIENT_PORT)
+                .build(),
             XDP_PASS,
         ),
         case(
