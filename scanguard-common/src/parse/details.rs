@@ -4,12 +4,12 @@
 
 use network_types::ip::Ipv6Hdr;
 
-use super::{ETH_P_8021AD, ETH_P_8021Q, Frame, Packet};
+use super::{ETH_P_8021AD, ETH_P_8021Q, ETHER_TYPE_AT, Frame, Packet};
 use crate::{ban::AddrKey, classify::SYN, fingerprint::TcpOptions};
 
-const ETHER_TYPE_AT: usize = 12;
 const ETHER_TYPE_LEN: usize = 2;
 const VLAN_ID_MASK: u16 = 0x0fff;
+const TCP_DATA_OFFSET_AT: usize = 12;
 const TCP_OPTIONS_AT: usize = 20;
 const IPV4_DST_AT: usize = 16;
 const IPV6_DST_AT: usize = 24;
@@ -115,7 +115,8 @@ fn read_ipv6<P: Packet + ?Sized>(packet: &P, offset: usize, details: &mut Detail
 /// Data offset, flags and window; the options of a SYN only, as only a SYN is fingerprinted.
 #[inline(always)]
 fn read_tcp<P: Packet + ?Sized>(packet: &P, offset: usize, flags: u8, details: &mut Details) {
-    let Some([data_offset, _, window_0, window_1]) = packet.copy::<4>(offset + 12) else {
+    let Some([data_offset, _, window_0, window_1]) = packet.copy::<4>(offset + TCP_DATA_OFFSET_AT)
+    else {
         return;
     };
     details.window = u16::from_be_bytes([window_0, window_1]);

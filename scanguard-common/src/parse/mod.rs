@@ -98,6 +98,8 @@ impl Packet for [u8] {
     }
 }
 
+/// Where the Ethernet header's type field sits.
+const ETHER_TYPE_AT: usize = 12;
 // Ethertypes and protocol numbers as they sit in the frame (network byte order for u16).
 const ETH_P_IP: u16 = 0x0800u16.to_be();
 const ETH_P_IPV6: u16 = 0x86DDu16.to_be();
@@ -234,7 +236,7 @@ pub fn parse<P: Packet + ?Sized>(packet: &P) -> Result<Frame, ParseError> {
 pub fn parse_network<P: Packet + ?Sized>(packet: &P) -> Result<Network, ParseError> {
     let eth = packet.span(0, EthHdr::LEN).ok_or(ParseError::Malformed)?;
     let mut offset = EthHdr::LEN;
-    let mut ether_type: u16 = packet.load::<_, 12>(eth);
+    let mut ether_type: u16 = packet.load::<_, ETHER_TYPE_AT>(eth);
     for _ in 0..MAX_VLAN_TAGS {
         if ether_type != ETH_P_8021Q && ether_type != ETH_P_8021AD {
             break;
