@@ -28,7 +28,9 @@ impl Sweep {
     /// Records a probe of `port`; returns the distinct ports in the current window.
     #[inline(always)]
     pub fn observe(&mut self, now_ns: u64, port: u16, window_ns: u64) -> u32 {
-        if now_ns.saturating_sub(self.window_start_ns) >= window_ns {
+        // A start in the future was stamped by another clock (a sketch pinned by an older
+        // program): start over rather than keep it open.
+        if now_ns < self.window_start_ns || now_ns - self.window_start_ns >= window_ns {
             *self = Sweep {
                 window_start_ns: now_ns,
                 ..Sweep::default()
@@ -72,6 +74,15 @@ mod tests {
             sweep.observe(1, port, WINDOW);
         }
         assert_eq!(sweep.observe(WINDOW + 1, 8, WINDOW), 1);
+    }
+
+    #[test]
+    fn a_window_that_starts_in_the_future_starts_over() {
+        let mut sweep = Sweep::default();
+        for port in 1..=7 {
+            sweep.observe(10 * WINDOW, port, WINDOW);
+        }
+        assert_eq!(sweep.observe(WINDOW, 8, WINDOW), 1);
     }
 
     #[test]

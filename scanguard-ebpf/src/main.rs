@@ -93,7 +93,7 @@ fn judge(ctx: &XdpContext, frame: &Frame, clock: &mut Clock, config: &Config) ->
         return Counter::Passed;
     }
     let packet = PacketOf(ctx);
-    let Some(detection) = detect(frame, &packet, clock, config) else {
+    let Some(detection) = detect(frame, &packet, config) else {
         return Counter::Passed;
     };
     let kind = detection.kind;
