@@ -135,19 +135,22 @@ pub fn tcp(src: IpAddr, dst_port: u16, flags: u8) -> Vec<u8> {
     builder(src).tcp(CLIENT_PORT, dst_port, flags).build()
 }
 
-fn builder(src: IpAddr) -> FrameBuilder {
-    match src {
-        IpAddr::V4(_) => FrameBuilder::new(src, TARGET_V4),
-        IpAddr::V6(_) => FrameBuilder::new(src, TARGET_V6),
+/// The target's address of `peer`'s family.
+fn target_for(peer: IpAddr) -> IpAddr {
+    match peer {
+        IpAddr::V4(_) => TARGET_V4.into(),
+        IpAddr::V6(_) => TARGET_V6.into(),
     }
+}
+
+/// An inbound frame from `src` to the target.
+fn builder(src: IpAddr) -> FrameBuilder {
+    FrameBuilder::new(src, target_for(src))
 }
 
 /// An outbound frame from the target to `dst`.
 fn from_target(dst: IpAddr) -> FrameBuilder {
-    match dst {
-        IpAddr::V4(_) => FrameBuilder::new(TARGET_V4, dst),
-        IpAddr::V6(_) => FrameBuilder::new(TARGET_V6, dst),
-    }
+    FrameBuilder::new(target_for(dst), dst)
 }
 
 /// Default settings plus a trap port, so every kind can be detected, with the ban budgets and
