@@ -170,7 +170,8 @@ fn per_packet_config(quick: bool) -> packet_cost::Config {
 fn flood_config(quick: bool) -> flood::Config {
     flood::Config {
         repetitions: if quick { 1 } else { 5 },
-        window: Duration::from_secs(if quick { 1 } else { 2 }),
+        windows: if quick { 1 } else { 3 },
+        window: Duration::from_secs(1),
         warmup: Duration::from_millis(300),
     }
 }

@@ -8,6 +8,10 @@
 //! receiver CPU: the cost of each method per frame, which other work on the machine (taking
 //! some of the receiver's CPU) does not change, and which still holds when the generator, not
 //! the receiver, sets the pace. The ratios are taken on it.
+//!
+//! Each method's turn is split into consecutive one-second windows and reports their medians:
+//! on this shared VM a method's rate can halve for a second or two and come back with nothing
+//! changed on the machine, and one window of that would stand for the whole turn.
 
 pub mod methods;
 mod netfilter;
@@ -26,7 +30,7 @@ use serde::Serialize;
 use crate::{
     cpu,
     generator::{Generator, Sent, Target},
-    interrupt,
+    interrupt, netdev,
     stats::{Summary, paired_ratios},
     topology::{FloodLink, SENDER_CPU},
 };
@@ -35,15 +39,17 @@ use methods::{Installed, Method};
 #[derive(Clone, Copy, Debug)]
 pub struct Config {
     pub repetitions: usize,
+    /// Consecutive windows per method and repetition.
+    pub windows: usize,
     pub window: Duration,
     pub warmup: Duration,
 }
 
-/// One method in one repetition.
+/// One method in one repetition: the medians over its windows.
 #[derive(Clone, Debug, Serialize)]
 pub struct Sample {
     pub repetition: usize,
-    /// The window's length, between the two readings of the receiver's counters.
+    /// The windows' lengths, each between two readings of the receiver's counters.
     pub seconds: f64,
     /// Frames the method dropped per second, by its own counter (the empty program: frames the
     /// receiver consumed).
@@ -58,6 +64,8 @@ pub struct Sample {
     pub ring_full_pps: f64,
     /// The method's own drop count over the window, divided by the frames consumed.
     pub dropped_share: Option<f64>,
+    /// `pps_per_cpu` of each window, in order.
+    pub window_pps_per_cpu: Vec<f64>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -80,6 +88,7 @@ pub struct MethodResult {
 #[derive(Clone, Debug, Serialize)]
 pub struct Flood {
     pub repetitions: usize,
+    pub windows: usize,
     pub window_seconds: f64,
     pub offered_pps: Summary,
     pub methods: Vec<MethodResult>,
@@ -149,66 +158,74 @@ fn measure(
         frame,
         cpu: SENDER_CPU,
     };
+    let measured = config.window * u32::try_from(config.windows)?;
     // The generator stops on its own at this limit even if this thread never returns.
-    let limit = config.warmup + config.window + Duration::from_secs(5);
+    let limit = config.warmup + measured + Duration::from_secs(5);
     std::thread::scope(|scope| {
         let sender = scope.spawn(|| generator.run(&target, &stop, limit));
-        let window = (|| -> Result<_> {
+        let windows = (|| -> Result<Vec<Window>> {
             interrupt::sleep(config.warmup)?;
-            let favour = cpu::Favour::new()?;
-            let (before, rx_start) = timed(|| link.rx_stats())?;
-            let cpu_before = link.receiver_cpu_ns()?;
-            let (dropped_before, dropped_start) = timed(|| installed.dropped())?;
-            drop(favour);
-            interrupt::sleep(config.window.saturating_sub(rx_start.elapsed()))?;
-            let _favour = cpu::Favour::new()?;
-            let (after, rx_end) = timed(|| link.rx_stats())?;
-            let cpu_after = link.receiver_cpu_ns()?;
-            let (dropped_after, dropped_end) = timed(|| installed.dropped())?;
-            let seconds = (rx_end - rx_start).as_secs_f64();
-            let consumed = after.rx_packets.saturating_sub(before.rx_packets) as f64;
-            let dropped = dropped_before.zip(dropped_after).map(|(before, after)| {
-                after.saturating_sub(before) as f64 / (dropped_end - dropped_start).as_secs_f64()
-            });
-            Ok(Window {
-                seconds,
-                consumed_pps: consumed / seconds,
-                ring_full_pps: after.rx_dropped.saturating_sub(before.rx_dropped) as f64 / seconds,
-                busy: cpu_after.saturating_sub(cpu_before) as f64 / 1e9 / seconds,
-                dropped_pps: dropped,
-            })
+            let mut last = Reading::take(link, installed)?;
+            let mut windows = Vec::with_capacity(config.windows);
+            for _ in 0..config.windows {
+                interrupt::sleep(config.window.saturating_sub(last.rx_at.elapsed()))?;
+                let next = Reading::take(link, installed)?;
+                windows.push(Window::between(&last, &next));
+                last = next;
+            }
+            Ok(windows)
         })();
         stop.store(true, Ordering::Relaxed);
         let sent: Sent = sender
             .join()
             .map_err(|_| anyhow::anyhow!("generator panicked"))??;
-        let window = window?;
-        // What the method dropped, by its own count; the empty program has none, and drops
-        // every frame the receiver consumes.
-        let pps = window.dropped_pps.unwrap_or(window.consumed_pps);
+        let windows = windows?;
+        let median = |figure: fn(&Window) -> f64| {
+            Summary::of(&windows.iter().map(figure).collect::<Vec<_>>()).median
+        };
+        let shares: Vec<f64> = windows.iter().filter_map(Window::dropped_share).collect();
         Ok(Sample {
             repetition,
-            seconds: window.seconds,
-            pps,
-            receiver_busy: window.busy,
-            pps_per_cpu: if window.busy > 0.0 {
-                pps / window.busy
-            } else {
-                0.0
-            },
+            seconds: windows.iter().map(|w| w.seconds).sum(),
+            pps: median(Window::pps),
+            receiver_busy: median(|w| w.busy),
+            pps_per_cpu: median(Window::pps_per_cpu),
             offered_pps: sent.rate(),
-            ring_full_pps: window.ring_full_pps,
-            dropped_share: window
-                .dropped_pps
-                .filter(|_| window.consumed_pps > 0.0)
-                .map(|dropped| dropped / window.consumed_pps),
+            ring_full_pps: median(|w| w.ring_full_pps),
+            dropped_share: (!shares.is_empty()).then(|| Summary::of(&shares).median),
+            window_pps_per_cpu: windows.iter().map(Window::pps_per_cpu).collect(),
         })
     })
 }
 
-/// Rates over one measurement window. Each counter is read by a command that takes a few
-/// milliseconds; its reading is dated at the middle of the command, and each rate is taken
-/// between its own two readings.
+/// The receiver's counters at one moment, under `cpu::Favour` so the reading is quick. Each
+/// counter is read by a command that takes a few milliseconds; its reading is dated at the
+/// middle of the command, and each rate is taken between its own two readings.
+struct Reading {
+    rx: netdev::LinkStats,
+    rx_at: Instant,
+    cpu_ns: u64,
+    dropped: Option<u64>,
+    dropped_at: Instant,
+}
+
+impl Reading {
+    fn take(link: &FloodLink, installed: &mut Installed) -> Result<Reading> {
+        let _favour = cpu::Favour::new()?;
+        let (rx, rx_at) = timed(|| link.rx_stats())?;
+        let cpu_ns = link.receiver_cpu_ns()?;
+        let (dropped, dropped_at) = timed(|| installed.dropped())?;
+        Ok(Reading {
+            rx,
+            rx_at,
+            cpu_ns,
+            dropped,
+            dropped_at,
+        })
+    }
+}
+
+/// Rates over one measurement window.
 struct Window {
     seconds: f64,
     consumed_pps: f64,
@@ -216,6 +233,43 @@ struct Window {
     /// The receiving thread's CPU time over the window, as a share of it.
     busy: f64,
     dropped_pps: Option<f64>,
+}
+
+impl Window {
+    fn between(start: &Reading, end: &Reading) -> Window {
+        let seconds = (end.rx_at - start.rx_at).as_secs_f64();
+        let counted = |after: u64, before: u64| after.saturating_sub(before) as f64 / seconds;
+        let dropped_pps = start.dropped.zip(end.dropped).map(|(before, after)| {
+            after.saturating_sub(before) as f64 / (end.dropped_at - start.dropped_at).as_secs_f64()
+        });
+        Window {
+            seconds,
+            consumed_pps: counted(end.rx.rx_packets, start.rx.rx_packets),
+            ring_full_pps: counted(end.rx.rx_dropped, start.rx.rx_dropped),
+            busy: end.cpu_ns.saturating_sub(start.cpu_ns) as f64 / 1e9 / seconds,
+            dropped_pps,
+        }
+    }
+
+    /// What the method dropped, by its own count; the empty program has none, and drops every
+    /// frame the receiver consumes.
+    fn pps(&self) -> f64 {
+        self.dropped_pps.unwrap_or(self.consumed_pps)
+    }
+
+    fn pps_per_cpu(&self) -> f64 {
+        if self.busy > 0.0 {
+            self.pps() / self.busy
+        } else {
+            0.0
+        }
+    }
+
+    fn dropped_share(&self) -> Option<f64> {
+        self.dropped_pps
+            .filter(|_| self.consumed_pps > 0.0)
+            .map(|dropped| dropped / self.consumed_pps)
+    }
 }
 
 /// Runs `read` and returns its result with the instant halfway through.
@@ -289,6 +343,7 @@ fn summarize(
         .collect();
     Flood {
         repetitions: config.repetitions,
+        windows: config.windows,
         window_seconds: config.window.as_secs_f64(),
         offered_pps: if offered.is_empty() {
             Summary::default()

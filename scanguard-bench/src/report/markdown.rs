@@ -51,8 +51,9 @@ pub fn render(report: &Report) -> String {
         line(
             out,
             &format!(
-                "## Flood: drop rate of a banned source on a veth pair ({} repetitions × {:.0} s per method, offered {:.2} Mpps median)",
+                "## Flood: drop rate of a banned source on a veth pair ({} repetitions × {} windows of {:.0} s per method, offered {:.2} Mpps median)",
                 flood.repetitions,
+                flood.windows,
                 flood.window_seconds,
                 flood.offered_pps.median / 1e6
             ),
@@ -60,7 +61,7 @@ pub fn render(report: &Report) -> String {
         line(out, "");
         line(
             out,
-            "Mpps: frames the method dropped per second of wall time, by its own counter (the empty program has none: the frames the receiver's NAPI thread consumed); busy: the share of that time the receiving thread was on its CPU; per CPU: frames dropped per second of that thread's CPU time, the method's cost per frame, which other load on the machine changes less. × floor: per CPU, paired per repetition. Last column: the method's drop count ÷ the frames the receiver consumed (below 1: frames lost before the method, e.g. skb allocation under load).",
+            "Mpps: frames the method dropped per second of wall time, by its own counter (the empty program has none: the frames the receiver's NAPI thread consumed); busy: the share of that time the receiving thread was on its CPU; per CPU: frames dropped per second of that thread's CPU time, the method's cost per frame, which other load on the machine changes less. Each repetition's figure is the median of its windows. × floor: per CPU, paired per repetition. Last column: the method's drop count ÷ the frames the receiver consumed (below 1: frames lost before the method, e.g. skb allocation under load).",
         );
         line(out, "");
         line(
