@@ -246,6 +246,12 @@ impl Daemon {
             .expect("counter present")
     }
 
+    /// Sends `signal` and returns: SIGSTOP holds the daemon still, SIGCONT lets it go on.
+    pub fn signal(&self, signal: Signal) {
+        let child = self.child.as_ref().expect("daemon running");
+        nix::sys::signal::kill(Pid::from_raw(child.id() as i32), signal).expect("signal daemon");
+    }
+
     /// Sends `signal` and waits for the exit.
     pub fn stop(&mut self, signal: Signal) -> ExitStatus {
         let mut child = self.child.take().expect("daemon running");
@@ -269,7 +275,10 @@ impl Daemon {
 impl Drop for Daemon {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = nix::sys::signal::kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM);
+            let pid = Pid::from_raw(child.id() as i32);
+            // A daemon a test held with SIGSTOP must run again to exit cleanly.
+            let _ = nix::sys::signal::kill(pid, Signal::SIGCONT);
+            let _ = nix::sys::signal::kill(pid, Signal::SIGTERM);
             wait_for_exit(&mut child);
         }
         if let Some(log) = self.log.take() {

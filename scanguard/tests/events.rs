@@ -14,6 +14,7 @@ use std::{
 };
 
 use lab::{SCANGUARD, require_root};
+use nix::sys::signal::Signal;
 use scanguard_lab::{
     ScanLab,
     daemon::Daemon,
@@ -212,4 +213,60 @@ fn a_flood_from_a_banned_source_is_rate_limited_in_the_kernel() {
     );
     assert!(last.iter().all(|event| event["event"] == "banned"));
     assert_eq!(stats["packets"]["events_lost"], 0);
+}
+
+#[test]
+fn a_storm_of_events_from_many_sources_is_printed_whole() {
+    require_root();
+    // Many times the reader's batch, from sources hping3 picks at random, each a NULL probe:
+    // one ban and one event apiece, with the ban and event budgets lifted.
+    const PROBES: u32 = 3_000;
+    let lab = ScanLab::build().expect("lab");
+    let victim: IpAddr = lab.victim.ipv4.into();
+    let config = std::env::temp_dir().join(format!("scanguard-storm-{}.toml", std::process::id()));
+    std::fs::write(
+        &config,
+        "max_bans_per_second = 100000\n[events]\nper_second = 100000\n",
+    )
+    .expect("write config");
+    let config_arg = config.display().to_string();
+    let daemon = Daemon::start(
+        SCANGUARD,
+        &lab.victim,
+        &[&lab.victim.interface, "--config", &config_arg, "--json"],
+    );
+
+    // The daemon held still while the storm fills the kernel's buffers (room for ~40,000
+    // events a CPU), so that it finds many batches waiting at once when it goes on.
+    daemon.signal(Signal::SIGSTOP);
+    // Bounded: exactly PROBES packets at 5,000 a second, from the attacker namespace only.
+    hping3(
+        &lab.attacker,
+        &["--rand-source", "-p", &CLOSED.to_string(), "-i", "u200"],
+        PROBES,
+        victim,
+    );
+    daemon.signal(Signal::SIGCONT);
+
+    let sent = daemon.cli_json(&["stats"])["packets"]["events_sent"]
+        .as_u64()
+        .expect("events_sent");
+    assert!(
+        sent > u64::from(PROBES) / 2,
+        "{sent} events for {PROBES} probes from random sources"
+    );
+    assert!(
+        wait_for_lines(|| daemon.printed().len(), sent as usize),
+        "printed {} of {sent} events",
+        daemon.printed().len()
+    );
+    let stats = daemon.cli_json(&["stats"]);
+    assert_eq!(stats["packets"]["events_lost"], 0);
+    assert_eq!(
+        stats["packets"]["events_sent"].as_u64(),
+        Some(sent),
+        "no event after the storm"
+    );
+    assert_eq!(daemon.printed().len() as u64, sent);
+    std::fs::remove_file(&config).expect("remove config");
 }

@@ -1,7 +1,9 @@
-//! One tokio task per online CPU drains that CPU's perf buffer and decodes events with bytemuck.
+//! One tokio task per online CPU drains that CPU's perf buffer, a batch at a time, and decodes
+//! events with bytemuck.
 
 use std::{
     collections::HashMap,
+    ops::ControlFlow,
     sync::{
         Arc,
         atomic::{AtomicU64, Ordering},
@@ -24,6 +26,10 @@ use super::{Detection, PortNames};
 
 /// Pages per CPU buffer: room for ~40,000 events between two reads.
 const PAGES_PER_CPU: usize = 1024;
+/// Events taken from a buffer before they are handed on. The reader waits for the output
+/// between batches, so a storm the output cannot keep up with stays in the kernel's buffer,
+/// and past it is counted as lost, rather than piling up in the daemon's memory.
+const BATCH: usize = 256;
 
 /// Starts the readers; decoded events arrive on the returned channel. Samples the kernel
 /// could not deliver (buffer full) are added to `lost` and reported as a warning.
@@ -54,20 +60,37 @@ pub fn spawn(
                 let Ok(mut ready) = buffer.readable_mut().await else {
                     return;
                 };
-                let mut batch = Vec::new();
-                ready.get_inner_mut().for_each(|event| match event {
-                    PerfEvent::Sample { head, tail } => {
-                        if let Some(event) = decode(head, tail) {
-                            let interface = names.get(event.ifindex);
-                            batch.push(Detection::from_event(&event, interface, &port_names));
+                let read = ready.get_inner_mut().try_fold(
+                    Vec::with_capacity(BATCH),
+                    |mut batch, event| {
+                        match event {
+                            PerfEvent::Sample { head, tail } => {
+                                if let Some(event) = decode(head, tail) {
+                                    let interface = names.get(event.ifindex);
+                                    batch.push(Detection::from_event(
+                                        &event,
+                                        interface,
+                                        &port_names,
+                                    ));
+                                }
+                            }
+                            PerfEvent::Lost { count } => {
+                                lost.fetch_add(count, Ordering::Relaxed);
+                                warn!("lost {count} detection events: the reader fell behind");
+                            }
                         }
-                    }
-                    PerfEvent::Lost { count } => {
-                        lost.fetch_add(count, Ordering::Relaxed);
-                        warn!("lost {count} detection events: the reader fell behind");
-                    }
-                });
-                ready.clear_ready();
+                        if batch.len() < BATCH {
+                            ControlFlow::Continue(batch)
+                        } else {
+                            ControlFlow::Break(batch)
+                        }
+                    },
+                );
+                // A buffer left with events stays ready: the next wait returns at once.
+                let (ControlFlow::Continue(batch) | ControlFlow::Break(batch)) = read;
+                if !ready.get_inner().readable() {
+                    ready.clear_ready();
+                }
                 for detection in batch {
                     if sender.send(detection).await.is_err() {
                         return;
