@@ -13,7 +13,7 @@ use std::{
     time::Duration,
 };
 
-use lab::{SCANGUARD, require_root};
+use lab::{ConfigFile, SCANGUARD, require_root};
 use nix::sys::signal::Signal;
 use scanguard_lab::{
     ScanLab,
@@ -223,17 +223,14 @@ fn a_storm_of_events_from_many_sources_is_printed_whole() {
     const PROBES: u32 = 3_000;
     let lab = ScanLab::build().expect("lab");
     let victim: IpAddr = lab.victim.ipv4.into();
-    let config = std::env::temp_dir().join(format!("scanguard-storm-{}.toml", std::process::id()));
-    std::fs::write(
-        &config,
+    let config = ConfigFile::new(
+        "storm",
         "max_bans_per_second = 100000\n[events]\nper_second = 100000\n",
-    )
-    .expect("write config");
-    let config_arg = config.display().to_string();
+    );
     let daemon = Daemon::start(
         SCANGUARD,
         &lab.victim,
-        &[&lab.victim.interface, "--config", &config_arg, "--json"],
+        &[&lab.victim.interface, "--config", &config.arg(), "--json"],
     );
 
     // The daemon held still while the storm fills the kernel's buffers (room for ~40,000
@@ -268,5 +265,4 @@ fn a_storm_of_events_from_many_sources_is_printed_whole() {
         "no event after the storm"
     );
     assert_eq!(daemon.printed().len() as u64, sent);
-    std::fs::remove_file(&config).expect("remove config");
 }

@@ -6,7 +6,7 @@ mod lab;
 
 use std::net::IpAddr;
 
-use lab::{SCANGUARD, require_root, xdp_attachment};
+use lab::{ConfigFile, SCANGUARD, require_root, xdp_attachment};
 use nix::sys::signal::Signal;
 use scanguard_lab::{
     ScanLab,
@@ -17,12 +17,6 @@ use scanguard_lab::{
 
 const SERVICE: u16 = 80;
 
-fn write_config(name: &str, text: &str) -> String {
-    let path = std::env::temp_dir().join(format!("scanguard-{name}-{}.toml", std::process::id()));
-    std::fs::write(&path, text).expect("write config");
-    path.display().to_string()
-}
-
 #[test]
 fn a_spoofed_flood_from_random_sources_stays_bounded() {
     require_root();
@@ -31,14 +25,14 @@ fn a_spoofed_flood_from_random_sources_stays_bounded() {
     let lab = ScanLab::build().expect("lab");
     serve(&lab.victim, SERVICE);
     let victim: IpAddr = lab.victim.ipv4.into();
-    let config = write_config(
+    let config = ConfigFile::new(
         "flood",
         "capacity = 128\nmax_bans_per_second = 100000\n[events]\nper_second = 50\n",
     );
     let daemon = Daemon::start(
         SCANGUARD,
         &lab.victim,
-        &[&lab.victim.interface, "--config", &config, "--json"],
+        &[&lab.victim.interface, "--config", &config.arg(), "--json"],
     );
     let rss_before = daemon.rss_kib();
 
@@ -70,7 +64,6 @@ fn a_spoofed_flood_from_random_sources_stays_bounded() {
         rss_after < rss_before + 4 * 1024,
         "daemon memory grew from {rss_before} KiB to {rss_after} KiB"
     );
-    std::fs::remove_file(&config).expect("remove config");
 }
 
 #[test]

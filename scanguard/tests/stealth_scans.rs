@@ -7,7 +7,7 @@ mod lab;
 
 use std::{io::Write as _, net::IpAddr, thread, time::Duration};
 
-use lab::{SCANGUARD, require_root};
+use lab::{ConfigFile, SCANGUARD, require_root};
 use scanguard_lab::{
     ScanLab,
     daemon::Daemon,
@@ -153,16 +153,14 @@ fn default_deny_keeps_the_hosts_own_connections() {
     serve(&lab.victim, SERVICE);
     serve(&lab.client, SERVICE);
     let victim: IpAddr = lab.victim.ipv4.into();
-    let config = std::env::temp_dir().join(format!("scanguard-deny-{}.toml", std::process::id()));
-    std::fs::write(&config, "default_deny = true\nopen_ports = [80]\n").expect("write config");
+    let config = ConfigFile::new("deny", "default_deny = true\nopen_ports = [80]\n");
 
     // Made before scanguard starts: found in the socket table at attach.
     let mut before = connect(&lab.victim, lab.client.ipv4.into(), SERVICE).expect("outbound");
-    let config_arg = config.display().to_string();
     let daemon = Daemon::start(
         SCANGUARD,
         &lab.victim,
-        &[&lab.victim.interface, "--config", &config_arg],
+        &[&lab.victim.interface, "--config", &config.arg()],
     );
     exchange(&mut before, b"older than scanguard").expect("a connection made before attach");
     let mut after = connect(&lab.victim, lab.client.ipv4.into(), SERVICE).expect("outbound");
@@ -186,5 +184,4 @@ fn default_deny_keeps_the_hosts_own_connections() {
         .filter(|line| line.starts_with("[scanguard::denied]"))
         .count();
     assert_eq!(logged, 1, "{:?}", daemon.printed());
-    std::fs::remove_file(&config).expect("remove config");
 }

@@ -5,6 +5,8 @@
     reason = "each test binary uses a different part of this module"
 )]
 
+use std::path::PathBuf;
+
 use scanguard::interfaces::{self, XdpAttachment};
 use scanguard_lab::Host;
 
@@ -27,4 +29,28 @@ pub fn xdp_attachment(host: &Host) -> Option<XdpAttachment> {
         .expect("runtime")
         .block_on(interfaces::xdp_attachment(ifindex))
         .expect("netlink query")
+}
+
+/// A configuration file in the temp directory for one test, removed on drop, even when the
+/// test fails.
+pub struct ConfigFile(PathBuf);
+
+impl ConfigFile {
+    pub fn new(name: &str, text: &str) -> ConfigFile {
+        let path =
+            std::env::temp_dir().join(format!("scanguard-{name}-{}.toml", std::process::id()));
+        std::fs::write(&path, text).expect("write config");
+        ConfigFile(path)
+    }
+
+    /// The path, as `--config` takes it.
+    pub fn arg(&self) -> String {
+        self.0.display().to_string()
+    }
+}
+
+impl Drop for ConfigFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
