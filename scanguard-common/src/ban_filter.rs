@@ -33,9 +33,9 @@ pub struct Verdict {
     pub epoch: u64,
     /// Drops on this CPU since the ban map was last told: `scanguard bans` adds them.
     pub dropped: u64,
-    /// 1: banned.
-    pub banned: u8,
-    pub _pad: [u8; 7],
+    /// 1: banned. A whole word, so the struct has no pad: the XDP program would zero a pad
+    /// through a `memset` call each time it stores a verdict.
+    pub banned: u64,
 }
 wire_struct!(Verdict, 48);
 

@@ -48,9 +48,20 @@ pub fn contains_inbound(frame: &Frame) -> bool {
     }
     if let Some(slot) = slot {
         // SAFETY: as above.
-        unsafe { *slot = FlowHit { key, jiffy } };
+        unsafe { remember(&mut *slot, &key, jiffy) };
     }
     true
+}
+
+/// Stores a hit field by field: a whole-struct copy from the key on the stack compiles to a
+/// call to the byte-loop `memmove` subprogram.
+#[inline(always)]
+fn remember(hit: &mut FlowHit, key: &FlowKey, jiffy: u64) {
+    hit.key.peer = key.peer;
+    hit.key.peer_port = key.peer_port;
+    hit.key.local_port = key.local_port;
+    hit.key.protocol = key.protocol;
+    hit.jiffy = jiffy;
 }
 
 /// Records the flow of an outbound frame to `dst`.

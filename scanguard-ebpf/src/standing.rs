@@ -75,8 +75,7 @@ pub fn standing(src: AddrKey, config: &Config, clock: &mut Clock) -> Standing {
         jiffy,
         epoch,
         dropped: 0,
-        banned: u8::from(!matches!(standing, Standing::Clear)),
-        _pad: [0; 7],
+        banned: u64::from(!matches!(standing, Standing::Clear)),
     };
     standing
 }
