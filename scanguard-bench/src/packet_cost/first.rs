@@ -3,11 +3,11 @@
 use anyhow::{Context as _, Result};
 use aya::programs::Xdp;
 use scanguard::{program, settings::Settings};
-use scanguard_common::classify::SYN;
+use scanguard_common::classify::{ACK, SYN};
 
 use super::{
-    Config, OPEN_PORT, Row, UNSERVED_PORT, default_settings, load_scanguard, new_source_v4,
-    new_source_v6, settings, tcp,
+    CLIENT_PORT, Config, OPEN_PORT, Row, UNSERVED_PORT, default_settings, from_target,
+    load_scanguard, new_source_v4, new_source_v6, settings, tcp,
 };
 use crate::{
     interrupt,
@@ -40,11 +40,30 @@ pub fn packets(floor_pass: &Xdp, floor_drop: &Xdp, config: Config) -> Result<(Ve
         },
         64,
     )?;
-    let (xdp, unread_xdp, quiet_xdp, capped_xdp) = (
+    // A connection accepted from every source beforehand: each ACK finds its flow in the map,
+    // but not among the hits this CPU remembers (more flows than slots, each run once a
+    // round), so it pays the map's lookup and remembers the flow.
+    let mut flows = load_scanguard(
+        &Settings {
+            flow_capacity: capacity,
+            ..settings(capacity)
+        },
+        64,
+    )?;
+    let accepted: Vec<Vec<u8>> = (0..u32::try_from(total)?)
+        .map(|n| {
+            from_target(new_source_v4(n))
+                .tcp(OPEN_PORT, CLIENT_PORT, SYN | ACK)
+                .build()
+        })
+        .collect();
+    test_run::track_flows(&mut flows.ebpf, &accepted)?;
+    let (xdp, unread_xdp, quiet_xdp, capped_xdp, flows_xdp) = (
         fresh.xdp()?,
         test_run::xdp(&unread, program::PROGRAM_NAME)?,
         quiet.xdp()?,
         capped.xdp()?,
+        flows.xdp()?,
     );
     type Frames = Box<dyn Fn(u32) -> Vec<u8>>;
     // A NULL probe; every instance has its own ban map, so all can use the same sources.
@@ -72,6 +91,12 @@ pub fn packets(floor_pass: &Xdp, floor_drop: &Xdp, config: Config) -> Result<(Ve
             "first SYN from a new source to an unserved port (a new sweep sketch)",
             xdp,
             Box::new(|n| tcp(new_source_v4(n), UNSERVED_PORT, SYN)),
+            XDP_PASS,
+        ),
+        (
+            "ACK of a recorded flow, its first on this CPU in a tick (flow map lookup)",
+            flows_xdp,
+            Box::new(|n| tcp(new_source_v4(n), OPEN_PORT, ACK)),
             XDP_PASS,
         ),
         (
