@@ -12,7 +12,10 @@ use std::{
 
 use anyhow::{Context as _, Result};
 use aya::{
-    maps::{MapData, PerfEventArray, perf::PerfEvent},
+    maps::{
+        MapData, PerfEventArray,
+        perf::{PerfEvent, PerfEventArrayBuffer},
+    },
     util::online_cpus,
 };
 use log::warn;
@@ -60,34 +63,8 @@ pub fn spawn(
                 let Ok(mut ready) = buffer.readable_mut().await else {
                     return;
                 };
-                let read = ready.get_inner_mut().try_fold(
-                    Vec::with_capacity(BATCH),
-                    |mut batch, event| {
-                        match event {
-                            PerfEvent::Sample { head, tail } => {
-                                if let Some(event) = decode(head, tail) {
-                                    let interface = names.get(event.ifindex);
-                                    batch.push(Detection::from_event(
-                                        &event,
-                                        interface,
-                                        &port_names,
-                                    ));
-                                }
-                            }
-                            PerfEvent::Lost { count } => {
-                                lost.fetch_add(count, Ordering::Relaxed);
-                                warn!("lost {count} detection events: the reader fell behind");
-                            }
-                        }
-                        if batch.len() < BATCH {
-                            ControlFlow::Continue(batch)
-                        } else {
-                            ControlFlow::Break(batch)
-                        }
-                    },
-                );
+                let batch = read_batch(ready.get_inner_mut(), &mut names, &port_names, &lost);
                 // A buffer left with events stays ready: the next wait returns at once.
-                let (ControlFlow::Continue(batch) | ControlFlow::Break(batch)) = read;
                 if !ready.get_inner().readable() {
                     ready.clear_ready();
                 }
@@ -100,6 +77,36 @@ pub fn spawn(
         });
     }
     Ok(receiver)
+}
+
+/// Takes up to [`BATCH`] events from `buffer`, decoded; counts and reports lost ones.
+fn read_batch(
+    buffer: &mut PerfEventArrayBuffer<MapData>,
+    names: &mut InterfaceNames,
+    port_names: &PortNames,
+    lost: &AtomicU64,
+) -> Vec<Detection> {
+    let read = buffer.try_fold(Vec::with_capacity(BATCH), |mut batch, event| {
+        match event {
+            PerfEvent::Sample { head, tail } => {
+                if let Some(event) = decode(head, tail) {
+                    let interface = names.get(event.ifindex);
+                    batch.push(Detection::from_event(&event, interface, port_names));
+                }
+            }
+            PerfEvent::Lost { count } => {
+                lost.fetch_add(count, Ordering::Relaxed);
+                warn!("lost {count} detection events: the reader fell behind");
+            }
+        }
+        if batch.len() < BATCH {
+            ControlFlow::Continue(batch)
+        } else {
+            ControlFlow::Break(batch)
+        }
+    });
+    let (ControlFlow::Continue(batch) | ControlFlow::Break(batch)) = read;
+    batch
 }
 
 /// Decodes one perf sample. The sample bytes may wrap around the ring (`head`, then `tail`);
