@@ -254,8 +254,8 @@ impl Daemon {
 
     /// Sends `signal` and waits for the exit.
     pub fn stop(&mut self, signal: Signal) -> ExitStatus {
+        self.signal(signal);
         let mut child = self.child.take().expect("daemon running");
-        nix::sys::signal::kill(Pid::from_raw(child.id() as i32), signal).expect("signal daemon");
         wait_for_exit(&mut child)
     }
 
