@@ -28,7 +28,7 @@ pub const ECE: u8 = 0x40;
 pub const CWR: u8 = 0x80;
 
 /// The six control bits of RFC 793; ECE and CWR only qualify ECN and never decide a kind.
-const CONTROL: u8 = FIN | SYN | RST | PSH | ACK | URG;
+pub const CONTROL: u8 = FIN | SYN | RST | PSH | ACK | URG;
 
 /// Classifies one TCP segment. `port_roles` are the `ROLE_*` bits of its destination port.
 #[inline(always)]
@@ -208,6 +208,16 @@ mod tests {
                 _ => None,
             };
             assert_eq!(classify_stateless(flags), expected, "{flags:#04x}");
+        }
+        // So the program may skip the classifier for them.
+        for flags in [ACK, FIN | ACK, ACK | ECE | CWR] {
+            for roles in 0..8 {
+                assert_eq!(
+                    classify_tcp(flags, roles),
+                    None,
+                    "{flags:#04x} {roles:#03b}"
+                );
+            }
         }
         assert!(is_connection_request(SYN | ECE | CWR));
         assert!(!is_connection_request(SYN | ACK));

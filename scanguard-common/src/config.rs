@@ -4,6 +4,7 @@ use crate::{
     action::Action,
     bucket::Rate,
     kind::{Kind, MAX_KINDS},
+    ports::ROLE_COMBINATIONS,
     sweep::{DEFAULT_SWEEP_PORTS, DEFAULT_SWEEP_SECONDS},
     wire_struct,
 };
@@ -86,8 +87,11 @@ pub struct Config {
     /// flows (stateless probes, UDP sweeps, default-deny) is judged, so nothing is misjudged.
     pub flows_tracked: u8,
     pub _pad: [u8; 7],
+    /// Per combination of port roles, the TCP control-flag combinations that pass unjudged
+    /// (see `settled`); all zero, every segment is judged.
+    pub tcp_settled: [u64; ROLE_COMBINATIONS],
 }
-wire_struct!(Config, 136);
+wire_struct!(Config, 648);
 
 /// As `-m limit --limit 3/m --limit-burst 5`.
 pub const DEFAULT_EVENTS_PER_MINUTE: u32 = 3;
@@ -149,6 +153,7 @@ impl Default for Config {
             ttl_check: 0,
             flows_tracked: 0,
             _pad: [0; 7],
+            tcp_settled: [0; ROLE_COMBINATIONS],
         };
         for kind in Kind::ALL {
             config.set_action(kind, Action::default_for(kind));

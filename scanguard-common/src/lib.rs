@@ -20,6 +20,7 @@ pub mod hardening;
 pub mod kind;
 pub mod parse;
 pub mod ports;
+pub mod settled;
 pub mod sweep;
 
 /// Implements `aya::Pod` and `bytemuck::{Pod, Zeroable}` for wire structs under `user`.

@@ -19,6 +19,8 @@ pub const ROLE_OPEN: u8 = 1 << 4;
 /// A local service listens here (found in the socket tables at attach): a connection request
 /// or datagram to it is a client's, and does not count toward a port sweep.
 pub const ROLE_SERVED: u8 = 1 << 5;
+/// Every combination of the `ROLE_*` bits above.
+pub const ROLE_COMBINATIONS: usize = 64;
 /// The roles of a port with a service behind it.
 pub const SERVED: u8 = ROLE_OPEN | ROLE_SERVED;
 

@@ -76,14 +76,19 @@ fn detect_tcp<P: Packet>(frame: &Frame, packet: &P, config: &Config) -> Option<D
     let transport = &frame.transport;
     let flags = transport.tcp_flags;
     let roles = port_roles(transport.dst_port);
-    if roles & ROLE_PROTECTED != 0 {
+    if config.settles(roles, flags) || roles & ROLE_PROTECTED != 0 {
         return None;
     }
-    if let Some(kind) = classify_tcp(flags, roles) {
+    // A stateless probe's flags are no probe on their own: an established connection's bare
+    // ACKs are spared the classifier.
+    let stateless = classify_stateless(flags);
+    if stateless.is_none()
+        && let Some(kind) = classify_tcp(flags, roles)
+    {
         return Some(Detection::of(kind));
     }
     let flows_tracked = config.flows_tracked != 0;
-    let stateless = classify_stateless(flags).filter(|_| flows_tracked);
+    let stateless = stateless.filter(|_| flows_tracked);
     let deny = flows_tracked && config.default_deny != 0 && roles & ROLE_OPEN == 0;
     // Only these need the flow table: an established connection's ACKs skip it otherwise.
     let in_flow = (stateless.is_some() || deny) && flows::contains_inbound(frame);

@@ -27,22 +27,26 @@ static FLOW_HITS: PerCpuArray<FlowHit> = PerCpuArray::with_max_entries(FLOW_HIT_
 #[inline(always)]
 pub fn contains_inbound(frame: &Frame) -> bool {
     let transport = &frame.transport;
-    let key = FlowKey::new(
-        frame.src,
-        transport.src_port,
-        transport.dst_port,
-        transport.protocol,
-    );
+    // Built where it is used: a key kept on the stack from the start costs every hit its stores.
+    let key = || {
+        FlowKey::new(
+            frame.src,
+            transport.src_port,
+            transport.dst_port,
+            transport.protocol,
+        )
+    };
     // SAFETY: the helper has no preconditions; the verifier inlines it into a load.
     let jiffy = unsafe { bpf_jiffies64() };
-    let slot = FLOW_HITS.get_ptr_mut(flow_slot(&key));
+    let slot = FLOW_HITS.get_ptr_mut(flow_slot(&key()));
     if let Some(slot) = slot {
         // SAFETY: this CPU's entry, only touched by this CPU while the program runs.
         let hit = unsafe { &*slot };
-        if hit.jiffy == jiffy && hit.key == key {
+        if hit.jiffy == jiffy && hit.key == key() {
             return true;
         }
     }
+    let key = key();
     if FLOWS.get_ptr(&key).is_none() {
         return false;
     }

@@ -125,14 +125,12 @@ pub fn second_handles(ebpf: &mut Ebpf, pin_dir: &Path) -> Result<(Xdp, SchedClas
 pub fn write_settings(ebpf: &mut Ebpf, settings: &Settings) -> Result<()> {
     let mut filter = ban_filter(ebpf)?;
     mark_bans(ebpf, &mut filter)?;
-    let mut config: Array<&mut MapData, Config> = Array::try_from(map(ebpf, CONFIG_MAP)?)?;
-    config.set(
-        0,
+    store_config(
+        ebpf,
         Config {
             ban_filter_mask: filter.mask(),
             ..settings.kernel_config()
         },
-        0,
     )?;
 
     let mut port_roles: Array<&mut MapData, u8> = Array::try_from(map(ebpf, PORT_ROLES_MAP)?)?;
@@ -191,10 +189,22 @@ pub fn protect_from_lockout(ebpf: &mut Ebpf, addresses: &[std::net::IpAddr]) -> 
 /// Tells the program the egress program now records flows, so the checks that need them
 /// start (see `Config::flows_tracked`).
 pub fn start_flow_checks(ebpf: &mut Ebpf) -> Result<()> {
-    let mut config: Array<&mut MapData, Config> = Array::try_from(map(ebpf, CONFIG_MAP)?)?;
-    let mut current = config.get(&0, 0)?;
-    current.flows_tracked = 1;
-    config.set(0, current, 0)?;
+    let config: Array<&mut MapData, Config> = Array::try_from(map(ebpf, CONFIG_MAP)?)?;
+    let current = config.get(&0, 0)?;
+    store_config(
+        ebpf,
+        Config {
+            flows_tracked: 1,
+            ..current
+        },
+    )
+}
+
+/// Writes `config` with the segments it settles worked out: what those are follows from the
+/// rest of it.
+fn store_config(ebpf: &mut Ebpf, config: Config) -> Result<()> {
+    let mut array: Array<&mut MapData, Config> = Array::try_from(map(ebpf, CONFIG_MAP)?)?;
+    array.set(0, config.settle(), 0)?;
     Ok(())
 }
 

@@ -12,7 +12,7 @@ use common::{
 use scanguard::settings::{FingerprintName, Settings};
 use scanguard_common::{
     action::Action,
-    classify::{ACK, FIN, PSH, SYN},
+    classify::{ACK, CONTROL, CWR, ECE, FIN, PSH, SYN},
     fingerprint::Fingerprint,
     kind::Kind,
 };
@@ -283,4 +283,61 @@ fn default_deny_drops_what_is_neither_open_nor_a_flow() {
     let counts = scanguard.counts();
     assert_eq!(counts.get("denied"), Some(&1));
     assert_eq!(counts.get("events_sent"), Some(&1));
+}
+
+/// The segments a config settles pass unjudged; judging them in full must change nothing. Two
+/// instances, one with the settled segments cleared, see the same frames in the same order: every
+/// control-flag combination to ports of every role, each combination from one of a few sources,
+/// so its SYNs to the unserved ports make a sweep.
+#[test]
+fn settled_segments_are_exactly_those_full_judging_passes() {
+    let trap_port = 2222;
+    let ports = [1000, 1001, 1002, 1003, 23, 79, trap_port, 22, 80, 443];
+    let configs = [
+        Settings::default(),
+        sweep_settings(),
+        Settings {
+            default_deny: true,
+            ..sweep_settings()
+        },
+        Settings {
+            fingerprints: [FingerprintName(Fingerprint::Nmap)].into(),
+            sweep_ports: 0,
+            ..Settings::default()
+        },
+    ];
+    for base in configs {
+        let settings = Settings {
+            trap_ports: [(trap_port, "trap".to_string())].into(),
+            protected_ports: [22].into(),
+            open_ports: [80, 443].into(),
+            actions: Kind::ALL
+                .into_iter()
+                .map(|kind| (kind, Action::Drop))
+                .collect(),
+            ..base
+        };
+        let mut settled = Scanguard::load(&settings);
+        let mut judged = Scanguard::load(&settings);
+        for tracked in [false, true] {
+            if tracked {
+                settled.track_flows();
+                judged.track_flows();
+            }
+            judged.unsettle();
+            let mut detections = 0;
+            for control in 0..=CONTROL {
+                for (n, port) in (0u8..).zip(ports) {
+                    let ecn = if n % 2 == 0 { 0 } else { ECE | CWR };
+                    let frame = tcp(scanner_v4(control % 3 + 1), port, control | ecn);
+                    let verdict = judged.run(&frame);
+                    detections += u32::from(verdict == Verdict::Drop);
+                    let what = format!("flags {control:#04x} to port {port}, {settings:?}");
+                    settled.expect(&frame, verdict, &what);
+                }
+            }
+            assert!(detections > 0, "nothing was judged a probe");
+            assert_eq!(settled.counts(), judged.counts(), "{settings:?}");
+        }
+    }
 }

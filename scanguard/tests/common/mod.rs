@@ -14,7 +14,7 @@ use std::{
 use aya::{
     Ebpf,
     maps::{
-        HashMap, MapData, PerCpuArray, PerfEventArray,
+        Array, HashMap, MapData, PerCpuArray, PerfEventArray,
         perf::{PerfEvent, PerfEventArrayBuffer},
     },
     programs::{TestRun as _, TestRunOptions},
@@ -24,10 +24,12 @@ use scanguard::{ban_filter, events::reader::decode, program, settings::Settings}
 use scanguard_common::{
     ban::{AddrKey, BANS_MAP, Ban},
     ban_filter::VERDICTS_MAP,
+    config::{CONFIG_MAP, Config},
     counters::{COUNTERS_MAP, Counter, Counters, counter_slot, detection_slot},
     event::{EVENTS_MAP, Event},
     flow::{FLOWS_MAP, FlowKey},
     kind::Kind,
+    ports::ROLE_COMBINATIONS,
 };
 use scanguard_lab::frames::{FrameBuilder, arp_request};
 
@@ -137,6 +139,19 @@ impl Scanguard {
     /// Adds lock-out protection for `addresses`, as the daemon does for the host's own.
     pub fn protect_from_lockout(&mut self, addresses: &[IpAddr]) {
         program::protect_from_lockout(&mut self.ebpf, addresses).expect("lock-out entries");
+    }
+
+    /// Clears the segments the config settles, so the program judges every one in full.
+    pub fn unsettle(&mut self) {
+        let map = self.ebpf.map_mut(CONFIG_MAP).expect("the CONFIG map");
+        let mut config: Array<&mut MapData, Config> =
+            Array::try_from(map).expect("CONFIG is an array of Config");
+        let current = config.get(&0, 0).expect("reading the config");
+        let unsettled = Config {
+            tcp_settled: [0; ROLE_COMBINATIONS],
+            ..current
+        };
+        config.set(0, unsettled, 0).expect("writing the config");
     }
 
     /// Empties the flow map, as evictions from a full one would.
