@@ -20,6 +20,7 @@ pub mod lockout;
 pub mod map_batch;
 pub mod metrics;
 pub mod paths;
+pub mod pinned_layout;
 pub mod pins;
 pub mod privileges;
 pub mod program;

@@ -23,7 +23,7 @@ use scanguard_common::{
     sweep::SWEEPS_MAP,
 };
 
-use crate::{ban_filter::BanFilter, settings::Settings};
+use crate::{ban_filter::BanFilter, pinned_layout, settings::Settings};
 
 /// The program built by `build.rs` from scanguard-ebpf.
 pub static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/scanguard"));
@@ -66,6 +66,7 @@ pub fn load_with_log_level(
     loader.map_max_entries(BAN_FILTER_MAP, filter_lines(settings.capacity));
     loader.map_max_entries(FLOWS_MAP, settings.flow_capacity);
     if let Some(pin_dir) = pin_dir {
+        pinned_layout::check(OBJECT, pin_dir, &MAPS)?;
         for name in MAPS {
             loader.map_pin_path(name, pin_dir.join(name));
         }

@@ -32,6 +32,7 @@ use crate::{
     follow::Follower,
     lockout, metrics,
     paths::DEFAULT_CONFIG_FILE,
+    pinned_layout,
     pins::Pins,
     privileges, program, served,
     settings::Settings,
@@ -51,6 +52,9 @@ pub async fn execute(cli: &Cli, args: &AttachArgs) -> Result<()> {
     let lock = DaemonLock::acquire(&cli.run_dir)?;
     let metrics = metrics::Endpoint::bind(args.metrics.as_deref()).await?;
     remove_stale_state(&cli.pin_dir)?;
+    // Before anything that cleans up on failure: a persisted scanguard of another version is
+    // left enforcing, for `detach` to remove.
+    pinned_layout::check(program::OBJECT, &cli.pin_dir, &program::MAPS)?;
     bpffs::ensure_pin_dir(&cli.pin_dir)?;
     let result = run(cli, args, &settings, &targets, &lock, output, metrics).await;
     if !args.persist {

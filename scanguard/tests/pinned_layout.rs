@@ -1,0 +1,64 @@
+//! Pins of another layout, as a persisted scanguard of another version leaves them, are refused
+//! in one line before anything is loaded, and left as they are; pins of this build's layout are
+//! reused. Needs root.
+
+mod lab;
+
+use std::path::PathBuf;
+
+use aya::maps::{Array, MapData};
+use lab::require_root;
+use scanguard::{bpffs, program, settings::Settings};
+use scanguard_common::config::{CONFIG_MAP, Config};
+
+/// A pin directory of this test's own, removed with everything in it.
+struct PinDir(PathBuf);
+
+impl PinDir {
+    fn new(name: &str) -> PinDir {
+        let path = PathBuf::from(format!(
+            "/sys/fs/bpf/scanguard-layout-{}-{name}",
+            std::process::id()
+        ));
+        bpffs::ensure_pin_dir(&path).expect("a pin directory on bpffs");
+        PinDir(path)
+    }
+}
+
+impl Drop for PinDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn pins_of_another_layout_are_refused_and_kept() {
+    require_root();
+    let dir = PinDir::new("stale");
+    // The config as an earlier version laid it out: a shorter value.
+    let stale: Array<MapData, [u8; 136]> = Array::create(1, 0).expect("creating a map");
+    let pin = dir.0.join(CONFIG_MAP);
+    stale.pin(&pin).expect("pinning it");
+    assert_ne!(size_of::<Config>(), 136);
+
+    let error = program::load(&Settings::default(), Some(&dir.0))
+        .expect_err("pins of another layout were reused");
+    let message = format!("{error:#}");
+    assert!(
+        message.contains("was pinned by another version of scanguard")
+            && message.contains("136-byte values")
+            && message.contains("detach"),
+        "{message}"
+    );
+    assert_eq!(message.lines().count(), 1, "{message}");
+    assert!(pin.exists(), "the stale pin was removed");
+}
+
+#[test]
+fn pins_of_this_layout_are_reused() {
+    require_root();
+    let dir = PinDir::new("same");
+    let first = program::load(&Settings::default(), Some(&dir.0)).expect("first load");
+    let second = program::load(&Settings::default(), Some(&dir.0)).expect("load over its pins");
+    drop((first, second));
+}
