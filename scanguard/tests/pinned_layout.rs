@@ -1,6 +1,6 @@
 //! Pins of another layout, as a persisted scanguard of another version leaves them, are refused
-//! in one line before anything is loaded, and left as they are; pins of this build's layout are
-//! reused. Needs root.
+//! in one line before anything is loaded, and left as they are, and the commands that read them
+//! say so too; pins of this build's layout are reused. Needs root.
 
 mod lab;
 
@@ -8,8 +8,11 @@ use std::path::PathBuf;
 
 use aya::maps::{Array, MapData};
 use lab::require_root;
-use scanguard::{bpffs, program, settings::Settings};
-use scanguard_common::config::{CONFIG_MAP, Config};
+use scanguard::{bpffs, pins::Pins, program, settings::Settings};
+use scanguard_common::{
+    ban::BANS_MAP,
+    config::{CONFIG_MAP, Config},
+};
 
 /// A pin directory of this test's own, removed with everything in it.
 struct PinDir(PathBuf);
@@ -52,6 +55,18 @@ fn pins_of_another_layout_are_refused_and_kept() {
     );
     assert_eq!(message.lines().count(), 1, "{message}");
     assert!(pin.exists(), "the stale pin was removed");
+
+    // The commands that read the config say the same.
+    let bans: Array<MapData, u64> = Array::create(1, 0).expect("creating a map");
+    bans.pin(dir.0.join(BANS_MAP)).expect("pinning it");
+    let pins = Pins::open(&dir.0).expect("pins with a ban map");
+    let error = pins
+        .config()
+        .expect_err("a config of another layout was read");
+    assert!(
+        format!("{error:#}").contains("was pinned by another version of scanguard"),
+        "{error:#}"
+    );
 }
 
 #[test]
