@@ -5,11 +5,15 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use anyhow::{Context as _, Result};
 use aya::{Ebpf, programs::Xdp};
-use scanguard::{program, settings::Settings};
+use scanguard::{
+    program,
+    settings::{FingerprintName, Settings},
+};
 use scanguard_common::{
     action::Action,
     ban::AddrKey,
     classify::{ACK, FIN, PSH, SYN, URG},
+    fingerprint::Fingerprint,
     kind::Kind,
 };
 use scanguard_lab::frames::{FrameBuilder, arp_request};
@@ -44,6 +48,10 @@ pub const OPEN_PORT: u16 = 80;
 pub const UNSERVED_PORT: u16 = 8080;
 /// Watched by default (telnet).
 pub const WATCHED_PORT: u16 = 23;
+/// Watched by default (snmp).
+pub const WATCHED_UDP_PORT: u16 = 161;
+/// nmap's only TCP option: MSS 1460.
+const MSS_1460: [u8; 4] = [2, 4, 0x05, 0xb4];
 pub const TRAP_PORT: u16 = 2222;
 
 #[derive(Clone, Copy, Debug)]
@@ -242,16 +250,28 @@ pub fn run(config: Config) -> Result<PacketCost> {
         from_target(RESOLVER_V4.into()).udp(CLIENT_PORT, DNS_PORT),
     ];
     test_run::track_flows(&mut guard.ebpf, &outbound.map(|frame| frame.build()))?;
-    // Every kind dropped but never banned: each repeat takes the detection path.
+    // Every kind dropped but never banned: each repeat takes the detection path. The flows are
+    // tracked, as under the daemon, so the stateless probes are judged, and nmap's fingerprint
+    // is configured; default-deny, which judges everything else too, has an instance of its own.
     let detect_settings = Settings {
         actions: Kind::ALL
             .into_iter()
             .map(|kind| (kind, Action::Drop))
             .collect(),
+        fingerprints: [FingerprintName(Fingerprint::Nmap)].into(),
         ..settings(scanguard_common::ban::DEFAULT_BAN_CAPACITY)
     };
-    let detect = load_scanguard(&detect_settings, 64)?;
-    let (guard_xdp, detect_xdp) = (guard.xdp()?, detect.xdp()?);
+    let mut detect = load_scanguard(&detect_settings, 64)?;
+    test_run::track_flows(&mut detect.ebpf, &[])?;
+    let mut deny = load_scanguard(
+        &Settings {
+            default_deny: true,
+            ..detect_settings
+        },
+        64,
+    )?;
+    test_run::track_flows(&mut deny.ebpf, &[])?;
+    let (guard_xdp, detect_xdp, deny_xdp) = (guard.xdp()?, detect.xdp()?, deny.xdp()?);
 
     let benign: IpAddr = BENIGN_V4.into();
     let scanner: IpAddr = SCANNER_V4.into();
@@ -407,6 +427,57 @@ pub fn run(config: Config) -> Result<PacketCost> {
             "scan",
             detect_xdp,
             scan(SYN, TRAP_PORT),
+            XDP_DROP,
+        ),
+        case(
+            "ack-scan (no flow: a flow map lookup)",
+            "scan",
+            detect_xdp,
+            scan(ACK, OPEN_PORT),
+            XDP_DROP,
+        ),
+        case(
+            "maimon-scan (FIN+ACK, no flow)",
+            "scan",
+            detect_xdp,
+            scan(FIN | ACK, OPEN_PORT),
+            XDP_DROP,
+        ),
+        case(
+            "udp-probe (watched UDP port: flow and sweep lookups)",
+            "scan",
+            detect_xdp,
+            builder(scanner).udp(CLIENT_PORT, WATCHED_UDP_PORT).build(),
+            XDP_DROP,
+        ),
+        case(
+            "tiny-fragment (a first fragment cut before the flags)",
+            "scan",
+            detect_xdp,
+            builder(scanner)
+                .tcp(CLIENT_PORT, OPEN_PORT, 0)
+                .fragment(0, true)
+                .carrying(8)
+                .build(),
+            XDP_DROP,
+        ),
+        case(
+            "fingerprint (nmap's SYN to a served port)",
+            "scan",
+            detect_xdp,
+            builder(scanner)
+                .tcp(CLIENT_PORT, OPEN_PORT, SYN)
+                .window(1024)
+                .tcp_options(&MSS_1460)
+                .ttl(48)
+                .build(),
+            XDP_DROP,
+        ),
+        case(
+            "denied (default-deny: a SYN to a port not open, no flow)",
+            "scan",
+            deny_xdp,
+            scan(SYN, UNSERVED_PORT),
             XDP_DROP,
         ),
         case(
