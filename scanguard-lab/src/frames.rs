@@ -35,6 +35,8 @@ pub const IPV4_LEN: usize = 20;
 pub const IPV6_LEN: usize = 40;
 pub const TCP_LEN: usize = 20;
 pub const UDP_LEN: usize = 8;
+/// The TCP options of a SYN carrying MSS 1460 alone, as nmap and masscan send it.
+pub const MSS_1460: [u8; 4] = [2, 4, 0x05, 0xb4];
 
 const SEQUENCE: u32 = 0x0102_0304;
 
@@ -122,8 +124,7 @@ impl FrameBuilder {
         }
     }
 
-    /// Raw TCP options (a multiple of 4 bytes, at most 40), e.g. `[2, 4, 0x05, 0xb4]` for
-    /// MSS 1460 alone.
+    /// Raw TCP options (a multiple of 4 bytes, at most 40), e.g. [`MSS_1460`].
     pub fn tcp_options(mut self, options: &[u8]) -> FrameBuilder {
         self.tcp_options = options.to_vec();
         self

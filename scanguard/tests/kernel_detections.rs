@@ -16,12 +16,11 @@ use scanguard_common::{
     fingerprint::Fingerprint,
     kind::Kind,
 };
-use scanguard_lab::frames::FrameBuilder;
+use scanguard_lab::frames::{FrameBuilder, MSS_1460};
 
 const SWEEP_PORTS: u32 = 4;
 /// Unwatched, unprotected ports.
 const PORTS: [u16; 6] = [1000, 2000, 3000, 4000, 5000, 6000];
-const MSS_1460: [u8; 4] = [2, 4, 0x05, 0xb4];
 
 fn sweep_settings() -> Settings {
     Settings {

@@ -17,10 +17,9 @@ use scanguard_common::{
     kind::Kind,
     parse::{Details, parse},
 };
-use scanguard_lab::frames::{DESTINATION_MAC, FrameBuilder, Ipv6Ext, SOURCE_MAC};
+use scanguard_lab::frames::{DESTINATION_MAC, FrameBuilder, Ipv6Ext, MSS_1460, SOURCE_MAC};
 
 const WINDOW: u16 = 0x1f2e;
-const MSS_1460: [u8; 4] = [2, 4, 0x05, 0xb4];
 
 /// The fields of `event` read from its frame: the details, and the source and destination MACs.
 fn frame_fields(event: &Event) -> (Details, [u8; 6], [u8; 6]) {

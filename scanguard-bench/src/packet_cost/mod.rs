@@ -16,7 +16,7 @@ use scanguard_common::{
     fingerprint::Fingerprint,
     kind::Kind,
 };
-use scanguard_lab::frames::{FrameBuilder, arp_request};
+use scanguard_lab::frames::{FrameBuilder, MSS_1460, arp_request};
 use serde::Serialize;
 
 mod first;
@@ -50,8 +50,6 @@ pub const UNSERVED_PORT: u16 = 8080;
 pub const WATCHED_PORT: u16 = 23;
 /// Watched by default (snmp).
 pub const WATCHED_UDP_PORT: u16 = 161;
-/// nmap's only TCP option: MSS 1460.
-const MSS_1460: [u8; 4] = [2, 4, 0x05, 0xb4];
 pub const TRAP_PORT: u16 = 2222;
 
 #[derive(Clone, Copy, Debug)]
