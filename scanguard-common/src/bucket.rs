@@ -15,6 +15,12 @@ pub struct Rate {
 wire_struct!(Rate, 16);
 
 impl Rate {
+    /// Nothing at all.
+    pub const NONE: Rate = Rate {
+        interval_ns: 0,
+        capacity_ns: 0,
+    };
+
     /// `per_period` units every `period_ns`, at most `burst` at once; 0 per period is none.
     pub const fn new(per_period: u32, period_ns: u64, burst: u32) -> Rate {
         let interval_ns = match per_period {

@@ -1,4 +1,5 @@
-//! The runtime configuration the loader writes into a one-entry array map before attaching.
+//! The runtime configuration: a global variable of the program, which the loader writes
+//! through its one-entry array map before attaching.
 
 use crate::{
     action::Action,
@@ -9,7 +10,10 @@ use crate::{
     wire_struct,
 };
 
+/// The config's pin name.
 pub const CONFIG_MAP: &str = "CONFIG";
+/// The section of the program's global config variable, which aya names its map after.
+pub const CONFIG_SECTION: &str = ".bss.config";
 
 /// How a ban's clock runs.
 #[repr(u8)]
@@ -107,6 +111,30 @@ pub const DEFAULT_EVENTS_PER_SECOND: u32 = 200;
 pub const DEFAULT_BANS_PER_SECOND: u32 = 100;
 
 impl Config {
+    /// What the program holds until the loader stores a config: every action `ignore`, nothing
+    /// settled, so it detects nothing.
+    pub const OFF: Config = Config {
+        ban_ns: 0,
+        actions: [0; MAX_KINDS],
+        event_rate: Rate::NONE,
+        global_event_rate: Rate::NONE,
+        ban_rate: Rate::NONE,
+        min_probes: [0; MAX_KINDS],
+        repeat_window_ns: 0,
+        max_ban_ns: 0,
+        sweep_window_ns: 0,
+        sweep_ports: 0,
+        subnet_bans_per_minute: 0,
+        ban_filter_mask: 0,
+        ban_mode: 0,
+        default_deny: 0,
+        fingerprint_mask: 0,
+        ttl_check: 0,
+        flows_tracked: 0,
+        _pad: [0; 7],
+        tcp_settled: [0; ROLE_COMBINATIONS],
+    };
+
     pub fn action(&self, kind: Kind) -> Action {
         Action::from_u8(self.actions[kind.index()])
     }

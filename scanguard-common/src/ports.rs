@@ -1,10 +1,15 @@
-//! Per-port roles, kept in one array map indexed by destination port.
+//! Per-port roles, kept in one global array of the program indexed by destination port.
 //!
-//! One byte per port (64 KiB for all 65,536) costs a single inlined array lookup per TCP
-//! packet, where separate bitmaps would cost one lookup per role.
+//! One byte per port (64 KiB for all 65,536) costs a single load per TCP packet, where
+//! separate bitmaps would cost one per role.
 
+/// The port roles' pin name.
 pub const PORT_ROLES_MAP: &str = "PORT_ROLES";
+/// The section of the program's global port-role array, which aya names its map after.
+pub const PORT_ROLES_SECTION: &str = ".bss.port_roles";
 pub const PORT_COUNT: u32 = 65_536;
+/// The roles of every port, indexed by port number.
+pub type PortRoles = [u8; PORT_COUNT as usize];
 
 /// A bare SYN to this port is a `syn-scan`.
 pub const ROLE_WATCHED: u8 = 1 << 0;

@@ -34,18 +34,13 @@ use crate::{
     counters::{count, count_detection, count_packet},
     detect::detect,
     events::Report,
-    maps::CONFIG,
     packet::PacketOf,
     standing::{Standing, standing},
 };
 
 #[xdp]
 pub fn scanguard(ctx: XdpContext) -> u32 {
-    let outcome = match CONFIG.get(0) {
-        Some(config) => inspect(&ctx, config),
-        // The loader writes the config before attaching; without it, stay out of the way.
-        None => Counter::Passed,
-    };
+    let outcome = inspect(&ctx, maps::config());
     count_packet(outcome);
     match outcome {
         Counter::Passed => xdp_action::XDP_PASS,

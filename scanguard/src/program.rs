@@ -15,11 +15,11 @@ use scanguard_common::{
     allow::{ALLOW_LISTED, ALLOW_LOCKOUT, ALLOW_MAP, ipv4_mapped_prefix_len},
     ban::{AddrKey, BANS_MAP, Ban},
     ban_filter::{BAN_EPOCH_MAP, BAN_FILTER_MAP, VERDICTS_MAP, filter_lines},
-    config::{CONFIG_MAP, Config},
+    config::{CONFIG_MAP, CONFIG_SECTION, Config},
     counters::COUNTERS_MAP,
     flow::FLOWS_MAP,
     hardening::OFFENDERS_MAP,
-    ports::{PORT_COUNT, PORT_ROLES_MAP},
+    ports::{PORT_ROLES_MAP, PORT_ROLES_SECTION, PortRoles},
     sweep::SWEEPS_MAP,
 };
 
@@ -30,7 +30,8 @@ pub static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), 
 pub const PROGRAM_NAME: &str = "scanguard";
 /// The TC egress program that records the flows this host takes part in.
 pub const EGRESS_PROGRAM_NAME: &str = "scanguard_egress";
-/// The maps other processes and later runs need, pinned by this name under the pin directory.
+/// The maps other processes and later runs need, pinned by this name under the pin directory
+/// (see `object_map` for their names in the object).
 pub const MAPS: [&str; 11] = [
     CONFIG_MAP,
     PORT_ROLES_MAP,
@@ -44,6 +45,16 @@ pub const MAPS: [&str; 11] = [
     SWEEPS_MAP,
     OFFENDERS_MAP,
 ];
+
+/// The object's name of the map pinned as `pin`: the config and the port roles are global
+/// variables of the program, whose maps aya names after their sections.
+pub fn object_map(pin: &str) -> &str {
+    match pin {
+        CONFIG_MAP => CONFIG_SECTION,
+        PORT_ROLES_MAP => PORT_ROLES_SECTION,
+        _ => pin,
+    }
+}
 
 /// Loads the program with `settings` in its maps and its own debug logging off.
 pub fn load(settings: &Settings, pin_dir: Option<&Path>) -> Result<Ebpf> {
@@ -67,8 +78,11 @@ pub fn load_with_log_level(
     loader.map_max_entries(FLOWS_MAP, settings.flow_capacity);
     if let Some(pin_dir) = pin_dir {
         pinned_layout::check(OBJECT, pin_dir, &MAPS)?;
-        for name in MAPS {
-            loader.map_pin_path(name, pin_dir.join(name));
+        // Adopted pins of global variables are zeroed as the object is loaded (aya stores each
+        // section's initial value), so a running program detects nothing until
+        // `write_settings` stores them again, moments later.
+        for pin in MAPS {
+            loader.map_pin_path(object_map(pin), pin_dir.join(pin));
         }
     }
     let mut ebpf = loader
@@ -123,27 +137,17 @@ pub fn second_handles(ebpf: &mut Ebpf, pin_dir: &Path) -> Result<(Xdp, SchedClas
     Ok((xdp_handle?, egress_handle?))
 }
 
+/// Stores `settings` in the program's maps, the config last: an adopted config was zeroed as
+/// the object loaded, and turns detection on only once the roles and allow-list beside it are
+/// in place.
 pub fn write_settings(ebpf: &mut Ebpf, settings: &Settings) -> Result<()> {
-    let mut filter = ban_filter(ebpf)?;
-    mark_bans(ebpf, &mut filter)?;
-    store_config(
-        ebpf,
-        Config {
-            ban_filter_mask: filter.mask(),
-            ..settings.kernel_config()
-        },
-    )?;
-
-    let mut port_roles: Array<&mut MapData, u8> = Array::try_from(map(ebpf, PORT_ROLES_MAP)?)?;
-    let roles = settings.port_roles();
-    for port in 0..PORT_COUNT {
-        let role = u16::try_from(port)
-            .ok()
-            .and_then(|port| roles.get(&port))
-            .copied()
-            .unwrap_or(0);
-        port_roles.set(port, role, 0)?;
+    let mut port_roles: Array<&mut MapData, PortRoles> =
+        Array::try_from(map(ebpf, PORT_ROLES_SECTION)?)?;
+    let mut table: PortRoles = [0; _];
+    for (&port, &roles) in &settings.port_roles() {
+        table[usize::from(port)] = roles;
     }
+    port_roles.set(0, table, 0)?;
 
     let mut allow: LpmTrie<&mut MapData, AddrKey, u8> = LpmTrie::try_from(map(ebpf, ALLOW_MAP)?)?;
     let stale: Vec<Key<AddrKey>> = allow.keys().collect::<Result<_, _>>()?;
@@ -153,7 +157,16 @@ pub fn write_settings(ebpf: &mut Ebpf, settings: &Settings) -> Result<()> {
     for net in &settings.allow {
         allow.insert(&allow_key(net), ALLOW_LISTED, 0)?;
     }
-    Ok(())
+
+    let mut filter = ban_filter(ebpf)?;
+    mark_bans(ebpf, &mut filter)?;
+    store_config(
+        ebpf,
+        Config {
+            ban_filter_mask: filter.mask(),
+            ..settings.kernel_config()
+        },
+    )
 }
 
 /// The program's ban filter, mapped into memory to mark bans made from here.
@@ -190,7 +203,7 @@ pub fn protect_from_lockout(ebpf: &mut Ebpf, addresses: &[std::net::IpAddr]) -> 
 /// Tells the program the egress program now records flows, so the checks that need them
 /// start (see `Config::flows_tracked`).
 pub fn start_flow_checks(ebpf: &mut Ebpf) -> Result<()> {
-    let config: Array<&mut MapData, Config> = Array::try_from(map(ebpf, CONFIG_MAP)?)?;
+    let config: Array<&mut MapData, Config> = Array::try_from(map(ebpf, CONFIG_SECTION)?)?;
     let current = config.get(&0, 0)?;
     store_config(
         ebpf,
@@ -204,7 +217,7 @@ pub fn start_flow_checks(ebpf: &mut Ebpf) -> Result<()> {
 /// Writes `config` with the segments it settles worked out: what those are follows from the
 /// rest of it.
 fn store_config(ebpf: &mut Ebpf, config: Config) -> Result<()> {
-    let mut array: Array<&mut MapData, Config> = Array::try_from(map(ebpf, CONFIG_MAP)?)?;
+    let mut array: Array<&mut MapData, Config> = Array::try_from(map(ebpf, CONFIG_SECTION)?)?;
     array.set(0, config.settle(), 0)?;
     Ok(())
 }

@@ -9,7 +9,7 @@ use aya::{
     Ebpf,
     maps::{Array, MapData},
 };
-use scanguard_common::ports::{PORT_ROLES_MAP, ROLE_SERVED};
+use scanguard_common::ports::{PORT_ROLES_SECTION, PortRoles, ROLE_SERVED};
 
 use crate::sockets::Socket;
 
@@ -22,13 +22,13 @@ pub fn mark(ebpf: &mut Ebpf, sockets: &[Socket]) -> Result<BTreeSet<u16>> {
         .filter(|&port| port != 0)
         .collect();
     let map = ebpf
-        .map_mut(PORT_ROLES_MAP)
+        .map_mut(PORT_ROLES_SECTION)
         .context("the embedded object has no port-role map")?;
-    let mut roles: Array<&mut MapData, u8> = Array::try_from(map)?;
+    let mut roles: Array<&mut MapData, PortRoles> = Array::try_from(map)?;
+    let mut table = roles.get(&0, 0)?;
     for &port in &ports {
-        let index = u32::from(port);
-        let current = roles.get(&index, 0)?;
-        roles.set(index, current | ROLE_SERVED, 0)?;
+        table[usize::from(port)] |= ROLE_SERVED;
     }
+    roles.set(0, table, 0)?;
     Ok(ports)
 }

@@ -131,7 +131,7 @@ impl Default for Settings {
 }
 
 impl Settings {
-    /// The struct the program reads from its CONFIG map.
+    /// The struct the program reads from its global config variable.
     pub fn kernel_config(&self) -> Config {
         let seconds = |seconds: u64| seconds.saturating_mul(NANOS_PER_SECOND);
         let mut min_probes = [0; MAX_KINDS];

@@ -12,6 +12,7 @@ use scanguard::{bpffs, pins::Pins, program, settings::Settings};
 use scanguard_common::{
     ban::BANS_MAP,
     config::{CONFIG_MAP, Config},
+    ports::{PORT_COUNT, PORT_ROLES_MAP},
 };
 
 /// A pin directory of this test's own, removed with everything in it.
@@ -70,10 +71,38 @@ fn pins_of_another_layout_are_refused_and_kept() {
 }
 
 #[test]
+fn port_roles_pinned_as_a_map_of_bytes_are_refused() {
+    require_root();
+    let dir = PinDir::new("roles");
+    // The port roles before they became a global variable: one byte per port, one per entry.
+    let stale: Array<MapData, u8> = Array::create(PORT_COUNT, 0).expect("creating a map");
+    let pin = dir.0.join(PORT_ROLES_MAP);
+    stale.pin(&pin).expect("pinning it");
+
+    let error = program::load(&Settings::default(), Some(&dir.0))
+        .expect_err("port roles of another layout were reused");
+    let message = format!("{error:#}");
+    assert!(
+        message.contains(PORT_ROLES_MAP) && message.contains("1-byte values"),
+        "{message}"
+    );
+    assert!(pin.exists(), "the stale pin was removed");
+}
+
+#[test]
 fn pins_of_this_layout_are_reused() {
     require_root();
     let dir = PinDir::new("same");
     let first = program::load(&Settings::default(), Some(&dir.0)).expect("first load");
-    let second = program::load(&Settings::default(), Some(&dir.0)).expect("load over its pins");
+    let settings = Settings {
+        ban_seconds: 7,
+        ..Settings::default()
+    };
+    let second = program::load(&settings, Some(&dir.0)).expect("load over its pins");
+    // The global config's pin is the map both programs read: it holds the second's settings.
+    let config = Pins::open(&dir.0)
+        .and_then(|pins| pins.config())
+        .expect("the pinned config");
+    assert_eq!(config.ban_ns, 7_000_000_000);
     drop((first, second));
 }

@@ -24,7 +24,7 @@ use scanguard::{ban_filter, events::reader::decode, program, settings::Settings}
 use scanguard_common::{
     ban::{AddrKey, BANS_MAP, Ban},
     ban_filter::VERDICTS_MAP,
-    config::{CONFIG_MAP, Config},
+    config::{CONFIG_SECTION, Config},
     counters::{COUNTERS_MAP, Counter, Counters, counter_slot, detection_slot},
     event::{EVENTS_MAP, Event},
     flow::{FLOWS_MAP, FlowKey},
@@ -143,9 +143,9 @@ impl Scanguard {
 
     /// Clears the segments the config settles, so the program judges every one in full.
     pub fn unsettle(&mut self) {
-        let map = self.ebpf.map_mut(CONFIG_MAP).expect("the CONFIG map");
+        let map = self.ebpf.map_mut(CONFIG_SECTION).expect("the config map");
         let mut config: Array<&mut MapData, Config> =
-            Array::try_from(map).expect("CONFIG is an array of Config");
+            Array::try_from(map).expect("the config map is an array of Config");
         let current = config.get(&0, 0).expect("reading the config");
         let unsettled = Config {
             tcp_settled: [0; ROLE_COMBINATIONS],
