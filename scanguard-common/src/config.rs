@@ -152,7 +152,6 @@ impl Default for Config {
     fn default() -> Self {
         let mut config = Config {
             ban_ns: DEFAULT_BAN_SECONDS * NANOS_PER_SECOND,
-            actions: [Action::Ignore as u8; MAX_KINDS],
             event_rate: Rate::new(
                 DEFAULT_EVENTS_PER_MINUTE,
                 60 * NANOS_PER_SECOND,
@@ -168,20 +167,9 @@ impl Default for Config {
                 NANOS_PER_SECOND,
                 DEFAULT_BANS_PER_SECOND,
             ),
-            min_probes: [0; MAX_KINDS],
-            repeat_window_ns: 0,
-            max_ban_ns: 0,
-            subnet_bans_per_minute: 0,
-            ban_filter_mask: 0,
             sweep_window_ns: DEFAULT_SWEEP_SECONDS * NANOS_PER_SECOND,
             sweep_ports: DEFAULT_SWEEP_PORTS,
-            ban_mode: BanMode::Fixed as u8,
-            default_deny: 0,
-            fingerprint_mask: 0,
-            ttl_check: 0,
-            flows_tracked: 0,
-            _pad: [0; 7],
-            tcp_settled: [0; ROLE_COMBINATIONS],
+            ..Config::OFF
         };
         for kind in Kind::ALL {
             config.set_action(kind, Action::default_for(kind));
