@@ -12,6 +12,8 @@ pub const BAN_FILTER_MAP: &str = "BAN_FILTER";
 /// One u64 that whoever makes or lifts a ban changes: the program caches verdicts per CPU
 /// until the next tick or the next change.
 pub const BAN_EPOCH_MAP: &str = "BAN_EPOCH";
+/// The section of the program's global ban epoch, which aya names its map after.
+pub const BAN_EPOCH_SECTION: &str = ".bss.ban_epoch";
 /// Bytes per array entry: one cache line, so a check costs one inlined array lookup.
 pub const FILTER_LINE_BYTES: usize = 64;
 pub type FilterLine = [u8; FILTER_LINE_BYTES];

@@ -27,8 +27,10 @@ static BAN_FILTER: Array<FilterLine> = Array::with_max_entries(1, BPF_F_MMAPABLE
 
 /// Changed by whoever makes or lifts a ban (the program, `scanguard ban` and `unban`), which
 /// ends every cached verdict: a value, not a count, so two writers at once still change it.
-#[map]
-static BAN_EPOCH: Array<u64> = Array::with_max_entries(1, 0);
+/// A global variable in `BAN_EPOCH_SECTION`, read with a load (see `maps` for why).
+#[unsafe(no_mangle)]
+#[unsafe(link_section = ".bss.ban_epoch")]
+static mut BAN_EPOCH: u64 = 0;
 
 /// Per CPU, so no entry is shared and none needs atomics.
 #[map]
@@ -50,7 +52,8 @@ pub fn standing(src: AddrKey, config: &Config, clock: &mut Clock) -> Standing {
     }
     // SAFETY: the helper has no preconditions; the verifier inlines it into a load.
     let jiffy = unsafe { bpf_jiffies64() };
-    let epoch = BAN_EPOCH.get(0).copied().unwrap_or(0);
+    // SAFETY: a u64 of the program's own, whose writers each store a whole new value.
+    let epoch = unsafe { (&raw const BAN_EPOCH).read() };
     let Some(slot) = VERDICTS.get_ptr_mut(hash % VERDICT_SLOTS) else {
         return confirm(&src, 0, config, clock);
     };
@@ -89,10 +92,8 @@ pub fn remember_ban(src: &AddrKey, now_ns: u64, config: &Config) {
         // SAFETY: a live array value; a byte store is atomic, so no other mark is lost.
         unsafe { (*line)[byte] = 1 };
     }
-    if let Some(epoch) = BAN_EPOCH.get_ptr_mut(0) {
-        // SAFETY: a live array value; any new value ends the cached verdicts.
-        unsafe { *epoch = now_ns };
-    }
+    // SAFETY: as in `standing`; any new value ends the cached verdicts.
+    unsafe { (&raw mut BAN_EPOCH).write(now_ns) };
 }
 
 /// A missing filter line reads as "maybe": the ban map decides.

@@ -14,7 +14,7 @@ use ipnet::IpNet;
 use scanguard_common::{
     allow::{ALLOW_LISTED, ALLOW_LOCKOUT, ALLOW_MAP, ipv4_mapped_prefix_len},
     ban::{AddrKey, BANS_MAP, Ban},
-    ban_filter::{BAN_EPOCH_MAP, BAN_FILTER_MAP, VERDICTS_MAP, filter_lines},
+    ban_filter::{BAN_EPOCH_MAP, BAN_EPOCH_SECTION, BAN_FILTER_MAP, VERDICTS_MAP, filter_lines},
     config::{CONFIG_MAP, CONFIG_SECTION, Config},
     counters::COUNTERS_MAP,
     flow::FLOWS_MAP,
@@ -46,12 +46,13 @@ pub const MAPS: [&str; 11] = [
     OFFENDERS_MAP,
 ];
 
-/// The object's name of the map pinned as `pin`: the config and the port roles are global
-/// variables of the program, whose maps aya names after their sections.
+/// The object's name of the map pinned as `pin`: the config, the port roles and the ban epoch
+/// are global variables of the program, whose maps aya names after their sections.
 pub fn object_map(pin: &str) -> &str {
     match pin {
         CONFIG_MAP => CONFIG_SECTION,
         PORT_ROLES_MAP => PORT_ROLES_SECTION,
+        BAN_EPOCH_MAP => BAN_EPOCH_SECTION,
         _ => pin,
     }
 }
@@ -175,7 +176,10 @@ pub fn ban_filter(ebpf: &Ebpf) -> Result<BanFilter> {
         Some(Map::Array(data)) => Ok(data),
         _ => bail!("the embedded object has no {name} array"),
     };
-    let epoch = array(BAN_EPOCH_MAP)?.fd().as_fd().try_clone_to_owned()?;
+    let epoch = array(BAN_EPOCH_SECTION)?
+        .fd()
+        .as_fd()
+        .try_clone_to_owned()?;
     BanFilter::map(array(BAN_FILTER_MAP)?, MapData::from_fd(epoch)?)
 }
 

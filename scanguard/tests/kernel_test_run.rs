@@ -446,6 +446,23 @@ fn a_banned_source_is_dropped_whatever_it_sends() {
 }
 
 #[test]
+fn an_unban_ends_the_cached_verdicts_at_once() {
+    let mut scanguard = Scanguard::load(&Settings::default());
+    let src = scanner_v4(2);
+    scanguard.insert_ban(src, manual_ban(0, 0));
+    let ack = tcp(src, UNWATCHED_PORT, ACK);
+    scanguard.expect(&ack, Verdict::Drop, "banned");
+    scanguard.expect(
+        &ack,
+        Verdict::Drop,
+        "banned, as this CPU's cached verdict says",
+    );
+    scanguard.unban(src);
+    // Within the tick of the cached verdict: only the epoch `unban` changed can end it.
+    scanguard.expect(&ack, Verdict::Pass, "unbanned");
+}
+
+#[test]
 fn a_fixed_ban_expires_from_its_start() {
     let mut scanguard = Scanguard::load(&Settings {
         ban_mode: BanMode::Fixed,

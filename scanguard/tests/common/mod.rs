@@ -225,6 +225,21 @@ impl Scanguard {
             .expect("marking the ban");
     }
 
+    /// Lifts `addr`'s ban as `scanguard unban` does: the ban removed, then the epoch changed.
+    pub fn unban(&mut self, addr: IpAddr) {
+        let map = self.ebpf.map_mut(BANS_MAP).expect("the BANS map");
+        let mut bans: HashMap<&mut MapData, AddrKey, Ban> =
+            HashMap::try_from(map).expect("BANS is a hash map of AddrKey to Ban");
+        assert!(
+            scanguard::bans::unban(&mut bans, addr).expect("removing the ban"),
+            "{addr} was not banned"
+        );
+        program::ban_filter(&self.ebpf)
+            .expect("mapping the ban filter")
+            .touch()
+            .expect("changing the ban epoch");
+    }
+
     /// The non-zero counters summed over CPUs, by counter or kind name.
     pub fn counts(&self) -> BTreeMap<&'static str, u64> {
         let map = self.ebpf.map(COUNTERS_MAP).expect("the COUNTERS map");
