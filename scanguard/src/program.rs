@@ -142,13 +142,11 @@ pub fn second_handles(ebpf: &mut Ebpf, pin_dir: &Path) -> Result<(Xdp, SchedClas
 /// the object loaded, and turns detection on only once the roles and allow-list beside it are
 /// in place.
 pub fn write_settings(ebpf: &mut Ebpf, settings: &Settings) -> Result<()> {
-    let mut port_roles: Array<&mut MapData, PortRoles> =
-        Array::try_from(map(ebpf, PORT_ROLES_SECTION)?)?;
     let mut table: PortRoles = [0; _];
     for (&port, &roles) in &settings.port_roles() {
         table[usize::from(port)] = roles;
     }
-    port_roles.set(0, table, 0)?;
+    port_roles_map(ebpf)?.set(0, table, 0)?;
 
     let mut allow: LpmTrie<&mut MapData, AddrKey, u8> = LpmTrie::try_from(map(ebpf, ALLOW_MAP)?)?;
     let stale: Vec<Key<AddrKey>> = allow.keys().collect::<Result<_, _>>()?;
@@ -207,8 +205,7 @@ pub fn protect_from_lockout(ebpf: &mut Ebpf, addresses: &[std::net::IpAddr]) -> 
 /// Tells the program the egress program now records flows, so the checks that need them
 /// start (see `Config::flows_tracked`).
 pub fn start_flow_checks(ebpf: &mut Ebpf) -> Result<()> {
-    let config: Array<&mut MapData, Config> = Array::try_from(map(ebpf, CONFIG_SECTION)?)?;
-    let current = config.get(&0, 0)?;
+    let current = config_map(ebpf)?.get(&0, 0)?;
     store_config(
         ebpf,
         Config {
@@ -221,9 +218,18 @@ pub fn start_flow_checks(ebpf: &mut Ebpf) -> Result<()> {
 /// Writes `config` with the segments it settles worked out: what those are follows from the
 /// rest of it.
 fn store_config(ebpf: &mut Ebpf, config: Config) -> Result<()> {
-    let mut array: Array<&mut MapData, Config> = Array::try_from(map(ebpf, CONFIG_SECTION)?)?;
-    array.set(0, config.settle(), 0)?;
+    config_map(ebpf)?.set(0, config.settle(), 0)?;
     Ok(())
+}
+
+/// The program's global config, through its one-entry map.
+pub fn config_map(ebpf: &mut Ebpf) -> Result<Array<&mut MapData, Config>> {
+    Ok(Array::try_from(map(ebpf, CONFIG_SECTION)?)?)
+}
+
+/// The program's global port roles, through their one-entry map.
+pub fn port_roles_map(ebpf: &mut Ebpf) -> Result<Array<&mut MapData, PortRoles>> {
+    Ok(Array::try_from(map(ebpf, PORT_ROLES_SECTION)?)?)
 }
 
 fn map<'a>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut aya::maps::Map> {

@@ -4,14 +4,11 @@
 
 use std::collections::BTreeSet;
 
-use anyhow::{Context as _, Result};
-use aya::{
-    Ebpf,
-    maps::{Array, MapData},
-};
-use scanguard_common::ports::{PORT_ROLES_SECTION, PortRoles, ROLE_SERVED};
+use anyhow::Result;
+use aya::Ebpf;
+use scanguard_common::ports::ROLE_SERVED;
 
-use crate::sockets::Socket;
+use crate::{program, sockets::Socket};
 
 /// Adds `ROLE_SERVED` to the port of every serving socket; returns those ports.
 pub fn mark(ebpf: &mut Ebpf, sockets: &[Socket]) -> Result<BTreeSet<u16>> {
@@ -21,10 +18,7 @@ pub fn mark(ebpf: &mut Ebpf, sockets: &[Socket]) -> Result<BTreeSet<u16>> {
         .map(|socket| socket.local.port())
         .filter(|&port| port != 0)
         .collect();
-    let map = ebpf
-        .map_mut(PORT_ROLES_SECTION)
-        .context("the embedded object has no port-role map")?;
-    let mut roles: Array<&mut MapData, PortRoles> = Array::try_from(map)?;
+    let mut roles = program::port_roles_map(ebpf)?;
     let mut table = roles.get(&0, 0)?;
     for &port in &ports {
         table[usize::from(port)] |= ROLE_SERVED;

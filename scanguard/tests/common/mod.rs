@@ -14,7 +14,7 @@ use std::{
 use aya::{
     Ebpf,
     maps::{
-        Array, HashMap, MapData, PerCpuArray, PerfEventArray,
+        HashMap, MapData, PerCpuArray, PerfEventArray,
         perf::{PerfEvent, PerfEventArrayBuffer},
     },
     programs::{TestRun as _, TestRunOptions},
@@ -24,7 +24,7 @@ use scanguard::{ban_filter, events::reader::decode, program, settings::Settings}
 use scanguard_common::{
     ban::{AddrKey, BANS_MAP, Ban},
     ban_filter::VERDICTS_MAP,
-    config::{CONFIG_SECTION, Config},
+    config::Config,
     counters::{COUNTERS_MAP, Counter, Counters, counter_slot, detection_slot},
     event::{EVENTS_MAP, Event},
     flow::{FLOWS_MAP, FlowKey},
@@ -143,9 +143,7 @@ impl Scanguard {
 
     /// Clears the segments the config settles, so the program judges every one in full.
     pub fn unsettle(&mut self) {
-        let map = self.ebpf.map_mut(CONFIG_SECTION).expect("the config map");
-        let mut config: Array<&mut MapData, Config> =
-            Array::try_from(map).expect("the config map is an array of Config");
+        let mut config = program::config_map(&mut self.ebpf).expect("the config map");
         let current = config.get(&0, 0).expect("reading the config");
         let unsettled = Config {
             tcp_settled: [0; ROLE_COMBINATIONS],
@@ -194,6 +192,11 @@ impl Scanguard {
         HashMap::try_from(map).expect("BANS is a hash map of AddrKey to Ban")
     }
 
+    fn bans_map_mut(&mut self) -> HashMap<&mut MapData, AddrKey, Ban> {
+        let map = self.ebpf.map_mut(BANS_MAP).expect("the BANS map");
+        HashMap::try_from(map).expect("BANS is a hash map of AddrKey to Ban")
+    }
+
     /// `addr`'s ban, with the drops still pending in the per-CPU verdicts, as `bans` shows it.
     pub fn ban(&self, addr: IpAddr) -> Option<Ban> {
         let mut ban = self.bans_map().get(&AddrKey::from(addr), 0).ok()?;
@@ -214,10 +217,8 @@ impl Scanguard {
 
     /// Inserts a ban as `scanguard ban` would.
     pub fn insert_ban(&mut self, addr: IpAddr, ban: Ban) {
-        let map = self.ebpf.map_mut(BANS_MAP).expect("the BANS map");
-        let mut bans: HashMap<&mut MapData, AddrKey, Ban> =
-            HashMap::try_from(map).expect("BANS is a hash map of AddrKey to Ban");
-        bans.insert(AddrKey::from(addr), ban, 0)
+        self.bans_map_mut()
+            .insert(AddrKey::from(addr), ban, 0)
             .unwrap_or_else(|error| panic!("inserting a ban for {addr}: {error}"));
         program::ban_filter(&self.ebpf)
             .expect("mapping the ban filter")
@@ -227,11 +228,8 @@ impl Scanguard {
 
     /// Lifts `addr`'s ban as `scanguard unban` does: the ban removed, then the epoch changed.
     pub fn unban(&mut self, addr: IpAddr) {
-        let map = self.ebpf.map_mut(BANS_MAP).expect("the BANS map");
-        let mut bans: HashMap<&mut MapData, AddrKey, Ban> =
-            HashMap::try_from(map).expect("BANS is a hash map of AddrKey to Ban");
         assert!(
-            scanguard::bans::unban(&mut bans, addr).expect("removing the ban"),
+            scanguard::bans::unban(&mut self.bans_map_mut(), addr).expect("removing the ban"),
             "{addr} was not banned"
         );
         program::ban_filter(&self.ebpf)
