@@ -93,9 +93,22 @@ impl AttachOptions {
     /// Removes the pinned links of an interface let go of, so nothing keeps them.
     pub fn forget_pins(&self, name: &str) {
         if self.persist {
-            for kind in LINK_KINDS {
-                let _ = std::fs::remove_file(link_pin(&self.pin_dir, kind, name));
-            }
+            self.remove_pins(name);
+        }
+    }
+
+    /// Without `--persist`, ends the pins of links adopted on `name`, once the daemon is set
+    /// up: the daemon's own handles keep them attached until it exits. Kept until then, the
+    /// pins leave a persisted scanguard enforcing as it was if the set-up fails.
+    pub fn release_adopted_pins(&self, name: &str) {
+        if !self.persist {
+            self.remove_pins(name);
+        }
+    }
+
+    fn remove_pins(&self, name: &str) {
+        for kind in LINK_KINDS {
+            let _ = std::fs::remove_file(link_pin(&self.pin_dir, kind, name));
         }
     }
 }
@@ -147,6 +160,7 @@ pub async fn attach_interface(
         interfaces::detach_xdp(*ifindex).await?;
         existing = None;
     }
+    let adopted = existing.is_some();
     let xdp_link = if let Some(existing) = existing {
         if !xdp_pin.exists() {
             bail!(
@@ -156,11 +170,14 @@ pub async fn attach_interface(
             );
         }
         info!("{name}: adopting the persisted scanguard link");
-        let link = PinnedLink::from_pin(&xdp_pin)?.unpin()?;
-        xdp.attach_to_link(XdpLink::try_from(link)?)?
+        xdp.attach_to_link(XdpLink::try_from(adopt(&xdp_pin)?)?)?
     } else {
         match options.mode {
-            Mode::Native => xdp.attach_to_if_index(*ifindex, XdpMode::Driver)?,
+            Mode::Native => xdp
+                .attach_to_if_index(*ifindex, XdpMode::Driver)
+                .with_context(|| {
+                    format!("{name}: native XDP refused (`--mode auto` falls back to generic mode, `--mode skb` forces it)")
+                })?,
             Mode::Skb => xdp.attach_to_if_index(*ifindex, XdpMode::Skb)?,
             Mode::Auto => match xdp.attach_to_if_index(*ifindex, XdpMode::Driver) {
                 Ok(link_id) => link_id,
@@ -174,7 +191,11 @@ pub async fn attach_interface(
         }
     };
     let xdp_link = if options.persist {
-        pin(FdLink::try_from(xdp.take_link(xdp_link)?)?, &xdp_pin)?;
+        keep_pinned(
+            FdLink::try_from(xdp.take_link(xdp_link)?)?,
+            &xdp_pin,
+            adopted,
+        )?;
         None
     } else {
         Some(xdp_link)
@@ -206,22 +227,39 @@ fn attach_egress(
     pin_dir: &Path,
 ) -> Result<Option<SchedClassifierLinkId>> {
     let egress_pin = link_pin(pin_dir, LinkKind::Egress, name);
-    let link_id = if egress_pin.exists() {
-        let link = PinnedLink::from_pin(&egress_pin)?.unpin()?;
-        egress.attach_to_link(SchedClassifierLink::try_from(link)?)?
+    let adopted = egress_pin.exists();
+    let link_id = if adopted {
+        egress.attach_to_link(SchedClassifierLink::try_from(adopt(&egress_pin)?)?)?
     } else {
         egress
             .attach(name, TcAttachType::Egress)
             .with_context(|| format!("cannot attach the egress program to {name}"))?
     };
     if persist {
-        pin(FdLink::try_from(egress.take_link(link_id)?)?, &egress_pin)?;
+        keep_pinned(
+            FdLink::try_from(egress.take_link(link_id)?)?,
+            &egress_pin,
+            adopted,
+        )?;
         return Ok(None);
     }
     Ok(Some(link_id))
 }
 
-fn pin(link: FdLink, path: &Path) -> Result<()> {
+/// A persisted link, still pinned: see [`AttachOptions::release_adopted_pins`].
+fn adopt(pin: &Path) -> Result<FdLink> {
+    let link = PinnedLink::from_pin(pin)
+        .with_context(|| format!("cannot open the pinned link {}", pin.display()))?;
+    Ok(link.into())
+}
+
+/// Pins `link` at `path`, unless it is the `adopted` link pinned there already. Any other pin
+/// there is a link whose interface is gone.
+fn keep_pinned(link: FdLink, path: &Path, adopted: bool) -> Result<()> {
+    if adopted {
+        return Ok(());
+    }
+    let _ = std::fs::remove_file(path);
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }

@@ -216,6 +216,7 @@ impl Follower {
         let target = targets::target(link, Some(bridge));
         match attaching::attach_interface(&mut self.programs, &target, &self.options).await {
             Ok(attached) => {
+                self.options.release_adopted_pins(&link.name);
                 info!(
                     "{bridge}: new port {} protected ({} mode)",
                     link.name, attached.entry.mode

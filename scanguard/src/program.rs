@@ -23,7 +23,7 @@ use scanguard_common::{
     sweep::SWEEPS_MAP,
 };
 
-use crate::{ban_filter::BanFilter, pinned_layout, settings::Settings};
+use crate::{ban_filter::BanFilter, pinned_layout, pins::Pins, settings::Settings};
 
 /// The program built by `build.rs` from scanguard-ebpf.
 pub static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/scanguard"));
@@ -90,6 +90,13 @@ pub fn load_with_log_level(
         .load(OBJECT)
         .context("cannot load the scanguard maps")?;
     write_settings(&mut ebpf, settings)?;
+    // A persisted program's egress programs kept its flows current, and go on recording them
+    // until replaced: adopting it, detection keeps its flow checks.
+    if pin_dir
+        .is_some_and(|dir| Pins::open(dir).is_ok_and(|pins| !pins.persisted_links().is_empty()))
+    {
+        start_flow_checks(&mut ebpf)?;
+    }
     xdp(&mut ebpf)?
         .load()
         .context("the kernel refused the scanguard XDP program")?;

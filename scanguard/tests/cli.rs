@@ -132,3 +132,52 @@ fn a_persisted_program_survives_kill_9_is_adopted_and_detaches() {
     assert!(!second.pin_dir.exists(), "detach leaves pins");
     talk(&lab.attacker, victim, SERVICE).expect("no program left after detach");
 }
+
+#[test]
+fn a_failed_attach_leaves_a_persisted_program_enforcing() {
+    require_root();
+    let lab = ScanLab::build().expect("lab");
+    serve(&lab.victim, SERVICE);
+    let victim: IpAddr = lab.victim.ipv4.into();
+    let interface = lab.victim.interface.as_str();
+    let mut persisted = Daemon::start(SCANGUARD, &lab.victim, &[interface, "--persist"]);
+    let _cleanup = PinCleanup(persisted.pin_dir.clone());
+    nmap_port_state(&lab.attacker, "-sF", victim, CLOSED);
+    assert!(persisted.stop(Signal::SIGTERM).success());
+
+    // It adopts the persisted link on the lab interface, then fails on loopback, which has no
+    // native XDP.
+    let output = lab
+        .victim
+        .command(SCANGUARD)
+        .args(["attach", interface, "lo", "--mode", "native"])
+        .args(persisted.dir_flags())
+        .output()
+        .expect("run scanguard");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let error = stderr.lines().last().unwrap_or_default();
+    assert!(error.contains("lo: native XDP refused"), "{stderr}");
+    assert!(
+        error.ends_with(&format!(
+            "the persisted scanguard keeps enforcing on {interface}"
+        )),
+        "{stderr}"
+    );
+
+    // The ban holds, and detection goes on with its flow checks: an ACK scan is one.
+    assert!(talk(&lab.attacker, victim, SERVICE).is_err());
+    talk(&lab.client, victim, SERVICE).expect("the client still connects");
+    nmap_port_state(&lab.client, "-sA", victim, CLOSED);
+    let mut bans = persisted.bans();
+    bans.sort();
+    let mut expected = vec![
+        (lab.attacker.ipv4.to_string(), "fin-scan".to_string()),
+        (lab.client.ipv4.to_string(), "ack-scan".to_string()),
+    ];
+    expected.sort();
+    assert_eq!(bans, expected);
+
+    persisted.cli(&["detach"]);
+    assert!(!persisted.pin_dir.exists(), "detach leaves pins");
+}

@@ -58,6 +58,16 @@ pub async fn execute(cli: &Cli, args: &AttachArgs) -> Result<()> {
     bpffs::ensure_pin_dir(&cli.pin_dir)?;
     let result = run(cli, args, &settings, &targets, &lock, output, metrics).await;
     if !args.persist {
+        // Links adopted from a persisted program stay pinned until the set-up succeeds: if it
+        // failed, that program goes on enforcing as it was.
+        let persisted =
+            Pins::open(&cli.pin_dir).map_or_else(|_| Vec::new(), |pins| pins.persisted_links());
+        if let (Err(error), false) = (&result, persisted.is_empty()) {
+            bail!(
+                "{error:#}; the persisted scanguard keeps enforcing on {}",
+                persisted.join(", ")
+            );
+        }
         Pins::remove(&cli.pin_dir)?;
     }
     result
@@ -123,14 +133,18 @@ async fn run(
     // The ports of bridges are attached, and followed, by a task of their own.
     let follower = match targets.bridges.is_empty() {
         true => None,
-        false => Some(Follower::start(&mut ebpf, targets, &attached, options).await?),
+        false => Some(Follower::start(&mut ebpf, targets, &attached, options.clone()).await?),
     };
     program::start_flow_checks(&mut ebpf)?;
+    let interfaces = follower.as_ref().map_or(attached, Follower::interfaces);
+    for interface in &interfaces {
+        options.release_adopted_pins(&interface.name);
+    }
     let status = DaemonStatus {
         pid: std::process::id(),
         persist: args.persist,
         pin_dir: cli.pin_dir.clone(),
-        interfaces: follower.as_ref().map_or(attached, Follower::interfaces),
+        interfaces,
         events_lost: 0,
         bridges: follower.as_ref().map(Follower::bridges).unwrap_or_default(),
     };
