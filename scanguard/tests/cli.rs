@@ -5,7 +5,7 @@ mod lab;
 
 use std::{net::IpAddr, thread, time::Duration};
 
-use lab::{SCANGUARD, require_root};
+use lab::{SCANGUARD, require_root, xdp_attachment, xdp_attachment_on};
 use nix::sys::signal::Signal;
 use scanguard_lab::ScanLab;
 use scanguard_lab::{
@@ -180,4 +180,53 @@ fn a_failed_attach_leaves_a_persisted_program_enforcing() {
 
     persisted.cli(&["detach"]);
     assert!(!persisted.pin_dir.exists(), "detach leaves pins");
+}
+
+#[test]
+fn a_run_over_part_of_a_persisted_program_leaves_the_rest_enforcing() {
+    require_root();
+    let lab = ScanLab::build().expect("lab");
+    serve(&lab.victim, SERVICE);
+    let victim: IpAddr = lab.victim.ipv4.into();
+    let interface = lab.victim.interface.as_str();
+    // A second interface of the victim, which the later run leaves to the persisted program.
+    let spare = "spare0";
+    for args in [
+        &[
+            "link", "add", spare, "type", "veth", "peer", "name", "spare1",
+        ][..],
+        &["link", "set", spare, "up"],
+        &["link", "set", "spare1", "up"],
+    ] {
+        let status = lab
+            .victim
+            .command("ip")
+            .args(args)
+            .status()
+            .expect("run ip");
+        assert!(status.success(), "ip {args:?}");
+    }
+    let args = [interface, spare, "--persist"];
+    let mut persisted = Daemon::start(SCANGUARD, &lab.victim, &args);
+    let _cleanup = PinCleanup(persisted.pin_dir.clone());
+    nmap_port_state(&lab.attacker, "-sF", victim, CLOSED);
+    assert!(persisted.stop(Signal::SIGTERM).success());
+
+    // Kept until the end: dropping it would remove the pins.
+    let mut taken_over = persisted.restart(&lab.victim, &[interface]);
+    assert!(taken_over.stop(Signal::SIGTERM).success());
+
+    // The run took the lab interface over, which is unprotected since it exited; the spare
+    // interface keeps the persisted program, and the ban map its ban.
+    assert!(xdp_attachment(&lab.victim).is_none());
+    talk(&lab.attacker, victim, SERVICE).expect("the lab interface no longer drops");
+    assert!(xdp_attachment_on(&lab.victim, spare).is_some());
+    assert_eq!(
+        persisted.bans(),
+        vec![(lab.attacker.ipv4.to_string(), "fin-scan".to_string())]
+    );
+
+    persisted.cli(&["detach"]);
+    assert!(!persisted.pin_dir.exists(), "detach leaves pins");
+    assert!(xdp_attachment_on(&lab.victim, spare).is_none());
 }

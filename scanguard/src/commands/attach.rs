@@ -57,20 +57,29 @@ pub async fn execute(cli: &Cli, args: &AttachArgs) -> Result<()> {
     pinned_layout::check(program::OBJECT, &cli.pin_dir, &program::MAPS)?;
     bpffs::ensure_pin_dir(&cli.pin_dir)?;
     let result = run(cli, args, &settings, &targets, &lock, output, metrics).await;
-    if !args.persist {
-        // Links adopted from a persisted program stay pinned until the set-up succeeds: if it
-        // failed, that program goes on enforcing as it was.
-        let persisted =
-            Pins::open(&cli.pin_dir).map_or_else(|_| Vec::new(), |pins| pins.persisted_links());
-        if let (Err(error), false) = (&result, persisted.is_empty()) {
-            bail!(
-                "{error:#}; the persisted scanguard keeps enforcing on {}",
-                persisted.join(", ")
-            );
-        }
-        Pins::remove(&cli.pin_dir)?;
+    if args.persist {
+        return result;
     }
-    result
+    // Links adopted from a persisted program stay pinned until the set-up succeeds, and those
+    // of its interfaces this run did not take over stay pinned throughout: that program goes
+    // on enforcing there, on the maps it shares.
+    let persisted =
+        Pins::open(&cli.pin_dir).map_or_else(|_| Vec::new(), |pins| pins.persisted_links());
+    if persisted.is_empty() {
+        Pins::remove(&cli.pin_dir)?;
+        return result;
+    }
+    let enforcing = format!(
+        "the persisted scanguard keeps enforcing on {}",
+        persisted.join(", ")
+    );
+    match result {
+        Err(error) => bail!("{error:#}; {enforcing}"),
+        Ok(()) => {
+            info!("{enforcing}");
+            Ok(())
+        }
+    }
 }
 
 async fn run(

@@ -21,8 +21,13 @@ pub fn require_root() {
 
 /// The XDP program on `host`'s interface, as netlink reports it in its namespace.
 pub fn xdp_attachment(host: &Host) -> Option<XdpAttachment> {
+    xdp_attachment_on(host, &host.interface)
+}
+
+/// The XDP attachment of another interface in `host`'s namespace.
+pub fn xdp_attachment_on(host: &Host, interface: &str) -> Option<XdpAttachment> {
     let _guard = host.enter().expect("enter the host's namespace");
-    let ifindex = interfaces::ifindex(&host.interface).expect("the lab interface");
+    let ifindex = interfaces::ifindex(interface).expect("the interface");
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
