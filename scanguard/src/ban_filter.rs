@@ -23,6 +23,10 @@ use scanguard_common::{
 
 use crate::clock;
 
+/// Stale bytes (set, though no ban in force needs them) are cleared once they are this share of
+/// the filter: 1/32, about 3% of the sources never banned paying a needless ban-map lookup.
+const STALE_SHARE: usize = 32;
+
 pub struct BanFilter {
     bytes: NonNull<AtomicU8>,
     len: usize,
@@ -74,14 +78,65 @@ impl BanFilter {
     /// Marks every key's byte, then ends the cached verdicts once.
     pub fn mark_all<'a>(&mut self, keys: impl IntoIterator<Item = &'a AddrKey>) -> Result<()> {
         for key in keys {
-            let (line, byte) = filter_spot(source_hash(key), self.mask);
-            let index = line as usize * FILTER_LINE_BYTES + byte;
-            if index < self.len {
-                // SAFETY: inside the mapping; bytes are only ever set, by one-byte stores.
-                unsafe { self.bytes.add(index).as_ref() }.store(1, Ordering::Relaxed);
-            }
+            self.byte(self.index(key)).store(1, Ordering::Relaxed);
         }
         self.touch()
+    }
+
+    /// Whether `key`'s byte is set: its packets look in the ban map.
+    pub fn is_marked(&self, key: &AddrKey) -> bool {
+        self.byte(self.index(key)).load(Ordering::Relaxed) != 0
+    }
+
+    /// How many bytes are set.
+    pub fn marked(&self) -> usize {
+        (0..self.len).filter(|&index| self.is_set(index)).count()
+    }
+
+    /// Clears the bytes no ban in force needs, once they are enough to cost: `live` are the
+    /// bans in force. Bans made meanwhile may lose their mark to the clearing, so `reread`
+    /// then reads the ban map again and every ban in it is marked anew; until then, such a
+    /// ban's source passes (for one read of the map). Returns how many bytes were cleared.
+    pub fn clear_stale(
+        &mut self,
+        live: &[AddrKey],
+        reread: impl FnOnce() -> Result<Vec<AddrKey>>,
+    ) -> Result<usize> {
+        let mut needed = vec![0u64; self.len.div_ceil(64)];
+        for key in live {
+            let index = self.index(key);
+            needed[index / 64] |= 1 << (index % 64);
+        }
+        let is_stale =
+            |index: usize| self.is_set(index) && needed[index / 64] & 1 << (index % 64) == 0;
+        let stale = (0..self.len).filter(|&index| is_stale(index)).count();
+        if stale * STALE_SHARE < self.len {
+            return Ok(0);
+        }
+        for index in 0..self.len {
+            if is_stale(index) {
+                self.byte(index).store(0, Ordering::Relaxed);
+            }
+        }
+        self.mark_all(&reread()?)?;
+        Ok(stale)
+    }
+
+    /// Where `key`'s byte is: always inside the mapping, whose lines `mask` indexes.
+    fn index(&self, key: &AddrKey) -> usize {
+        let (line, byte) = filter_spot(source_hash(key), self.mask);
+        line as usize * FILTER_LINE_BYTES + byte
+    }
+
+    fn is_set(&self, index: usize) -> bool {
+        self.byte(index).load(Ordering::Relaxed) != 0
+    }
+
+    fn byte(&self, index: usize) -> &AtomicU8 {
+        assert!(index < self.len, "filter byte {index} of {}", self.len);
+        // SAFETY: inside the mapping, which lives as long as `self`; the program and other
+        // processes change its bytes only by one-byte stores.
+        unsafe { self.bytes.add(index).as_ref() }
     }
 
     /// Ends the program's cached verdicts, after a ban was made or lifted here. The boot clock

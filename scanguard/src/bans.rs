@@ -9,6 +9,7 @@ use std::{
 
 use anyhow::Result;
 use aya::maps::{HashMap, IterableMap as _, MapData, MapError};
+use log::info;
 use scanguard_common::{
     ban::{AddrKey, Ban, ORIGIN_MANUAL},
     config::BanMode,
@@ -119,16 +120,29 @@ pub fn ban<T: BorrowMut<MapData>>(
     filter.mark(&key)
 }
 
-/// Deletes expired bans the program will never see again; returns how many.
-pub fn sweep<T: BorrowMut<MapData>>(map: &mut BanMap<T>, mode: BanMode) -> Result<usize> {
+/// Deletes expired bans the program will never see again, and clears the filter bytes of the
+/// bans that ended once they are many; returns how many bans were deleted.
+pub fn sweep<T: BorrowMut<MapData>>(
+    map: &mut BanMap<T>,
+    filter: &mut BanFilter,
+    mode: BanMode,
+) -> Result<usize> {
     let now = clock::boot_ns();
-    let expired: Vec<AddrKey> = entries(map)?
+    let (expired, live): (Vec<_>, Vec<_>) = entries(map)?
         .into_iter()
-        .filter(|(_, ban)| ban.is_expired(now, mode))
-        .map(|(key, _)| key)
-        .collect();
-    for key in &expired {
+        .map(|(key, ban)| (key, ban.is_expired(now, mode)))
+        .partition(|&(_, expired)| expired);
+    for (key, _) in &expired {
         unban(map, key.address())?;
     }
+    let live: Vec<AddrKey> = live.into_iter().map(|(key, _)| key).collect();
+    let cleared = filter.clear_stale(&live, || keys(map))?;
+    if cleared > 0 {
+        info!("ban filter: cleared {cleared} marks that no ban in force needs");
+    }
     Ok(expired.len())
+}
+
+fn keys<T: Borrow<MapData>>(map: &BanMap<T>) -> Result<Vec<AddrKey>> {
+    Ok(entries(map)?.into_iter().map(|(key, _)| key).collect())
 }

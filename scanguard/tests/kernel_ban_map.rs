@@ -1,5 +1,6 @@
 //! The ban map read in batches (BPF_MAP_LOOKUP_BATCH) against the kernel's LRU hash: every
-//! entry whatever the chunk, and `bans`, `sweep` and `unban --all` on top. Needs root.
+//! entry whatever the chunk, and `bans`, `sweep` (with the ban filter's clearing) and
+//! `unban --all` on top. Needs root.
 
 mod lab;
 
@@ -11,9 +12,12 @@ use std::{
 
 use aya::maps::{HashMap, IterableMap as _, MapData};
 use lab::require_root;
-use scanguard::{bans, clock::boot_ns, map_batch, program, settings::Settings};
+use scanguard::{
+    ban_filter::BanFilter, bans, clock::boot_ns, map_batch, program, settings::Settings,
+};
 use scanguard_common::{
     ban::{AddrKey, BANS_MAP, Ban, ORIGIN_MANUAL},
+    ban_filter::{filter_spot, source_hash},
     config::{BanMode, NANOS_PER_SECOND},
     kind::Kind,
 };
@@ -22,6 +26,12 @@ const BANS: u32 = 3_000;
 
 fn source(n: u32) -> IpAddr {
     Ipv4Addr::from(u32::from(Ipv4Addr::new(198, 18, 0, 0)) + n).into()
+}
+
+/// Sources 257 apart, so each differs from the last in two octets: consecutive addresses share
+/// filter bytes more often than sources from all over do.
+fn scattered(n: u32) -> AddrKey {
+    AddrKey::from(source(n * 257))
 }
 
 /// A ban from `n` seconds ago, for one minute.
@@ -69,6 +79,7 @@ fn batches_read_what_the_iterator_reads_whatever_the_chunk() {
 #[test]
 fn sweep_deletes_the_expired_bans_and_clear_the_rest() {
     let mut ebpf = loaded();
+    let mut filter = program::ban_filter(&ebpf).unwrap();
     let mut map: bans::BanMap<_> = HashMap::try_from(ebpf.map_mut(BANS_MAP).unwrap()).unwrap();
     let count = |map: &bans::BanMap<_>| map.keys().count();
     let total = count(&map);
@@ -79,9 +90,84 @@ fn sweep_deletes_the_expired_bans_and_clear_the_rest() {
             .all(|pair| pair[0].ban.banned_at_ns >= pair[1].ban.banned_at_ns),
         "most recent first"
     );
-    let swept = bans::sweep(&mut map, BanMode::Fixed).unwrap();
+    let swept = bans::sweep(&mut map, &mut filter, BanMode::Fixed).unwrap();
     assert_eq!(swept + active.len(), total);
     assert_eq!(count(&map), active.len());
     assert_eq!(bans::clear(&mut map).unwrap(), active.len());
     assert_eq!(count(&map), 0);
+}
+
+/// A loaded program with `expired` bans that ended and `live` in force, all marked in its ban
+/// filter as the program and `scanguard ban` mark them.
+fn marked(expired: u32, live: u32) -> (aya::Ebpf, BanFilter, Vec<AddrKey>) {
+    require_root();
+    let settings = Settings {
+        capacity: 2 * (expired + live),
+        ..Settings::default()
+    };
+    let mut ebpf = program::load(&settings, None).expect("loading scanguard");
+    let mut filter = program::ban_filter(&ebpf).expect("the ban filter");
+    let mut map: bans::BanMap<_> = HashMap::try_from(ebpf.map_mut(BANS_MAP).unwrap()).unwrap();
+    let mut live_keys = Vec::new();
+    for n in 0..expired + live {
+        let key = scattered(n);
+        let age = if n < expired { 120 } else { 0 };
+        map.insert(key, ban(age), 0).unwrap();
+        filter.mark(&key).unwrap();
+        if n >= expired {
+            live_keys.push(key);
+        }
+    }
+    (ebpf, filter, live_keys)
+}
+
+/// The filter bytes `keys` fall on.
+fn spots(filter: &BanFilter, keys: &[AddrKey]) -> usize {
+    let spots: BTreeSet<(u32, usize)> = keys
+        .iter()
+        .map(|key| filter_spot(source_hash(key), filter.mask()))
+        .collect();
+    spots.len()
+}
+
+#[test]
+fn sweep_clears_the_marks_of_ended_bans_once_they_are_many() {
+    // 2,800 ended bans leave more stale bytes than 1/32 of the 65,536-byte filter.
+    let (mut ebpf, mut filter, live) = marked(2_800, 200);
+    let mut map: bans::BanMap<_> = HashMap::try_from(ebpf.map_mut(BANS_MAP).unwrap()).unwrap();
+    assert!(filter.marked() > 2_700, "{} marked", filter.marked());
+    assert_eq!(
+        bans::sweep(&mut map, &mut filter, BanMode::Fixed).unwrap(),
+        2_800
+    );
+    assert!(live.iter().all(|key| filter.is_marked(key)));
+    assert_eq!(filter.marked(), spots(&filter, &live));
+
+    // A few more ended bans are not worth a pass over the filter: their marks stay.
+    let few: Vec<AddrKey> = (10_000..10_100).map(scattered).collect();
+    for key in &few {
+        map.insert(*key, ban(120), 0).unwrap();
+    }
+    filter.mark_all(&few).unwrap();
+    let before = filter.marked();
+    assert_eq!(
+        bans::sweep(&mut map, &mut filter, BanMode::Fixed).unwrap(),
+        100
+    );
+    assert_eq!(filter.marked(), before);
+}
+
+#[test]
+fn a_ban_made_while_the_filter_is_cleared_is_marked_again() {
+    let (_ebpf, mut filter, live) = marked(2_800, 200);
+    // Banned after the sweep read the map: marked, but not among the bans the sweep knows.
+    let newcomer = scattered(20_000);
+    filter.mark(&newcomer).unwrap();
+    let in_map_now: Vec<AddrKey> = live.iter().copied().chain([newcomer]).collect();
+    let cleared = filter
+        .clear_stale(&live, || Ok(in_map_now.clone()))
+        .unwrap();
+    assert!(cleared > 2_048, "{cleared} cleared");
+    assert!(filter.is_marked(&newcomer));
+    assert!(live.iter().all(|key| filter.is_marked(key)));
 }

@@ -225,6 +225,7 @@ async fn enforce(
     let mut interrupt = signal(SignalKind::interrupt())?;
     let mut terminate = signal(SignalKind::terminate())?;
     let mut sweep = tokio::time::interval(SWEEP_INTERVAL);
+    let mut filter = program::ban_filter(ebpf)?;
     let mut ban_map: bans::BanMap<_> = HashMap::try_from(
         ebpf.map_mut(BANS_MAP)
             .context("the embedded object has no ban map")?,
@@ -238,7 +239,7 @@ async fn enforce(
                 sinks.fanout.publish(&detection);
             }
             _ = sweep.tick() => {
-                bans::sweep(&mut ban_map, settings.ban_mode)?;
+                bans::sweep(&mut ban_map, &mut filter, settings.ban_mode)?;
                 let lost = sinks.lost.load(Ordering::Relaxed);
                 if lost != published_lost {
                     publish_lost(lost)?;
