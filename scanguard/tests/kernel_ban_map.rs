@@ -28,12 +28,6 @@ fn source(n: u32) -> IpAddr {
     Ipv4Addr::from(u32::from(Ipv4Addr::new(198, 18, 0, 0)) + n).into()
 }
 
-/// Sources 257 apart, so each differs from the last in two octets: consecutive addresses share
-/// filter bytes more often than sources from all over do.
-fn scattered(n: u32) -> AddrKey {
-    AddrKey::from(source(n * 257))
-}
-
 /// A ban from `n` seconds ago, for one minute.
 fn ban(seconds_ago: u64) -> Ban {
     let start = boot_ns().saturating_sub(seconds_ago * NANOS_PER_SECOND);
@@ -110,7 +104,7 @@ fn marked(expired: u32, live: u32) -> (aya::Ebpf, BanFilter, Vec<AddrKey>) {
     let mut map: bans::BanMap<_> = HashMap::try_from(ebpf.map_mut(BANS_MAP).unwrap()).unwrap();
     let mut live_keys = Vec::new();
     for n in 0..expired + live {
-        let key = scattered(n);
+        let key = AddrKey::from(source(n));
         let age = if n < expired { 120 } else { 0 };
         map.insert(key, ban(age), 0).unwrap();
         filter.mark(&key).unwrap();
@@ -144,7 +138,7 @@ fn sweep_clears_the_marks_of_ended_bans_once_they_are_many() {
     assert_eq!(filter.marked(), spots(&filter, &live));
 
     // A few more ended bans are not worth a pass over the filter: their marks stay.
-    let few: Vec<AddrKey> = (10_000..10_100).map(scattered).collect();
+    let few: Vec<AddrKey> = (10_000..10_100).map(|n| AddrKey::from(source(n))).collect();
     for key in &few {
         map.insert(*key, ban(120), 0).unwrap();
     }
@@ -161,7 +155,7 @@ fn sweep_clears_the_marks_of_ended_bans_once_they_are_many() {
 fn a_ban_made_while_the_filter_is_cleared_is_marked_again() {
     let (_ebpf, mut filter, live) = marked(2_800, 200);
     // Banned after the sweep read the map: marked, but not among the bans the sweep knows.
-    let newcomer = scattered(20_000);
+    let newcomer = AddrKey::from(source(20_000));
     filter.mark(&newcomer).unwrap();
     let in_map_now: Vec<AddrKey> = live.iter().copied().chain([newcomer]).collect();
     let cleared = filter
