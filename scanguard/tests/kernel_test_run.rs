@@ -463,6 +463,20 @@ fn an_unban_ends_the_cached_verdicts_at_once() {
 }
 
 #[test]
+fn the_banned_sources_of_one_subnet_each_keep_a_cached_verdict() {
+    let mut scanguard = Scanguard::load(&Settings::default());
+    let subnet: Vec<IpAddr> = (0..=u8::MAX).map(scanner_v4).collect();
+    for &src in &subnet {
+        scanguard.insert_ban(src, manual_ban(0, 0));
+    }
+    for &src in &subnet {
+        scanguard.expect(&tcp(src, UNWATCHED_PORT, ACK), Verdict::Drop, "banned");
+    }
+    // Each looked its ban up and cached the verdict in a slot no other source of the /24 took.
+    assert_eq!(scanguard.cached_bans().len(), subnet.len());
+}
+
+#[test]
 fn a_fixed_ban_expires_from_its_start() {
     let mut scanguard = Scanguard::load(&Settings {
         ban_mode: BanMode::Fixed,

@@ -7,7 +7,7 @@
 )]
 
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, BTreeSet},
     net::{IpAddr, Ipv4Addr, Ipv6Addr},
 };
 
@@ -23,7 +23,7 @@ use aya::{
 use scanguard::{ban_filter, events::reader::decode, program, settings::Settings};
 use scanguard_common::{
     ban::{AddrKey, BANS_MAP, Ban},
-    ban_filter::VERDICTS_MAP,
+    ban_filter::{VERDICTS_MAP, Verdict as CachedVerdict},
     config::Config,
     counters::{COUNTERS_MAP, Counter, Counters, counter_slot, detection_slot},
     event::{EVENTS_MAP, Event},
@@ -200,11 +200,30 @@ impl Scanguard {
     /// `addr`'s ban, with the drops still pending in the per-CPU verdicts, as `bans` shows it.
     pub fn ban(&self, addr: IpAddr) -> Option<Ban> {
         let mut ban = self.bans_map().get(&AddrKey::from(addr), 0).ok()?;
-        let map = self.ebpf.map(VERDICTS_MAP).expect("the VERDICTS map");
-        let verdicts = PerCpuArray::try_from(map).expect("VERDICTS is a per-CPU array");
-        let pending = ban_filter::pending_drops(&verdicts).expect("reading the verdicts");
+        let pending = ban_filter::pending_drops(&self.verdicts()).expect("reading the verdicts");
         ban.dropped_packets += pending.get(&AddrKey::from(addr)).copied().unwrap_or(0);
         Some(ban)
+    }
+
+    /// The sources some CPU holds a "banned" verdict of.
+    pub fn cached_bans(&self) -> BTreeSet<AddrKey> {
+        let verdicts = self.verdicts();
+        let mut cached = BTreeSet::new();
+        for slot in 0..verdicts.len() {
+            let per_cpu = verdicts.get(&slot, 0).expect("reading a verdict slot");
+            cached.extend(
+                per_cpu
+                    .iter()
+                    .filter(|verdict| verdict.banned != 0)
+                    .map(|verdict| verdict.src),
+            );
+        }
+        cached
+    }
+
+    fn verdicts(&self) -> PerCpuArray<&MapData, CachedVerdict> {
+        let map = self.ebpf.map(VERDICTS_MAP).expect("the VERDICTS map");
+        PerCpuArray::try_from(map).expect("VERDICTS is a per-CPU array")
     }
 
     /// Every ban in the map.
