@@ -85,7 +85,7 @@ impl BanFilter {
 
     /// Whether `key`'s byte is set: its packets look in the ban map.
     pub fn is_marked(&self, key: &AddrKey) -> bool {
-        self.byte(self.index(key)).load(Ordering::Relaxed) != 0
+        self.is_set(self.index(key))
     }
 
     /// How many bytes are set.

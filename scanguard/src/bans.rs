@@ -130,8 +130,7 @@ pub fn sweep<T: BorrowMut<MapData>>(
     let now = clock::boot_ns();
     let (expired, live): (Vec<_>, Vec<_>) = entries(map)?
         .into_iter()
-        .map(|(key, ban)| (key, ban.is_expired(now, mode)))
-        .partition(|&(_, expired)| expired);
+        .partition(|(_, ban)| ban.is_expired(now, mode));
     for (key, _) in &expired {
         unban(map, key.address())?;
     }

@@ -117,6 +117,11 @@ impl Pins {
         Ok(array.get(&0, 0)?)
     }
 
+    /// Interfaces with a pinned (persisted) XDP link in `dir`; none without pinned state.
+    pub fn persisted_links_in(dir: &Path) -> Vec<String> {
+        Pins::open(dir).map_or_else(|_| Vec::new(), |pins| pins.persisted_links())
+    }
+
     /// Interfaces with a pinned (persisted) XDP link.
     pub fn persisted_links(&self) -> Vec<String> {
         let mut names: Vec<String> =

@@ -89,14 +89,10 @@ pub fn load_with_log_level(
     let mut ebpf = loader
         .load(OBJECT)
         .context("cannot load the scanguard maps")?;
-    write_settings(&mut ebpf, settings)?;
     // A persisted program's egress programs kept its flows current, and go on recording them
     // until replaced: adopting it, detection keeps its flow checks.
-    if pin_dir
-        .is_some_and(|dir| Pins::open(dir).is_ok_and(|pins| !pins.persisted_links().is_empty()))
-    {
-        start_flow_checks(&mut ebpf)?;
-    }
+    let adopting = pin_dir.is_some_and(|dir| !Pins::persisted_links_in(dir).is_empty());
+    write_settings(&mut ebpf, settings, adopting)?;
     xdp(&mut ebpf)?
         .load()
         .context("the kernel refused the scanguard XDP program")?;
@@ -147,8 +143,8 @@ pub fn second_handles(ebpf: &mut Ebpf, pin_dir: &Path) -> Result<(Xdp, SchedClas
 
 /// Stores `settings` in the program's maps, the config last: an adopted config was zeroed as
 /// the object loaded, and turns detection on only once the roles and allow-list beside it are
-/// in place.
-pub fn write_settings(ebpf: &mut Ebpf, settings: &Settings) -> Result<()> {
+/// in place. `flows_tracked` starts the checks that need the flows at once.
+fn write_settings(ebpf: &mut Ebpf, settings: &Settings, flows_tracked: bool) -> Result<()> {
     let mut table: PortRoles = [0; _];
     for (&port, &roles) in &settings.port_roles() {
         table[usize::from(port)] = roles;
@@ -170,6 +166,7 @@ pub fn write_settings(ebpf: &mut Ebpf, settings: &Settings) -> Result<()> {
         ebpf,
         Config {
             ban_filter_mask: filter.mask(),
+            flows_tracked: u8::from(flows_tracked),
             ..settings.kernel_config()
         },
     )

@@ -63,8 +63,7 @@ pub async fn execute(cli: &Cli, args: &AttachArgs) -> Result<()> {
     // Links adopted from a persisted program stay pinned until the set-up succeeds, and those
     // of its interfaces this run did not take over stay pinned throughout: that program goes
     // on enforcing there, on the maps it shares.
-    let persisted =
-        Pins::open(&cli.pin_dir).map_or_else(|_| Vec::new(), |pins| pins.persisted_links());
+    let persisted = Pins::persisted_links_in(&cli.pin_dir);
     if persisted.is_empty() {
         Pins::remove(&cli.pin_dir)?;
         return result;
