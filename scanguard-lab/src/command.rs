@@ -20,7 +20,7 @@ pub fn run_checked(command: &mut Command) -> Result<Output> {
 }
 
 /// The command line as a person would type it, for error messages.
-fn describe(command: &Command) -> String {
+pub fn describe(command: &Command) -> String {
     std::iter::once(command.get_program())
         .chain(command.get_args())
         .map(|part| part.to_string_lossy())

@@ -27,7 +27,7 @@ pub mod traffic;
 mod wait;
 
 pub use bridge::Bridge;
-pub use command::run_checked;
+pub use command::{describe, run_checked};
 pub use docker_lab::{Container, DockerLab};
 pub use error::{LabError, Result};
 pub use fake_docker::FakeDockerEngine;

@@ -47,6 +47,18 @@ pub struct SysfsFacts {
     pub wireless: bool,
 }
 
+#[cfg(test)]
+impl SysfsFacts {
+    pub const PHYSICAL: SysfsFacts = SysfsFacts {
+        device: true,
+        wireless: false,
+    };
+    pub const WIRELESS: SysfsFacts = SysfsFacts {
+        device: true,
+        wireless: true,
+    };
+}
+
 /// sysfs shows the interfaces of the network namespace it was mounted in, which need not
 /// be the caller's (`nsenter --net` keeps the mount namespace). So the entry only counts if
 /// its `ifindex` file names the same interface.
@@ -92,12 +104,7 @@ mod tests {
     use super::*;
 
     fn link(kind: Option<&str>) -> Link {
-        Link {
-            ifindex: 4,
-            name: "x".into(),
-            kind: kind.map(str::to_string),
-            ..Link::default()
-        }
+        Link::named(4, "x", kind)
     }
 
     #[test]
@@ -111,26 +118,19 @@ mod tests {
             ("wireguard", IfaceKind::Other),
         ] {
             // A device sysfs entry does not override the netlink kind.
-            let sysfs = SysfsFacts {
-                device: true,
-                wireless: false,
-            };
+            let sysfs = SysfsFacts::PHYSICAL;
             assert_eq!(classify(&link(Some(kind)), sysfs), expected, "{kind}");
         }
     }
 
     #[test]
     fn devices_without_a_kind_come_from_sysfs() {
-        let physical = SysfsFacts {
-            device: true,
-            wireless: false,
-        };
-        let wireless = SysfsFacts {
-            device: true,
-            wireless: true,
-        };
+        let physical = SysfsFacts::PHYSICAL;
         assert_eq!(classify(&link(None), physical), IfaceKind::Physical);
-        assert_eq!(classify(&link(None), wireless), IfaceKind::Wireless);
+        assert_eq!(
+            classify(&link(None), SysfsFacts::WIRELESS),
+            IfaceKind::Wireless
+        );
         assert_eq!(
             classify(&link(None), SysfsFacts::default()),
             IfaceKind::Other
@@ -154,13 +154,7 @@ mod tests {
             name: "wlan0".into(),
             ..Link::default()
         };
-        assert_eq!(
-            sysfs_facts_under(&dir, &wlan),
-            SysfsFacts {
-                device: true,
-                wireless: true
-            }
-        );
+        assert_eq!(sysfs_facts_under(&dir, &wlan), SysfsFacts::WIRELESS);
         wlan.ifindex = 9;
         assert_eq!(sysfs_facts_under(&dir, &wlan), SysfsFacts::default());
         std::fs::remove_dir_all(&dir).unwrap();

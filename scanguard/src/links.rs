@@ -31,6 +31,19 @@ pub struct Link {
     pub xdp: Option<XdpAttachment>,
 }
 
+#[cfg(test)]
+impl Link {
+    /// A link with only these set.
+    pub fn named(ifindex: u32, name: &str, kind: Option<&str>) -> Link {
+        Link {
+            ifindex,
+            name: name.into(),
+            kind: kind.map(str::to_string),
+            ..Link::default()
+        }
+    }
+}
+
 impl Link {
     pub fn from_message(message: &LinkMessage) -> Link {
         let mut link = Link {

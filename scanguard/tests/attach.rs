@@ -4,14 +4,11 @@
 mod lab;
 
 use aya::programs::xdp::XdpMode;
-use lab::{SCANGUARD, require_root, xdp_attachment};
+use lab::{SCANGUARD, SERVICE, require_root, served_lab, xdp_attachment};
 use nix::sys::signal::Signal;
 use scanguard::{interfaces::XdpAttachMode, program, settings::Settings};
 use scanguard_lab::ScanLab;
-use scanguard_lab::{
-    daemon::Daemon,
-    traffic::{serve, talk},
-};
+use scanguard_lab::{daemon::Daemon, traffic::talk};
 
 fn loaded_program_id(ebpf: &mut aya::Ebpf) -> u32 {
     program::xdp(ebpf)
@@ -28,8 +25,7 @@ fn attaches_in_native_and_generic_mode_and_detaches_on_drop() {
         (XdpMode::Driver, XdpAttachMode::Native),
         (XdpMode::Skb, XdpAttachMode::Skb),
     ] {
-        let lab = ScanLab::build().expect("lab");
-        serve(&lab.victim, 80);
+        let lab = served_lab();
         let mut ebpf = program::load(&Settings::default(), None).expect("load");
         {
             let _guard = lab.victim.enter().expect("enter victim");
@@ -46,7 +42,7 @@ fn attaches_in_native_and_generic_mode_and_detaches_on_drop() {
             .ping(lab.victim.ipv4.into())
             .expect("IPv4 flows");
         lab.client.ping(lab.victim.ipv6.into()).expect("IPv6 flows");
-        talk(&lab.client, lab.victim.ipv4.into(), 80).expect("TCP flows");
+        talk(&lab.client, lab.victim.ipv4.into(), SERVICE).expect("TCP flows");
 
         drop(ebpf);
         assert_eq!(

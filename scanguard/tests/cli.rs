@@ -5,22 +5,19 @@ mod lab;
 
 use std::{net::IpAddr, thread, time::Duration};
 
-use lab::{SCANGUARD, require_root, xdp_attachment, xdp_attachment_on};
+use lab::{SCANGUARD, SERVICE, require_root, served_lab, xdp_attachment, xdp_attachment_on};
 use nix::sys::signal::Signal;
 use scanguard_lab::ScanLab;
 use scanguard_lab::{
     daemon::{Daemon, PinCleanup},
-    traffic::{nmap_port_state, serve, talk},
+    traffic::{nmap_port_state, talk},
 };
 
-const SERVICE: u16 = 80;
 const CLOSED: u16 = 81;
 
 #[test]
 fn bans_unban_ban_stats_and_status_work_from_another_process() {
-    require_root();
-    let lab = ScanLab::build().expect("lab");
-    serve(&lab.victim, SERVICE);
+    let lab = served_lab();
     let victim: IpAddr = lab.victim.ipv4.into();
     let attacker = lab.attacker.ipv4.to_string();
     let mut daemon = Daemon::start(
@@ -107,9 +104,7 @@ fn a_second_attach_is_refused_while_one_runs() {
 
 #[test]
 fn a_persisted_program_survives_kill_9_is_adopted_and_detaches() {
-    require_root();
-    let lab = ScanLab::build().expect("lab");
-    serve(&lab.victim, SERVICE);
+    let lab = served_lab();
     let victim: IpAddr = lab.victim.ipv4.into();
     let attacker = lab.attacker.ipv4.to_string();
     let args = [lab.victim.interface.as_str(), "--persist"];
@@ -135,9 +130,7 @@ fn a_persisted_program_survives_kill_9_is_adopted_and_detaches() {
 
 #[test]
 fn a_failed_attach_leaves_a_persisted_program_enforcing() {
-    require_root();
-    let lab = ScanLab::build().expect("lab");
-    serve(&lab.victim, SERVICE);
+    let lab = served_lab();
     let victim: IpAddr = lab.victim.ipv4.into();
     let interface = lab.victim.interface.as_str();
     let mut persisted = Daemon::start(SCANGUARD, &lab.victim, &[interface, "--persist"]);
@@ -184,9 +177,7 @@ fn a_failed_attach_leaves_a_persisted_program_enforcing() {
 
 #[test]
 fn a_run_over_part_of_a_persisted_program_leaves_the_rest_enforcing() {
-    require_root();
-    let lab = ScanLab::build().expect("lab");
-    serve(&lab.victim, SERVICE);
+    let lab = served_lab();
     let victim: IpAddr = lab.victim.ipv4.into();
     let interface = lab.victim.interface.as_str();
     // A second interface of the victim, which the later run leaves to the persisted program.

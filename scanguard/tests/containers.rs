@@ -10,7 +10,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use lab::{SCANGUARD, require_root};
+use lab::{SCANGUARD, SERVICE, require_root};
 use scanguard::interfaces::{self, XdpAttachment};
 use scanguard_lab::{
     Container, DockerLab, Netns,
@@ -20,7 +20,6 @@ use scanguard_lab::{
 };
 use serde_json::Value;
 
-const SERVICE: u16 = 80;
 /// Nothing listens here: without scanguard a NULL scan gets a RST and says "closed".
 const CLOSED: u16 = 81;
 

@@ -106,24 +106,9 @@ fn ifaces_lists_the_bridge_ports_and_scanguard_on_them() {
     require_root();
     let (lab, containers) = DockerLab::build(&["web", "db"]).expect("Docker-like lab");
     let daemon = Daemon::start_in(SCANGUARD, &lab.host, &[lab.bridge.name()]);
-    let output = lab
-        .host_command(SCANGUARD)
-        .args(["ifaces", "--json"])
-        .output()
-        .expect("run scanguard ifaces");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let report: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let report = ifaces_json(&lab, None);
     let interfaces = report["interfaces"].as_array().expect("interfaces");
-    let find = |name: &str| {
-        interfaces
-            .iter()
-            .find(|iface| iface["name"] == name)
-            .unwrap_or_else(|| panic!("{name} missing from {report}"))
-    };
+    let find = |name: &str| find_iface(&report, name);
     let bridge = find(lab.bridge.name());
     assert_eq!(bridge["kind"], "bridge");
     assert_eq!(bridge["xdp"]["state"], "none");
@@ -161,19 +146,30 @@ fn named_containers(interfaces: &[Value]) -> usize {
         .count()
 }
 
-fn ifaces_json(lab: &DockerLab, docker_host: &str) -> Value {
-    let output = lab
-        .host_command(SCANGUARD)
-        .args(["ifaces", "--json"])
-        .env("DOCKER_HOST", docker_host)
-        .output()
-        .expect("run scanguard ifaces");
+/// `scanguard ifaces --json` in the lab's host namespace, asking the engine at `docker_host`.
+fn ifaces_json(lab: &DockerLab, docker_host: Option<&str>) -> Value {
+    let mut command = lab.host_command(SCANGUARD);
+    command.args(["ifaces", "--json"]);
+    if let Some(docker_host) = docker_host {
+        command.env("DOCKER_HOST", docker_host);
+    }
+    let output = command.output().expect("run scanguard ifaces");
     assert!(
         output.status.success(),
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
     serde_json::from_slice(&output.stdout).expect("JSON")
+}
+
+/// The entry of `ifaces --json` for the interface `name`.
+fn find_iface<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["interfaces"]
+        .as_array()
+        .expect("interfaces")
+        .iter()
+        .find(|iface| iface["name"] == name)
+        .unwrap_or_else(|| panic!("{name} missing from {report}"))
 }
 
 fn names_of(list: &Value) -> Vec<String> {
@@ -187,10 +183,9 @@ fn names_of(list: &Value) -> Vec<String> {
     names
 }
 
-/// The whole client side over a real unix socket, against a stand-in engine that answers
-/// what Docker would about the lab.
-#[test]
-fn docker_network_and_container_flags_and_ifaces_ask_the_engine_api() {
+/// A Docker-like lab of two containers, and a stand-in engine on a unix socket that answers
+/// for it.
+fn lab_and_engine() -> (DockerLab, Vec<Container>, FakeDockerEngine) {
     require_root();
     let (lab, containers) = DockerLab::build(&["web", "db"]).expect("Docker-like lab");
     let socket = std::env::temp_dir().join(format!(
@@ -200,6 +195,14 @@ fn docker_network_and_container_flags_and_ifaces_ask_the_engine_api() {
     ));
     let engine = FakeDockerEngine::serve(&socket, lab.engine_answers("labnet", &containers))
         .expect("serve the stand-in engine");
+    (lab, containers, engine)
+}
+
+/// The whole client side over a real unix socket, against a stand-in engine that answers
+/// what Docker would about the lab.
+#[test]
+fn docker_network_and_container_flags_and_ifaces_ask_the_engine_api() {
+    let (lab, containers, engine) = lab_and_engine();
     let docker_host = engine.docker_host();
     let env = [("DOCKER_HOST", docker_host.as_str())];
     let mut ports: Vec<String> = containers.iter().map(|c| c.port.clone()).collect();
@@ -218,15 +221,9 @@ fn docker_network_and_container_flags_and_ifaces_ask_the_engine_api() {
     assert_eq!(names_of(&status["interfaces"]), [db.port.as_str()]);
     assert_eq!(status["bridges"], json!([]));
 
-    let report = ifaces_json(&lab, &docker_host);
+    let report = ifaces_json(&lab, Some(&docker_host));
     assert_eq!(report["docker"]["reachable"], true, "{report}");
-    let interfaces = report["interfaces"].as_array().expect("interfaces");
-    let find = |name: &str| {
-        interfaces
-            .iter()
-            .find(|iface| iface["name"] == name)
-            .unwrap_or_else(|| panic!("{name} missing from {report}"))
-    };
+    let find = |name: &str| find_iface(&report, name);
     assert_eq!(find(lab.bridge.name())["docker_network"], "labnet");
     for container in &containers {
         let port = find(&container.port);
@@ -258,7 +255,7 @@ fn docker_network_and_container_flags_and_ifaces_ask_the_engine_api() {
     let output = lab
         .host_command(SCANGUARD)
         .args(["attach", "--docker-network", "labnet"])
-        .env("DOCKER_HOST", format!("unix://{}.absent", socket.display()))
+        .env("DOCKER_HOST", format!("{docker_host}.absent"))
         .output()
         .expect("run scanguard attach");
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -339,15 +336,7 @@ fn docker_engine_names_match_netlink_else_skipped_loudly_when_no_engine_socket_e
 /// Docker host namespace against the stand-in engine.
 #[test]
 fn the_engine_backed_test_passes_against_a_stand_in_engine() {
-    require_root();
-    let (lab, containers) = DockerLab::build(&["web", "db"]).expect("Docker-like lab");
-    let socket = std::env::temp_dir().join(format!(
-        "scanguard-test-{}-{}.sock",
-        std::process::id(),
-        lab.bridge.name()
-    ));
-    let engine = FakeDockerEngine::serve(&socket, lab.engine_answers("labnet", &containers))
-        .expect("serve the stand-in engine");
+    let (lab, _containers, engine) = lab_and_engine();
     let output = lab
         .host_command(std::env::current_exe().expect("this test binary"))
         .args([

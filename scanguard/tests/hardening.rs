@@ -6,24 +6,19 @@ mod lab;
 
 use std::net::IpAddr;
 
-use lab::{ConfigFile, SCANGUARD, require_root, xdp_attachment};
+use lab::{ConfigFile, SCANGUARD, SERVICE, served_lab, xdp_attachment};
 use nix::sys::signal::Signal;
 use scanguard_lab::{
-    ScanLab,
     daemon::Daemon,
     run_checked,
-    traffic::{hping3, nmap_port_state, serve, talk},
+    traffic::{hping3, nmap_port_state, talk},
 };
-
-const SERVICE: u16 = 80;
 
 #[test]
 fn a_spoofed_flood_from_random_sources_stays_bounded() {
-    require_root();
     const CAPACITY: usize = 128;
     const FLOOD: u32 = 20_000;
-    let lab = ScanLab::build().expect("lab");
-    serve(&lab.victim, SERVICE);
+    let lab = served_lab();
     let victim: IpAddr = lab.victim.ipv4.into();
     let config = ConfigFile::new(
         "flood",
@@ -68,9 +63,7 @@ fn a_spoofed_flood_from_random_sources_stays_bounded() {
 
 #[test]
 fn a_probe_spoofed_from_the_gateway_is_reported_not_obeyed() {
-    require_root();
-    let lab = ScanLab::build().expect("lab");
-    serve(&lab.victim, SERVICE);
+    let lab = served_lab();
     let victim: IpAddr = lab.victim.ipv4.into();
     let gateway = lab.client.ipv4;
     run_checked(
@@ -108,9 +101,7 @@ fn a_probe_spoofed_from_the_gateway_is_reported_not_obeyed() {
 
 #[test]
 fn a_crashed_daemon_leaves_nothing_enforcing_and_its_state_is_cleaned_up() {
-    require_root();
-    let lab = ScanLab::build().expect("lab");
-    serve(&lab.victim, SERVICE);
+    let lab = served_lab();
     let victim: IpAddr = lab.victim.ipv4.into();
     let mut first = Daemon::start(SCANGUARD, &lab.victim, &[&lab.victim.interface]);
     nmap_port_state(&lab.attacker, "-sN", victim, 81);

@@ -489,33 +489,9 @@ fn a_fixed_ban_expires_from_its_start() {
     let ban = manual_ban(MINUTE_NS / 2, MINUTE_NS / 2);
     scanguard.insert_ban(valid, ban);
 
-    scanguard.expect(
-        &tcp(expired, UNWATCHED_PORT, ACK),
-        Verdict::Pass,
-        "ack after the ban",
-    );
-    assert_eq!(scanguard.ban(expired), None, "an expired ban is deleted");
-
-    let before = boot_ns();
-    scanguard.expect(
-        &tcp(valid, UNWATCHED_PORT, ACK),
-        Verdict::Drop,
-        "ack during the ban",
-    );
-    let refreshed = scanguard.ban(valid).expect("the ban is still there");
-    assert!(refreshed.last_seen_ns >= before, "{refreshed:?}");
-    assert_eq!(refreshed.banned_at_ns, ban.banned_at_ns);
-    assert_eq!(refreshed.dropped_packets, 1);
-    assert_eq!(
-        scanguard.counts(),
-        counts(&[
-            ("events_sent", 1),
-            ("seen", 2),
-            ("passed", 1),
-            ("bans_expired", 1),
-            ("dropped_banned", 1),
-        ])
-    );
+    expect_expired(&mut scanguard, expired, "ack after the ban");
+    expect_enforced(&mut scanguard, valid, ban, "ack during the ban");
+    expect_one_enforced_one_expired(&scanguard);
 }
 
 #[test]
@@ -533,23 +509,29 @@ fn a_sliding_ban_lasts_while_its_source_keeps_sending() {
         manual_ban(2 * MINUTE_NS, MINUTE_NS + NANOS_PER_SECOND),
     );
 
+    expect_enforced(&mut scanguard, active, ban, "ack from an active source");
+    expect_expired(&mut scanguard, quiet, "ack from a quiet source");
+    expect_one_enforced_one_expired(&scanguard);
+}
+
+/// An ACK from `src`, banned by `ban`, is dropped, and the ban notes it was seen.
+fn expect_enforced(scanguard: &mut Scanguard, src: IpAddr, ban: Ban, what: &str) {
     let before = boot_ns();
-    scanguard.expect(
-        &tcp(active, UNWATCHED_PORT, ACK),
-        Verdict::Drop,
-        "ack from an active source",
-    );
-    let refreshed = scanguard.ban(active).expect("the ban is still there");
+    scanguard.expect(&tcp(src, UNWATCHED_PORT, ACK), Verdict::Drop, what);
+    let refreshed = scanguard.ban(src).expect("the ban is still there");
     assert!(refreshed.last_seen_ns >= before, "{refreshed:?}");
     assert_eq!(refreshed.banned_at_ns, ban.banned_at_ns);
     assert_eq!(refreshed.dropped_packets, 1);
+}
 
-    scanguard.expect(
-        &tcp(quiet, UNWATCHED_PORT, ACK),
-        Verdict::Pass,
-        "ack from a quiet source",
-    );
-    assert_eq!(scanguard.ban(quiet), None, "an expired ban is deleted");
+/// An ACK from `src`, whose ban is over, passes, and the ban is deleted.
+fn expect_expired(scanguard: &mut Scanguard, src: IpAddr, what: &str) {
+    scanguard.expect(&tcp(src, UNWATCHED_PORT, ACK), Verdict::Pass, what);
+    assert_eq!(scanguard.ban(src), None, "an expired ban is deleted");
+}
+
+/// The counters after one ACK from a banned source and one from a source whose ban is over.
+fn expect_one_enforced_one_expired(scanguard: &Scanguard) {
     assert_eq!(
         scanguard.counts(),
         counts(&[

@@ -6,14 +6,13 @@ mod lab;
 
 use std::{net::IpAddr, thread, time::Duration};
 
-use lab::{SCANGUARD, require_root};
+use lab::{SCANGUARD, SERVICE, served_lab};
 use scanguard_lab::ScanLab;
 use scanguard_lab::{
     daemon::Daemon,
-    traffic::{nmap_port_state, serve, talk},
+    traffic::{nmap_port_state, talk},
 };
 
-const SERVICE: u16 = 80;
 /// Nothing listens here: without scanguard a stealth scan gets a RST and says "closed".
 const CLOSED: u16 = 81;
 /// In the default watch list (telnet), closed too.
@@ -22,9 +21,7 @@ const BAN_SECONDS: u64 = 3;
 
 #[test]
 fn stealth_scans_go_unanswered_and_ban_the_scanner_until_expiry() {
-    require_root();
-    let lab = ScanLab::build().expect("lab");
-    serve(&lab.victim, SERVICE);
+    let lab = served_lab();
     let victim: IpAddr = lab.victim.ipv4.into();
     let attacker: IpAddr = lab.attacker.ipv4.into();
 
@@ -87,9 +84,7 @@ fn stealth_scans_go_unanswered_and_ban_the_scanner_until_expiry() {
 
 #[test]
 fn ipv6_scans_are_caught_too() {
-    require_root();
-    let lab = ScanLab::build().expect("lab");
-    serve(&lab.victim, SERVICE);
+    let lab = served_lab();
     let victim: IpAddr = lab.victim.ipv6.into();
     let daemon = Daemon::start(SCANGUARD, &lab.victim, &[&lab.victim.interface]);
     assert_eq!(

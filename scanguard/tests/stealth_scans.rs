@@ -7,14 +7,12 @@ mod lab;
 
 use std::{io::Write as _, net::IpAddr, thread, time::Duration};
 
-use lab::{ConfigFile, SCANGUARD, require_root};
+use lab::{ConfigFile, SCANGUARD, SERVICE, require_root, served_lab};
 use scanguard_lab::{
-    ScanLab,
     daemon::Daemon,
     traffic::{connect, exchange, nmap_answered_ports, serve, talk},
 };
 
-const SERVICE: u16 = 80;
 /// Unwatched ports, nothing listening.
 const RANGE: &str = "1000-1099";
 /// A sweep is 8 distinct ports (the default), so 7 answered probes before the ban; two of the
@@ -24,8 +22,7 @@ const SWEEP_ANSWERS: usize = 8;
 
 /// Runs one scan against a fresh lab; returns the ban reason and how many probes got through.
 fn scan(args: &[&str]) -> (Vec<(String, String)>, usize) {
-    let lab = ScanLab::build().expect("lab");
-    serve(&lab.victim, SERVICE);
+    let lab = served_lab();
     let victim: IpAddr = lab.victim.ipv4.into();
     let daemon = Daemon::start(SCANGUARD, &lab.victim, &[&lab.victim.interface]);
     let through = nmap_answered_ports(&lab.attacker, args, victim);
@@ -99,9 +96,7 @@ fn udp_scan_is_caught() {
 
 #[test]
 fn benign_workloads_never_trigger_anything() {
-    require_root();
-    let lab = ScanLab::build().expect("lab");
-    serve(&lab.victim, SERVICE);
+    let lab = served_lab();
     serve(&lab.client, SERVICE);
     let victim: IpAddr = lab.victim.ipv4.into();
     let daemon = Daemon::start(SCANGUARD, &lab.victim, &[&lab.victim.interface]);
@@ -148,9 +143,7 @@ fn benign_workloads_never_trigger_anything() {
 
 #[test]
 fn default_deny_keeps_the_hosts_own_connections() {
-    require_root();
-    let lab = ScanLab::build().expect("lab");
-    serve(&lab.victim, SERVICE);
+    let lab = served_lab();
     serve(&lab.client, SERVICE);
     let victim: IpAddr = lab.victim.ipv4.into();
     let config = ConfigFile::new("deny", "default_deny = true\nopen_ports = [80]\n");

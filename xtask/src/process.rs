@@ -1,6 +1,7 @@
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
+use scanguard_lab::describe;
 
 /// Runs `command` with the terminal as its stdio; fails unless it succeeds.
 pub fn run(command: &mut Command) -> Result<()> {
@@ -33,12 +34,4 @@ pub fn stdout(command: &mut Command) -> Result<String> {
 /// The cargo that runs this xtask, so nested builds use the same toolchain.
 pub fn cargo() -> Command {
     Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-}
-
-fn describe(command: &Command) -> String {
-    std::iter::once(command.get_program())
-        .chain(command.get_args())
-        .map(|part| part.to_string_lossy())
-        .collect::<Vec<_>>()
-        .join(" ")
 }

@@ -271,36 +271,27 @@ mod tests {
     use super::*;
     use crate::{docker::Endpoint, interfaces::XdpAttachment};
 
-    fn link(ifindex: u32, name: &str, kind: Option<&str>) -> Link {
-        Link {
-            ifindex,
-            name: name.into(),
-            kind: kind.map(str::to_string),
-            ..Link::default()
-        }
-    }
-
     #[test]
     fn a_docker_host_is_described_with_names_routes_and_programs() {
         let links = vec![
             Link {
                 loopback: true,
-                ..link(1, "lo", None)
+                ..Link::named(1, "lo", None)
             },
             Link {
                 xdp: Some(XdpAttachment {
                     program_id: 9,
                     mode: XdpAttachMode::Native,
                 }),
-                ..link(2, "eth0", None)
+                ..Link::named(2, "eth0", None)
             },
-            link(3, "wlan0", None),
+            Link::named(3, "wlan0", None),
             Link {
                 xdp: Some(XdpAttachment {
                     program_id: 12,
                     mode: XdpAttachMode::Skb,
                 }),
-                ..link(4, "br-7d86d31b1478", Some("bridge"))
+                ..Link::named(4, "br-7d86d31b1478", Some("bridge"))
             },
             Link {
                 master: Some(4),
@@ -308,20 +299,19 @@ mod tests {
                     program_id: 12,
                     mode: XdpAttachMode::Native,
                 }),
-                ..link(10, "veth5e1a0c2", Some("veth"))
+                ..Link::named(10, "veth5e1a0c2", Some("veth"))
             },
-            link(11, "wg0", Some("wireguard")),
+            Link::named(11, "wg0", Some("wireguard")),
         ];
-        let physical = SysfsFacts {
-            device: true,
-            wireless: false,
-        };
-        let wireless = SysfsFacts {
-            device: true,
-            wireless: true,
-        };
         let none = SysfsFacts::default();
-        let sysfs = [none, physical, wireless, none, none, none];
+        let sysfs = [
+            none,
+            SysfsFacts::PHYSICAL,
+            SysfsFacts::WIRELESS,
+            none,
+            none,
+            none,
+        ];
         let programs = HashMap::from([(9, "xdp_dummy".to_string()), (12, "scanguard".to_string())]);
         let mut docker = DockerNames::default();
         docker

@@ -169,22 +169,13 @@ fn running_container() -> ContainerInspectResponse {
     .expect("GET /containers/{id}/json answer")
 }
 
-fn link(ifindex: u32, name: &str, kind: Option<&str>) -> Link {
-    Link {
-        ifindex,
-        name: name.into(),
-        kind: kind.map(str::to_string),
-        ..Link::default()
-    }
-}
-
 fn veth(ifindex: u32, name: &str, master: Option<u32>, peer: u32, mac: &str) -> Link {
     Link {
         master,
         peer_ifindex: Some(peer),
         peer_netns_id: Some(0),
         mac: Some(mac.into()),
-        ..link(ifindex, name, Some("veth"))
+        ..Link::named(ifindex, name, Some("veth"))
     }
 }
 
@@ -195,11 +186,11 @@ fn host_links() -> Vec<Link> {
     vec![
         Link {
             loopback: true,
-            ..link(1, "lo", None)
+            ..Link::named(1, "lo", None)
         },
-        link(2, "eth0", None),
-        link(3, "docker0", Some("bridge")),
-        link(4, "br-7d86d31b1478", Some("bridge")),
+        Link::named(2, "eth0", None),
+        Link::named(3, "docker0", Some("bridge")),
+        Link::named(4, "br-7d86d31b1478", Some("bridge")),
         veth(10, "veth5e1a0c2", Some(4), 2, "b6:01:9d:4e:21:aa"),
         veth(11, "vethc00ffee", Some(3), 3, "8e:55:10:00:be:ef"),
         veth(12, "veth0ther00", Some(4), 3, "8e:55:10:00:12:12"),
@@ -211,7 +202,7 @@ fn container_links() -> Vec<Link> {
     vec![
         Link {
             loopback: true,
-            ..link(1, "lo", None)
+            ..Link::named(1, "lo", None)
         },
         veth(2, "eth0", None, 10, "02:42:ac:13:00:02"),
         veth(3, "eth1", None, 11, "02:42:ac:11:00:04"),

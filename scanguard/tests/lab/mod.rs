@@ -8,15 +8,25 @@
 use std::path::PathBuf;
 
 use scanguard::interfaces::{self, XdpAttachment};
-use scanguard_lab::Host;
+use scanguard_lab::{Host, ScanLab, traffic::serve};
 
 pub const SCANGUARD: &str = env!("CARGO_BIN_EXE_scanguard");
+/// The TCP port the victim serves in the end-to-end tests.
+pub const SERVICE: u16 = 80;
 
 pub fn require_root() {
     assert!(
         scanguard_lab::is_root(),
         "kernel tests need root (CAP_BPF, CAP_NET_ADMIN, CAP_SYS_ADMIN): run `cargo xtask test` as root"
     );
+}
+
+/// A fresh lab whose victim serves `SERVICE`: where most end-to-end tests start.
+pub fn served_lab() -> ScanLab {
+    require_root();
+    let lab = ScanLab::build().expect("lab");
+    serve(&lab.victim, SERVICE);
+    lab
 }
 
 /// The XDP program on `host`'s interface, as netlink reports it in its namespace.
