@@ -5,13 +5,13 @@ use std::{
     time::{Duration, Instant},
 };
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Context as _, Result};
 use aya::{
     Ebpf,
     maps::{HashMap, MapData, PerfEventArray, perf::PerfEventArrayBuffer},
     programs::{TestRun as _, TestRunOptions, Xdp},
-    util::online_cpus,
 };
+use scanguard::events::reader;
 use scanguard_common::{
     ban::{AddrKey, BANS_MAP, Ban},
     event::EVENTS_MAP,
@@ -103,15 +103,6 @@ pub fn open_event_buffers(
 ) -> Result<Vec<PerfEventArrayBuffer<MapData>>> {
     let map = ebpf.take_map(EVENTS_MAP).context("no EVENTS map")?;
     let mut events = PerfEventArray::try_from(map)?;
-    let cpus = match online_cpus() {
-        Ok(cpus) => cpus,
-        Err((path, error)) => bail!("cannot read {path}: {error}"),
-    };
-    cpus.into_iter()
-        .map(|cpu| {
-            events
-                .open(cpu, Some(pages))
-                .with_context(|| format!("cannot open the perf buffer of CPU {cpu}"))
-        })
-        .collect()
+    let buffers = reader::open_per_cpu(&mut events, Some(pages))?;
+    Ok(buffers.into_iter().map(|(_, buffer)| buffer).collect())
 }

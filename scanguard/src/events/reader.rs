@@ -43,12 +43,7 @@ pub fn spawn(
 ) -> Result<mpsc::Receiver<Detection>> {
     let port_names = Arc::new(port_names);
     let (sender, receiver) = mpsc::channel(PAGES_PER_CPU);
-    let cpus =
-        online_cpus().map_err(|(path, error)| anyhow::anyhow!("cannot read {path}: {error}"))?;
-    for cpu in cpus {
-        let buffer = events
-            .open(cpu, Some(PAGES_PER_CPU))
-            .with_context(|| format!("cannot open the perf buffer of CPU {cpu}"))?;
+    for (cpu, buffer) in open_per_cpu(&mut events, Some(PAGES_PER_CPU))? {
         // SAFETY: the buffer owns its perf fd for as long as the AsyncFd owns the buffer.
         let mut buffer = unsafe { AsyncFd::register_with_interest(buffer, Interest::READABLE) }
             .map_err(|error| {
@@ -77,6 +72,24 @@ pub fn spawn(
         });
     }
     Ok(receiver)
+}
+
+/// Opens a buffer of `pages` pages (the kernel's default for `None`) on every online CPU:
+/// without a reader's buffer on its CPU, the program's event output fails early.
+pub fn open_per_cpu(
+    events: &mut PerfEventArray<MapData>,
+    pages: Option<usize>,
+) -> Result<Vec<(u32, PerfEventArrayBuffer<MapData>)>> {
+    let cpus =
+        online_cpus().map_err(|(path, error)| anyhow::anyhow!("cannot read {path}: {error}"))?;
+    cpus.into_iter()
+        .map(|cpu| {
+            let buffer = events
+                .open(cpu, pages)
+                .with_context(|| format!("cannot open the perf buffer of CPU {cpu}"))?;
+            Ok((cpu, buffer))
+        })
+        .collect()
 }
 
 /// Takes up to [`BATCH`] events from `buffer`, decoded; counts and reports lost ones.

@@ -18,9 +18,13 @@ use aya::{
         perf::{PerfEvent, PerfEventArrayBuffer},
     },
     programs::{TestRun as _, TestRunOptions},
-    util::online_cpus,
 };
-use scanguard::{ban_filter, events::reader::decode, program, settings::Settings};
+use scanguard::{
+    ban_filter,
+    events::reader::{self, decode},
+    program,
+    settings::Settings,
+};
 use scanguard_common::{
     ban::{AddrKey, BANS_MAP, Ban},
     ban_filter::{VERDICTS_MAP, Verdict as CachedVerdict},
@@ -110,12 +114,8 @@ impl Scanguard {
     pub fn open_events(&mut self) -> Events {
         let map = self.ebpf.take_map(EVENTS_MAP).expect("the EVENTS map");
         let mut events = PerfEventArray::try_from(map).expect("EVENTS is a perf event array");
-        let cpus = online_cpus().expect("the online CPUs");
-        let buffers = cpus
-            .into_iter()
-            .map(|cpu| events.open(cpu, None).expect("opening a perf buffer"))
-            .collect();
-        Events(buffers)
+        let buffers = reader::open_per_cpu(&mut events, None).expect("the perf buffers");
+        Events(buffers.into_iter().map(|(_, buffer)| buffer).collect())
     }
 
     /// Runs the program once over `frame`.
