@@ -6,6 +6,7 @@
 pub mod attach;
 pub mod cpu;
 pub mod flood;
+pub mod full_map;
 pub mod generator;
 pub mod interrupt;
 pub mod netdev;

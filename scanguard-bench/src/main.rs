@@ -199,5 +199,6 @@ fn storm_config(quick: bool) -> storm::Config {
                 (100_000, seconds(3)),
             ]
         },
+        full_map: if quick { 100_000 } else { 1_000_000 },
     }
 }

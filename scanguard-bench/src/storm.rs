@@ -15,6 +15,7 @@ use serde_json::Value;
 
 use crate::{
     attach::Attach,
+    full_map::{self, FullMap},
     generator::{Generator, Target},
     interrupt,
     topology::{FloodLink, SENDER_CPU},
@@ -24,6 +25,8 @@ use crate::{
 pub struct Config {
     /// Detections per second and how long each level lasts.
     pub levels: Vec<(u32, Duration)>,
+    /// The ban-map capacity the daemon then runs with, filled.
+    pub full_map: u32,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -57,6 +60,7 @@ pub struct Storm {
     /// `scanguard stats --json` at the end: packets.events_lost, packets.events_sent.
     pub stats_events_lost: u64,
     pub stats_events_sent: u64,
+    pub full_map: FullMap,
 }
 
 /// The defaults cap new bans at 100 a second and events at 200 a second across all sources
@@ -111,12 +115,16 @@ pub fn run(link: &FloodLink, scanguard: &Path, config: &Config) -> Result<Storm>
     interrupt::sleep(Duration::from_millis(5500))?;
     let stats = attach.stats()?;
     let packet = |name: &str| stats["packets"][name].as_u64().unwrap_or(0);
+    let rss_peak_kib = status_kib(pid, "VmHWM:")?;
+    // One daemon per interface: this one goes before the next comes.
+    drop(attach);
     Ok(Storm {
         levels,
         rss_idle_kib,
-        rss_peak_kib: status_kib(pid, "VmHWM:")?,
+        rss_peak_kib,
         stats_events_lost: packet("events_lost"),
         stats_events_sent: packet("events_sent"),
+        full_map: full_map::run(link, scanguard, config.full_map)?,
     })
 }
 
@@ -181,7 +189,7 @@ fn counter(stats: &Value, name: &str) -> u64 {
 }
 
 /// A `kB` line of /proc/<pid>/status.
-fn status_kib(pid: u32, field: &str) -> Result<u64> {
+pub fn status_kib(pid: u32, field: &str) -> Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     status
         .lines()
@@ -196,7 +204,7 @@ fn status_kib(pid: u32, field: &str) -> Result<u64> {
 }
 
 /// utime + stime of the whole process (/proc/<pid>/stat fields 14 and 15), in clock ticks.
-fn cpu_ticks(pid: u32) -> Result<u64> {
+pub fn cpu_ticks(pid: u32) -> Result<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     // The command name may hold spaces; the fields after it are fixed.
     let after_name = stat.rsplit_once(')').context("malformed stat")?.1;
@@ -211,7 +219,7 @@ fn cpu_ticks(pid: u32) -> Result<u64> {
     Ok(ticks(11)? + ticks(12)?)
 }
 
-fn clock_ticks() -> f64 {
+pub fn clock_ticks() -> f64 {
     // SAFETY: sysconf has no preconditions.
     let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
     if ticks > 0 { ticks as f64 } else { 100.0 }

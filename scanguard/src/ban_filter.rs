@@ -93,39 +93,34 @@ impl BanFilter {
         (0..self.len).filter(|&index| self.is_set(index)).count()
     }
 
-    /// Clears the bytes no ban in force needs, once they are enough to cost: `live` are the
-    /// bans in force. Bans made meanwhile may lose their mark to the clearing, so `reread`
-    /// then reads the ban map again and every ban in it is marked anew; until then, such a
-    /// ban's source passes (for one read of the map). Returns how many bytes were cleared.
-    pub fn clear_stale(
-        &mut self,
-        live: &[AddrKey],
-        reread: impl FnOnce() -> Result<Vec<AddrKey>>,
-    ) -> Result<usize> {
-        let mut needed = vec![0u64; self.len.div_ceil(64)];
-        for key in live {
-            let index = self.index(key);
-            needed[index / 64] |= 1 << (index % 64);
+    /// An empty record of the bytes bans need, to fill with the bans in force.
+    pub fn needs(&self) -> Needed {
+        Needed {
+            bits: vec![0; self.len.div_ceil(64)],
+            mask: self.mask,
         }
-        let is_stale =
-            |index: usize| self.is_set(index) && needed[index / 64] & 1 << (index % 64) == 0;
+    }
+
+    /// Clears the bytes no ban in force needs (the bans in force are `needed`'s), once they are
+    /// enough to cost; returns how many it cleared. Bans made since `needed` was filled may
+    /// lose their mark: after a clearing, the caller marks every ban in the map anew, and
+    /// until then such a ban's source passes.
+    pub fn clear_stale(&mut self, needed: &Needed) -> usize {
+        let is_stale = |index: usize| self.is_set(index) && !needed.has(index);
         let stale = (0..self.len).filter(|&index| is_stale(index)).count();
         if stale * STALE_SHARE < self.len {
-            return Ok(0);
+            return 0;
         }
         for index in 0..self.len {
             if is_stale(index) {
                 self.byte(index).store(0, Ordering::Relaxed);
             }
         }
-        self.mark_all(&reread()?)?;
-        Ok(stale)
+        stale
     }
 
-    /// Where `key`'s byte is: always inside the mapping, whose lines `mask` indexes.
     fn index(&self, key: &AddrKey) -> usize {
-        let (line, byte) = filter_spot(source_hash(key), self.mask);
-        line as usize * FILTER_LINE_BYTES + byte
+        byte_index(key, self.mask)
     }
 
     fn is_set(&self, index: usize) -> bool {
@@ -146,6 +141,29 @@ impl BanFilter {
             .set(0, clock::boot_ns(), 0)
             .context("cannot update the ban epoch")
     }
+}
+
+/// The filter bytes some bans need, one bit each.
+pub struct Needed {
+    bits: Vec<u64>,
+    mask: u32,
+}
+
+impl Needed {
+    pub fn add(&mut self, key: &AddrKey) {
+        let index = byte_index(key, self.mask);
+        self.bits[index / 64] |= 1 << (index % 64);
+    }
+
+    fn has(&self, index: usize) -> bool {
+        self.bits[index / 64] & 1 << (index % 64) != 0
+    }
+}
+
+/// Where `key`'s byte is in a filter whose lines `mask` indexes: always inside it.
+fn byte_index(key: &AddrKey, mask: u32) -> usize {
+    let (line, byte) = filter_spot(source_hash(key), mask);
+    line as usize * FILTER_LINE_BYTES + byte
 }
 
 impl Drop for BanFilter {

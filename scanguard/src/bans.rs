@@ -121,27 +121,46 @@ pub fn ban<T: BorrowMut<MapData>>(
 }
 
 /// Deletes expired bans the program will never see again, and clears the filter bytes of the
-/// bans that ended once they are many; returns how many bans were deleted.
+/// bans that ended once they are many; returns how many bans were deleted. Reads the map a
+/// batch at a time: beside a batch it holds the expired keys and a bit per filter byte,
+/// never the whole map, so the daemon's memory does not grow with the capacity.
 pub fn sweep<T: BorrowMut<MapData>>(
     map: &mut BanMap<T>,
     filter: &mut BanFilter,
     mode: BanMode,
 ) -> Result<usize> {
     let now = clock::boot_ns();
-    let (expired, live): (Vec<_>, Vec<_>) = entries(map)?
-        .into_iter()
-        .partition(|(_, ban)| ban.is_expired(now, mode));
-    for (key, _) in &expired {
+    let mut expired = Vec::new();
+    let mut needed = filter.needs();
+    for_each_batch(map, |keys, bans| {
+        for (key, ban) in keys.iter().zip(bans) {
+            if ban.is_expired(now, mode) {
+                expired.push(*key);
+            } else {
+                needed.add(key);
+            }
+        }
+        Ok(())
+    })?;
+    for key in &expired {
         unban(map, key.address())?;
     }
-    let live: Vec<AddrKey> = live.into_iter().map(|(key, _)| key).collect();
-    let cleared = filter.clear_stale(&live, || keys(map))?;
+    let cleared = filter.clear_stale(&needed);
     if cleared > 0 {
+        mark_every_ban(map, filter)?;
         info!("ban filter: cleared {cleared} marks that no ban in force needs");
     }
     Ok(expired.len())
 }
 
-fn keys<T: Borrow<MapData>>(map: &BanMap<T>) -> Result<Vec<AddrKey>> {
-    Ok(entries(map)?.into_iter().map(|(key, _)| key).collect())
+/// Marks every ban in the map in `filter`, a batch at a time.
+pub fn mark_every_ban<T: Borrow<MapData>>(map: &BanMap<T>, filter: &mut BanFilter) -> Result<()> {
+    for_each_batch(map, |keys, _| filter.mark_all(keys))
+}
+
+fn for_each_batch<T: Borrow<MapData>>(
+    map: &BanMap<T>,
+    visit: impl FnMut(&[AddrKey], &[Ban]) -> Result<()>,
+) -> Result<()> {
+    map_batch::for_each_chunk(map.map().fd().as_fd(), BATCH, visit)
 }

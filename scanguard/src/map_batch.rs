@@ -64,9 +64,27 @@ pub fn update<K: Pod, V: Pod>(map: BorrowedFd<'_>, keys: &[K], values: &[V]) -> 
 /// Every entry of a hash or LRU hash map, read `chunk` entries per BPF_MAP_LOOKUP_BATCH.
 /// Entries the program adds or deletes meanwhile may or may not be in the result.
 pub fn lookup_all<K: Pod, V: Pod>(map: BorrowedFd<'_>, chunk: usize) -> Result<Vec<(K, V)>> {
-    walk(chunk, |token, keys, values| {
-        lookup(map, token, keys, values)
-    })
+    let mut entries = Vec::new();
+    for_each_chunk(map, chunk, |keys: &[K], values: &[V]| {
+        entries.extend(keys.iter().copied().zip(values.iter().copied()));
+        Ok(())
+    })?;
+    Ok(entries)
+}
+
+/// Hands the entries of a hash or LRU hash map to `visit` one BPF_MAP_LOOKUP_BATCH at a time,
+/// `chunk` entries or a bucket that does not fit in fewer: a walk whose memory does not grow
+/// with the map. Entries the program adds or deletes meanwhile may or may not be visited.
+pub fn for_each_chunk<K: Pod, V: Pod>(
+    map: BorrowedFd<'_>,
+    chunk: usize,
+    visit: impl FnMut(&[K], &[V]) -> Result<()>,
+) -> Result<()> {
+    walk(
+        chunk,
+        |token, keys, values| lookup(map, token, keys, values),
+        visit,
+    )
 }
 
 /// What one BPF_MAP_LOOKUP_BATCH on a hash map did (kernel/bpf/hashtab.c).
@@ -115,13 +133,13 @@ fn lookup<K: Pod, V: Pod>(
 fn walk<K: Pod, V: Pod>(
     mut chunk: usize,
     mut lookup: impl FnMut(Option<u32>, &mut [K], &mut [V]) -> Result<Step>,
-) -> Result<Vec<(K, V)>> {
+    mut visit: impl FnMut(&[K], &[V]) -> Result<()>,
+) -> Result<()> {
     if chunk == 0 {
         bail!("a batch lookup needs room for at least one entry");
     }
     let mut keys = vec![K::zeroed(); chunk];
     let mut values = vec![V::zeroed(); chunk];
-    let mut entries = Vec::new();
     let mut token = None;
     let mut growth = 0;
     loop {
@@ -130,12 +148,11 @@ fn walk<K: Pod, V: Pod>(
                 if let Some(token) = token.filter(|token| next <= *token) {
                     bail!("BPF_MAP_LOOKUP_BATCH did not move past bucket {token} (next: {next})");
                 }
-                append(&mut entries, &keys, &values, count);
+                visit(read(&keys, count), read(&values, count))?;
                 token = Some(next);
             }
             Step::Done { count } => {
-                append(&mut entries, &keys, &values, count);
-                return Ok(entries);
+                return visit(read(&keys, count), read(&values, count));
             }
             Step::TooSmall => {
                 growth += 1;
@@ -150,9 +167,9 @@ fn walk<K: Pod, V: Pod>(
     }
 }
 
-fn append<K: Pod, V: Pod>(entries: &mut Vec<(K, V)>, keys: &[K], values: &[V], count: usize) {
-    let read = keys.iter().copied().zip(values.iter().copied());
-    entries.extend(read.take(count));
+/// The `count` elements a call filled (never more than the buffer holds).
+fn read<T>(buffer: &[T], count: usize) -> &[T] {
+    &buffer[..count.min(buffer.len())]
 }
 
 #[cfg(test)]

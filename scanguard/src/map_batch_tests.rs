@@ -58,10 +58,18 @@ fn kernel(
 /// The walk's result, sorted, and how many calls it took.
 fn walk_model(buckets: &[Vec<Entry>], chunk: usize) -> Result<(Vec<Entry>, usize)> {
     let mut calls = 0;
-    let mut entries = walk(chunk, |token, keys, values| {
-        calls += 1;
-        kernel(buckets, token, keys, values)
-    })?;
+    let mut entries = Vec::new();
+    walk(
+        chunk,
+        |token, keys, values| {
+            calls += 1;
+            kernel(buckets, token, keys, values)
+        },
+        |keys, values| {
+            entries.extend(keys.iter().copied().zip(values.iter().copied()));
+            Ok(())
+        },
+    )?;
     entries.sort_unstable();
     Ok((entries, calls))
 }
@@ -93,22 +101,50 @@ fn an_empty_map_takes_one_call() {
 
 #[test]
 fn refuses_a_token_that_does_not_move_on() {
-    let stuck = walk::<u32, u64>(4, |_, _, _| Ok(Step::More { count: 1, next: 3 }));
+    let stuck = walk::<u32, u64>(
+        4,
+        |_, _, _| Ok(Step::More { count: 1, next: 3 }),
+        |_, _| Ok(()),
+    );
     assert!(stuck.is_err());
 }
 
 #[test]
 fn gives_up_on_a_bucket_that_never_fits() {
     let mut calls = 0;
-    let result = walk::<u32, u64>(1, |_, _, _| {
-        calls += 1;
-        Ok(Step::TooSmall)
-    });
+    let result = walk::<u32, u64>(
+        1,
+        |_, _, _| {
+            calls += 1;
+            Ok(Step::TooSmall)
+        },
+        |_, _| Ok(()),
+    );
     assert!(result.is_err());
     assert_eq!(calls, MAX_GROWTH as usize + 1);
 }
 
 #[test]
 fn refuses_an_empty_chunk() {
-    assert!(walk::<u32, u64>(0, |_, _, _| Ok(Step::Done { count: 0 })).is_err());
+    let empty = walk::<u32, u64>(0, |_, _, _| Ok(Step::Done { count: 0 }), |_, _| Ok(()));
+    assert!(empty.is_err());
+}
+
+#[test]
+fn visits_no_more_than_a_chunk_at_a_time() {
+    let buckets = buckets();
+    let mut largest = 0;
+    walk(
+        4,
+        |token, keys, values| kernel(&buckets, token, keys, values),
+        |keys: &[u32], values: &[u64]| {
+            assert_eq!(keys.len(), values.len());
+            largest = largest.max(keys.len());
+            Ok(())
+        },
+    )
+    .unwrap();
+    // Four entries a call, until the bucket of five grows the chunk to 8: that call reads it
+    // and the last bucket.
+    assert_eq!(largest, 6);
 }

@@ -189,8 +189,7 @@ pub fn ban_filter(ebpf: &Ebpf) -> Result<BanFilter> {
 /// they were marked in before.
 fn mark_bans(ebpf: &mut Ebpf, filter: &mut BanFilter) -> Result<()> {
     let bans: HashMap<&mut MapData, AddrKey, Ban> = HashMap::try_from(map(ebpf, BANS_MAP)?)?;
-    let entries = crate::bans::entries(&bans)?;
-    filter.mark_all(entries.iter().map(|(key, _)| key))
+    crate::bans::mark_every_ban(&bans, filter)
 }
 
 /// Adds lock-out protection for `addresses`: never banned, reported as "would have banned".

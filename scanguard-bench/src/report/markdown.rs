@@ -248,6 +248,24 @@ pub fn render(report: &Report) -> String {
             ),
         );
         line(out, "");
+        let full = &storm.full_map;
+        line(
+            out,
+            &format!(
+                "Beside a full ban map (capacity {}: {} bans, {} of them ended), over two ban sweeps ({:.0} s): RSS up to {:.1} MB, peak (VmHWM) {:.1} MB against {:.1} MB before the fill, daemon CPU {:.1}%; {} bans left, {} of them ended.",
+                thousands(u64::from(full.capacity)),
+                thousands(full.filled),
+                thousands(full.ended),
+                full.seconds,
+                full.rss_max_kib as f64 * 1024.0 / 1e6,
+                full.rss_peak_kib as f64 * 1024.0 / 1e6,
+                full.rss_peak_before_kib as f64 * 1024.0 / 1e6,
+                full.daemon_cpu_percent,
+                thousands(full.left),
+                thousands(full.ended_left),
+            ),
+        );
+        line(out, "");
     }
     for (section, error) in &report.errors {
         line(out, &format!("**{section} failed:** {error}"));

@@ -1,14 +1,17 @@
 //! The ban map from userspace: batched filling, lookups, and what the kernel charges for the
 //! maps.
 
-use std::{collections::BTreeMap, os::fd::AsFd as _};
+use std::{
+    collections::BTreeMap,
+    os::fd::{AsFd as _, BorrowedFd},
+};
 
 use anyhow::{Context as _, Result, bail};
 use aya::{
     Ebpf,
     maps::{Map, MapData, MapInfo},
 };
-use scanguard::{clock::boot_ns, map_batch};
+use scanguard::{ban_filter::BanFilter, clock::boot_ns, map_batch};
 use scanguard_common::{
     ban::{AddrKey, BANS_MAP, Ban, ORIGIN_MANUAL},
     config::NANOS_PER_SECOND,
@@ -44,23 +47,34 @@ pub fn hash_map_data(map: &Map) -> Result<&MapData> {
 
 /// Bans the filler sources `range` in batches, as manual one-hour bans.
 pub fn fill(ebpf: &mut Ebpf, range: std::ops::Range<u32>) -> Result<u64> {
-    const BATCH: u32 = 50_000;
     let map = hash_map_data(ebpf.map(BANS_MAP).context("no BANS map")?)?;
     let mut filter = scanguard::program::ban_filter(ebpf)?;
-    let ban = Ban::new(
-        boot_ns(),
-        3600 * NANOS_PER_SECOND,
-        Kind::NullScan,
-        ORIGIN_MANUAL,
-    );
+    let ban = manual_ban(boot_ns(), 3600 * NANOS_PER_SECOND);
+    fill_with(map.fd().as_fd(), &mut filter, range, |_| ban)
+}
+
+/// A manual ban from `banned_at_ns` (boot clock) for `duration_ns`.
+pub fn manual_ban(banned_at_ns: u64, duration_ns: u64) -> Ban {
+    Ban::new(banned_at_ns, duration_ns, Kind::NullScan, ORIGIN_MANUAL)
+}
+
+/// Bans the filler sources `range` in batches, source `n` with `ban(n)`, each marked in the
+/// program's `filter` as `scanguard ban` marks it.
+pub fn fill_with(
+    map: BorrowedFd<'_>,
+    filter: &mut BanFilter,
+    range: std::ops::Range<u32>,
+    ban: impl Fn(u32) -> Ban,
+) -> Result<u64> {
+    const BATCH: u32 = 50_000;
     let mut inserted = 0u64;
     let mut next = range.start;
     while next < range.end {
         interrupt::check()?;
         let end = range.end.min(next + BATCH);
         let keys: Vec<AddrKey> = (next..end).map(|n| AddrKey::from(filler(n))).collect();
-        let values = vec![ban; keys.len()];
-        inserted += u64::from(map_batch::update(map.fd().as_fd(), &keys, &values)?);
+        let values: Vec<Ban> = (next..end).map(&ban).collect();
+        inserted += u64::from(map_batch::update(map, &keys, &values)?);
         // As `scanguard ban` does: marked, so the program looks them up.
         filter.mark_all(&keys)?;
         next = end;
