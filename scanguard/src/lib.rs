@@ -3,6 +3,7 @@
 pub mod attaching;
 pub mod ban_filter;
 pub mod bans;
+pub mod bpf_sys;
 pub mod bpffs;
 pub mod cli;
 pub mod clock;
@@ -20,6 +21,7 @@ pub mod lockout;
 pub mod map_batch;
 pub mod metrics;
 pub mod paths;
+pub mod persisted;
 pub mod pinned_layout;
 pub mod pins;
 pub mod privileges;

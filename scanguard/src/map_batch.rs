@@ -6,6 +6,8 @@ use std::os::fd::{AsRawFd as _, BorrowedFd};
 use anyhow::{Context as _, Result, bail};
 use bytemuck::Pod;
 
+use crate::bpf_sys::bpf;
+
 /// include/uapi/linux/bpf.h, `enum bpf_cmd`.
 const BPF_MAP_LOOKUP_BATCH: libc::c_long = 24;
 const BPF_MAP_UPDATE_BATCH: libc::c_long = 26;
@@ -28,23 +30,6 @@ struct BatchAttr {
     flags: u64,
 }
 
-fn bpf(command: libc::c_long, attr: &mut BatchAttr) -> std::io::Result<()> {
-    // SAFETY: the callers point attr at key and value buffers of `count` elements each and at
-    // 4-byte batch tokens, as the hash map batch operations expect.
-    let result = unsafe {
-        libc::syscall(
-            libc::SYS_bpf,
-            command,
-            std::ptr::from_mut(attr),
-            std::mem::size_of::<BatchAttr>(),
-        )
-    };
-    if result < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(())
-}
-
 /// Inserts or replaces `keys[i] -> values[i]`; returns how many the kernel processed.
 pub fn update<K: Pod, V: Pod>(map: BorrowedFd<'_>, keys: &[K], values: &[V]) -> Result<u32> {
     if keys.len() != values.len() {
@@ -57,7 +42,9 @@ pub fn update<K: Pod, V: Pod>(map: BorrowedFd<'_>, keys: &[K], values: &[V]) -> 
         map_fd: u32::try_from(map.as_raw_fd())?,
         ..BatchAttr::default()
     };
-    bpf(BPF_MAP_UPDATE_BATCH, &mut attr).context("BPF_MAP_UPDATE_BATCH (needs Linux 5.6)")?;
+    // SAFETY: `batch` is the command's member; `keys` and `values` hold `count` elements each.
+    unsafe { bpf(BPF_MAP_UPDATE_BATCH, &mut attr) }
+        .context("BPF_MAP_UPDATE_BATCH (needs Linux 5.6)")?;
     Ok(attr.count)
 }
 
@@ -116,10 +103,12 @@ fn lookup<K: Pod, V: Pod>(
         map_fd: u32::try_from(map.as_raw_fd())?,
         ..BatchAttr::default()
     };
-    let result = bpf(BPF_MAP_LOOKUP_BATCH, &mut attr);
+    // SAFETY: `batch` is the command's member; `keys` and `values` hold `count` elements each,
+    // and the tokens are 4-byte buckets, as the hash map batch operations expect.
+    let result = unsafe { bpf(BPF_MAP_LOOKUP_BATCH, &mut attr) };
     let count = usize::try_from(attr.count)?;
     match result {
-        Ok(()) => Ok(Step::More { count, next }),
+        Ok(_) => Ok(Step::More { count, next }),
         Err(error) => match error.raw_os_error() {
             Some(libc::ENOENT) => Ok(Step::Done { count }),
             Some(libc::ENOSPC) => Ok(Step::TooSmall),

@@ -3,14 +3,16 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
-use aya::maps::{Array, HashMap, Map, MapData, PerCpuArray};
+use aya::maps::{Array, HashMap, LpmTrie, Map, MapData, PerCpuArray};
 use scanguard_common::{
+    allow::ALLOW_MAP,
     ban::{AddrKey, BANS_MAP},
     ban_filter::{BAN_EPOCH_MAP, BAN_FILTER_MAP, VERDICTS_MAP, Verdict},
     config::{CONFIG_MAP, Config},
     counters::{COUNTERS_MAP, Counters},
     flow::{FLOWS_MAP, FlowKey},
     hardening::{OFFENDERS_MAP, Offender},
+    ports::{PORT_ROLES_MAP, PortRoles},
 };
 
 use aya::programs::links::PinnedLink;
@@ -113,8 +115,22 @@ impl Pins {
     }
 
     pub fn config(&self) -> Result<Config> {
-        let array: Array<MapData, Config> = Array::try_from(self.map(CONFIG_MAP)?)?;
-        Ok(array.get(&0, 0)?)
+        Ok(self.config_array()?.get(&0, 0)?)
+    }
+
+    /// The program's config, a global variable, through its one-entry map.
+    pub fn config_array(&self) -> Result<Array<MapData, Config>> {
+        Ok(Array::try_from(self.map(CONFIG_MAP)?)?)
+    }
+
+    /// The program's port roles, a global variable, through its one-entry map.
+    pub fn port_roles(&self) -> Result<Array<MapData, PortRoles>> {
+        Ok(Array::try_from(self.map(PORT_ROLES_MAP)?)?)
+    }
+
+    /// The allow-list: prefixes never banned nor dropped, or only never banned.
+    pub fn allow(&self) -> Result<LpmTrie<MapData, AddrKey, u8>> {
+        Ok(LpmTrie::try_from(self.map(ALLOW_MAP)?)?)
     }
 
     /// Interfaces with a pinned (persisted) XDP link in `dir`; none without pinned state.

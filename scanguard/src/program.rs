@@ -81,7 +81,8 @@ pub fn load_with_log_level(
         pinned_layout::check(OBJECT, pin_dir, &MAPS)?;
         // Adopted pins of global variables are zeroed as the object is loaded (aya stores each
         // section's initial value), so a running program detects nothing until
-        // `write_settings` stores them again, moments later.
+        // `write_settings` stores them again, moments later (or `attach`, failing before
+        // then, puts back what it found: see `persisted`).
         for pin in MAPS {
             loader.map_pin_path(object_map(pin), pin_dir.join(pin));
         }

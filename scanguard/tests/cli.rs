@@ -137,13 +137,17 @@ fn a_failed_attach_leaves_a_persisted_program_enforcing() {
     let _cleanup = PinCleanup(persisted.pin_dir.clone());
     nmap_port_state(&lab.attacker, "-sF", victim, CLOSED);
     assert!(persisted.stop(Signal::SIGTERM).success());
+    let program = xdp_attachment(&lab.victim).expect("the persisted program");
+    let status = persisted.cli_json(&["status"]);
 
-    // It adopts the persisted link on the lab interface, then fails on loopback, which has no
-    // native XDP.
+    // It adopts the persisted link on the lab interface, with settings of its own (the client
+    // allow-listed, shorter bans), then fails on loopback, which has no native XDP.
+    let client = format!("{}/32", lab.client.ipv4);
     let output = lab
         .victim
         .command(SCANGUARD)
         .args(["attach", interface, "lo", "--mode", "native"])
+        .args(["--allow", &client, "--ban-seconds", "7"])
         .args(persisted.dir_flags())
         .output()
         .expect("run scanguard");
@@ -158,7 +162,16 @@ fn a_failed_attach_leaves_a_persisted_program_enforcing() {
         "{stderr}"
     );
 
-    // The ban holds, and detection goes on with its flow checks: an ACK scan is one.
+    // The persisted program is back as it was: its own programs on the links, its settings.
+    assert!(
+        stderr.contains("settings and programs are put back"),
+        "{stderr}"
+    );
+    assert_eq!(xdp_attachment(&lab.victim), Some(program));
+    assert_eq!(persisted.cli_json(&["status"]), status);
+
+    // The ban holds, and detection goes on with its flow checks: an ACK scan is one, and the
+    // client is not allow-listed.
     assert!(talk(&lab.attacker, victim, SERVICE).is_err());
     talk(&lab.client, victim, SERVICE).expect("the client still connects");
     nmap_port_state(&lab.client, "-sA", victim, CLOSED);

@@ -32,6 +32,7 @@ use crate::{
     follow::Follower,
     lockout, metrics,
     paths::DEFAULT_CONFIG_FILE,
+    persisted::Persisted,
     pinned_layout,
     pins::Pins,
     privileges, program, served,
@@ -90,6 +91,11 @@ async fn run(
     output: Output,
     metrics: Option<metrics::Endpoint>,
 ) -> Result<()> {
+    // Found before the load stores this run's settings in the maps it shares.
+    let mut restore = RestoreOnFailure {
+        found: Persisted::find(&cli.pin_dir)?,
+        pin_dir: &cli.pin_dir,
+    };
     let mut ebpf =
         program::load_with_log_level(settings, Some(&cli.pin_dir), cli.log_level.kernel())?;
     if settings.lockout_protection {
@@ -148,6 +154,7 @@ async fn run(
     for interface in &interfaces {
         options.release_adopted_pins(&interface.name);
     }
+    restore.found = None;
     let status = DaemonStatus {
         pid: std::process::id(),
         persist: args.persist,
@@ -169,6 +176,24 @@ async fn run(
     }
     // Dropping `ebpf` detaches every link the process still owns.
     Ok(())
+}
+
+/// Puts a persisted scanguard back as it was found when the set-up fails (see `persisted`).
+struct RestoreOnFailure<'a> {
+    found: Option<Persisted>,
+    pin_dir: &'a Path,
+}
+
+impl Drop for RestoreOnFailure<'_> {
+    fn drop(&mut self) {
+        let Some(found) = self.found.take() else {
+            return;
+        };
+        match found.restore(self.pin_dir) {
+            Ok(()) => info!("the persisted scanguard's settings and programs are put back"),
+            Err(error) => warn!("cannot put the persisted scanguard back as it was: {error:#}"),
+        }
+    }
 }
 
 /// Pinned maps without a persisted link are what a crashed daemon left: it could not remove

@@ -1,0 +1,103 @@
+//! A persisted scanguard as `attach` found it. A run that adopts it shares its maps: the run
+//! stores its own settings in them as it loads, and points the persisted links at its own
+//! programs as it attaches. If the run fails before it is set up, [`Persisted::restore`] puts
+//! both back, so the persisted program goes on enforcing exactly as it was.
+
+use std::{
+    os::fd::AsFd as _,
+    path::{Path, PathBuf},
+};
+
+use anyhow::{Context as _, Result};
+use aya::{
+    maps::lpm_trie::Key,
+    programs::{
+        ProgramFd,
+        links::{FdLink, PinnedLink},
+        loaded_programs,
+    },
+};
+use scanguard_common::{ban::AddrKey, config::Config, ports::PortRoles};
+
+use crate::{
+    bpf_sys,
+    pins::{LinkKind, Pins, link_pin},
+};
+
+pub struct Persisted {
+    config: Config,
+    port_roles: Box<PortRoles>,
+    allow: Vec<(Key<AddrKey>, u8)>,
+    /// Each pinned link, and the program it ran.
+    links: Vec<(PathBuf, ProgramFd)>,
+}
+
+impl Persisted {
+    /// The persisted scanguard pinned in `pin_dir`, if there is one.
+    pub fn find(pin_dir: &Path) -> Result<Option<Persisted>> {
+        let Ok(pins) = Pins::open(pin_dir) else {
+            return Ok(None);
+        };
+        let interfaces = pins.persisted_links();
+        if interfaces.is_empty() {
+            return Ok(None);
+        }
+        let mut links = Vec::new();
+        for interface in &interfaces {
+            for kind in [LinkKind::Xdp, LinkKind::Egress] {
+                let pin = link_pin(pin_dir, kind, interface);
+                if pin.exists() {
+                    let program = program_of(&pin)?;
+                    links.push((pin, program));
+                }
+            }
+        }
+        let allow = pins.allow()?;
+        let allow = allow
+            .iter()
+            .collect::<Result<_, _>>()
+            .context("cannot read the persisted allow-list")?;
+        Ok(Some(Persisted {
+            config: pins.config()?,
+            port_roles: Box::new(pins.port_roles()?.get(&0, 0)?),
+            allow,
+            links,
+        }))
+    }
+
+    /// Stores the settings found back in the maps, and points each link found back at its
+    /// program.
+    pub fn restore(&self, pin_dir: &Path) -> Result<()> {
+        let pins = Pins::open(pin_dir)?;
+        pins.config_array()?.set(0, self.config, 0)?;
+        pins.port_roles()?.set(0, *self.port_roles, 0)?;
+        let mut allow = pins.allow()?;
+        let stale: Vec<Key<AddrKey>> = allow.keys().collect::<Result<_, _>>()?;
+        for key in &stale {
+            allow.remove(key)?;
+        }
+        for (key, value) in &self.allow {
+            allow.insert(key, value, 0)?;
+        }
+        for (pin, program) in &self.links {
+            let link = bpf_sys::open_pinned(pin)?;
+            bpf_sys::link_update(link.as_fd(), program.as_fd())
+                .with_context(|| format!("cannot restore the program of {}", pin.display()))?;
+        }
+        Ok(())
+    }
+}
+
+/// The program the link pinned at `pin` runs, held open so it outlives a switch to another.
+fn program_of(pin: &Path) -> Result<ProgramFd> {
+    let link: FdLink = PinnedLink::from_pin(pin)
+        .with_context(|| format!("cannot open the pinned link {}", pin.display()))?
+        .into();
+    let id = link.info()?.program_id();
+    loaded_programs()
+        .filter_map(Result::ok)
+        .find(|program| program.id() == id)
+        .with_context(|| format!("program {id} of {} is gone", pin.display()))?
+        .fd()
+        .with_context(|| format!("cannot open program {id}"))
+}
