@@ -154,6 +154,7 @@ async fn run(
     for interface in &interfaces {
         options.release_adopted_pins(&interface.name);
     }
+    // Set up: from here on this run owns what it adopted, and nothing is put back.
     restore.found = None;
     let status = DaemonStatus {
         pid: std::process::id(),
