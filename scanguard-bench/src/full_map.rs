@@ -10,11 +10,12 @@ use std::{
 
 use anyhow::{Context as _, Result};
 use aya::maps::{IterableMap as _, MapData};
-use scanguard::{bans::BanMap, clock::boot_ns, map_batch, pins::Pins};
-use scanguard_common::{
-    ban::{AddrKey, Ban},
-    config::{BanMode, NANOS_PER_SECOND},
+use scanguard::{
+    bans::{self, BanMap},
+    clock::boot_ns,
+    pins::Pins,
 };
+use scanguard_common::config::{BanMode, NANOS_PER_SECOND};
 use serde::Serialize;
 
 use crate::{
@@ -100,17 +101,13 @@ pub fn run(link: &FloodLink, scanguard: &Path, capacity: u32) -> Result<FullMap>
 fn count(bans: &BanMap<MapData>) -> Result<(u64, u64)> {
     let now = boot_ns();
     let (mut all, mut ended) = (0, 0);
-    map_batch::for_each_chunk(
-        bans.map().fd().as_fd(),
-        10_000,
-        |keys: &[AddrKey], values: &[Ban]| {
-            all += keys.len() as u64;
-            ended += values
-                .iter()
-                .filter(|ban| ban.is_expired(now, BanMode::Fixed))
-                .count() as u64;
-            Ok(())
-        },
-    )?;
+    bans::for_each_batch(bans, |keys, values| {
+        all += keys.len() as u64;
+        ended += values
+            .iter()
+            .filter(|ban| ban.is_expired(now, BanMode::Fixed))
+            .count() as u64;
+        Ok(())
+    })?;
     Ok((all, ended))
 }

@@ -158,7 +158,8 @@ pub fn mark_every_ban<T: Borrow<MapData>>(map: &BanMap<T>, filter: &mut BanFilte
     for_each_batch(map, |keys, _| filter.mark_all(keys))
 }
 
-fn for_each_batch<T: Borrow<MapData>>(
+/// Hands the map's bans to `visit` a batch at a time.
+pub fn for_each_batch<T: Borrow<MapData>>(
     map: &BanMap<T>,
     visit: impl FnMut(&[AddrKey], &[Ban]) -> Result<()>,
 ) -> Result<()> {

@@ -22,6 +22,7 @@ use scanguard_common::{ban::AddrKey, config::Config, ports::PortRoles};
 use crate::{
     bpf_sys,
     pins::{LinkKind, Pins, link_pin},
+    program,
 };
 
 pub struct Persisted {
@@ -71,14 +72,7 @@ impl Persisted {
         let pins = Pins::open(pin_dir)?;
         pins.config_array()?.set(0, self.config, 0)?;
         pins.port_roles()?.set(0, *self.port_roles, 0)?;
-        let mut allow = pins.allow()?;
-        let stale: Vec<Key<AddrKey>> = allow.keys().collect::<Result<_, _>>()?;
-        for key in &stale {
-            allow.remove(key)?;
-        }
-        for (key, value) in &self.allow {
-            allow.insert(key, value, 0)?;
-        }
+        program::replace_allow(&mut pins.allow()?, self.allow.iter().copied())?;
         for (pin, program) in &self.links {
             let link = bpf_sys::open_pinned(pin)?;
             bpf_sys::link_update(link.as_fd(), program.as_fd())

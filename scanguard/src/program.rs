@@ -1,6 +1,6 @@
 //! Loading the embedded XDP program and writing the settings into its maps.
 
-use std::{os::fd::AsFd as _, path::Path};
+use std::{borrow::BorrowMut, os::fd::AsFd as _, path::Path};
 
 use anyhow::{Context as _, Result, bail};
 use aya::{
@@ -153,13 +153,11 @@ fn write_settings(ebpf: &mut Ebpf, settings: &Settings, flows_tracked: bool) -> 
     port_roles_map(ebpf)?.set(0, table, 0)?;
 
     let mut allow: LpmTrie<&mut MapData, AddrKey, u8> = LpmTrie::try_from(map(ebpf, ALLOW_MAP)?)?;
-    let stale: Vec<Key<AddrKey>> = allow.keys().collect::<Result<_, _>>()?;
-    for key in stale {
-        allow.remove(&key)?;
-    }
-    for net in &settings.allow {
-        allow.insert(&allow_key(net), ALLOW_LISTED, 0)?;
-    }
+    let listed = settings
+        .allow
+        .iter()
+        .map(|net| (allow_key(net), ALLOW_LISTED));
+    replace_allow(&mut allow, listed)?;
 
     let mut filter = ban_filter(ebpf)?;
     mark_bans(ebpf, &mut filter)?;
@@ -239,6 +237,21 @@ pub fn port_roles_map(ebpf: &mut Ebpf) -> Result<Array<&mut MapData, PortRoles>>
 fn map<'a>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut aya::maps::Map> {
     ebpf.map_mut(name)
         .with_context(|| format!("the embedded object has no {name} map"))
+}
+
+/// Makes `entries` the whole allow-list.
+pub fn replace_allow<T: BorrowMut<MapData>>(
+    allow: &mut LpmTrie<T, AddrKey, u8>,
+    entries: impl IntoIterator<Item = (Key<AddrKey>, u8)>,
+) -> Result<()> {
+    let stale: Vec<Key<AddrKey>> = allow.keys().collect::<Result<_, _>>()?;
+    for key in &stale {
+        allow.remove(key)?;
+    }
+    for (key, value) in entries {
+        allow.insert(&key, value, 0)?;
+    }
+    Ok(())
 }
 
 /// The allow-list trie key of a prefix, IPv4 in the IPv4-mapped space.
