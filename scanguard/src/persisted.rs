@@ -1,7 +1,8 @@
 //! A persisted scanguard as `attach` found it. A run that adopts it shares its maps: the run
 //! stores its own settings in them as it loads, and points the persisted links at its own
-//! programs as it attaches. If the run fails before it is set up, [`Persisted::restore`] puts
-//! both back, so the persisted program goes on enforcing exactly as it was.
+//! programs as it attaches, and with `--persist` pins links of its own. If the run fails
+//! before it is set up, [`Persisted::restore`] puts the settings and programs back and unpins
+//! the links it added, so the persisted program goes on enforcing exactly as it was.
 
 use std::{
     os::fd::AsFd as _,
@@ -29,6 +30,8 @@ pub struct Persisted {
     config: Config,
     port_roles: Box<PortRoles>,
     allow: Vec<(Key<AddrKey>, u8)>,
+    /// The interfaces it enforces on.
+    interfaces: Vec<String>,
     /// Each pinned link, and the program it ran.
     links: Vec<(PathBuf, ProgramFd)>,
 }
@@ -62,14 +65,20 @@ impl Persisted {
             config: pins.config()?,
             port_roles: Box::new(pins.port_roles()?.get(&0, 0)?),
             allow,
+            interfaces,
             links,
         }))
     }
 
-    /// Stores the settings found back in the maps, and points each link found back at its
-    /// program.
+    /// Detaches the links pinned since, stores the settings found back in the maps, and points
+    /// each link found back at its program.
     pub fn restore(&self, pin_dir: &Path) -> Result<()> {
         let pins = Pins::open(pin_dir)?;
+        for interface in pins.persisted_links() {
+            if !self.interfaces.contains(&interface) {
+                pins.detach(&interface)?;
+            }
+        }
         pins.config_array()?.set(0, self.config, 0)?;
         pins.port_roles()?.set(0, *self.port_roles, 0)?;
         program::replace_allow(&mut pins.allow()?, self.allow.iter().copied())?;

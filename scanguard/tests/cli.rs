@@ -5,9 +5,12 @@ mod lab;
 
 use std::{net::IpAddr, thread, time::Duration};
 
-use lab::{SCANGUARD, SERVICE, require_root, served_lab, xdp_attachment, xdp_attachment_on};
+use lab::{
+    SCANGUARD, SERVICE, add_spare_interface, require_root, served_lab, xdp_attachment,
+    xdp_attachment_on,
+};
 use nix::sys::signal::Signal;
-use scanguard_lab::ScanLab;
+use scanguard_lab::{Host, ScanLab};
 use scanguard_lab::{
     daemon::{Daemon, PinCleanup},
     traffic::{nmap_port_state, talk},
@@ -141,20 +144,14 @@ fn a_failed_attach_leaves_a_persisted_program_enforcing() {
     let status = persisted.cli_json(&["status"]);
 
     // It adopts the persisted link on the lab interface, with settings of its own (the client
-    // allow-listed, shorter bans), then fails on loopback, which has no native XDP.
+    // allow-listed, shorter bans), then fails on loopback.
     let client = format!("{}/32", lab.client.ipv4);
-    let output = lab
-        .victim
-        .command(SCANGUARD)
-        .args(["attach", interface, "lo", "--mode", "native"])
-        .args(["--allow", &client, "--ban-seconds", "7"])
-        .args(persisted.dir_flags())
-        .output()
-        .expect("run scanguard");
-    assert_eq!(output.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = attach_failing_on_lo(
+        &lab.victim,
+        &persisted,
+        &[interface, "--allow", &client, "--ban-seconds", "7"],
+    );
     let error = stderr.lines().last().unwrap_or_default();
-    assert!(error.contains("lo: native XDP refused"), "{stderr}");
     assert!(
         error.ends_with(&format!(
             "the persisted scanguard keeps enforcing on {interface}"
@@ -194,22 +191,7 @@ fn a_run_over_part_of_a_persisted_program_leaves_the_rest_enforcing() {
     let victim: IpAddr = lab.victim.ipv4.into();
     let interface = lab.victim.interface.as_str();
     // A second interface of the victim, which the later run leaves to the persisted program.
-    let spare = "spare0";
-    for args in [
-        &[
-            "link", "add", spare, "type", "veth", "peer", "name", "spare1",
-        ][..],
-        &["link", "set", spare, "up"],
-        &["link", "set", "spare1", "up"],
-    ] {
-        let status = lab
-            .victim
-            .command("ip")
-            .args(args)
-            .status()
-            .expect("run ip");
-        assert!(status.success(), "ip {args:?}");
-    }
+    let spare = add_spare_interface(&lab.victim);
     let args = [interface, spare, "--persist"];
     let mut persisted = Daemon::start(SCANGUARD, &lab.victim, &args);
     let _cleanup = PinCleanup(persisted.pin_dir.clone());
@@ -233,4 +215,58 @@ fn a_run_over_part_of_a_persisted_program_leaves_the_rest_enforcing() {
     persisted.cli(&["detach"]);
     assert!(!persisted.pin_dir.exists(), "detach leaves pins");
     assert!(xdp_attachment_on(&lab.victim, spare).is_none());
+}
+
+#[test]
+fn a_failed_persisted_attach_leaves_nothing_of_its_own_attached() {
+    let lab = served_lab();
+    let victim: IpAddr = lab.victim.ipv4.into();
+    let interface = lab.victim.interface.as_str();
+    let spare = add_spare_interface(&lab.victim);
+    let mut persisted = Daemon::start(SCANGUARD, &lab.victim, &[interface, "--persist"]);
+    let _cleanup = PinCleanup(persisted.pin_dir.clone());
+    nmap_port_state(&lab.attacker, "-sF", victim, CLOSED);
+    assert!(persisted.stop(Signal::SIGTERM).success());
+    let program = xdp_attachment(&lab.victim).expect("the persisted program");
+    let status = persisted.cli_json(&["status"]);
+
+    // A persisted run over it pins links on the spare interface, then fails on loopback: the
+    // spare interface is unprotected again, the persisted program as it was.
+    let stderr = attach_failing_on_lo(
+        &lab.victim,
+        &persisted,
+        &[interface, spare, "--persist", "--ban-seconds", "7"],
+    );
+    assert!(
+        stderr.contains("settings and programs are put back"),
+        "{stderr}"
+    );
+    assert_eq!(xdp_attachment_on(&lab.victim, spare), None);
+    assert_eq!(xdp_attachment(&lab.victim), Some(program));
+    assert_eq!(persisted.cli_json(&["status"]), status);
+    assert!(talk(&lab.attacker, victim, SERVICE).is_err(), "ban lifted");
+
+    // With nothing persisted, a failed persisted run leaves neither a link nor a pin.
+    persisted.cli(&["detach"]);
+    attach_failing_on_lo(&lab.victim, &persisted, &[spare, "--persist"]);
+    assert_eq!(xdp_attachment_on(&lab.victim, spare), None);
+    assert!(!persisted.pin_dir.exists(), "a failed attach leaves pins");
+}
+
+/// Runs `attach ARGS lo --mode native` on `daemon`'s directories, which fails on loopback
+/// (no native XDP) after attaching to the interfaces in ARGS: its stderr.
+fn attach_failing_on_lo(host: &Host, daemon: &Daemon, args: &[&str]) -> String {
+    let output = host
+        .command(SCANGUARD)
+        .arg("attach")
+        .args(args)
+        .args(["lo", "--mode", "native"])
+        .args(daemon.dir_flags())
+        .output()
+        .expect("run scanguard");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let error = stderr.lines().last().unwrap_or_default();
+    assert!(error.contains("lo: native XDP refused"), "{stderr}");
+    stderr
 }

@@ -58,7 +58,7 @@ pub async fn execute(cli: &Cli, args: &AttachArgs) -> Result<()> {
     pinned_layout::check(program::OBJECT, &cli.pin_dir, &program::MAPS)?;
     bpffs::ensure_pin_dir(&cli.pin_dir)?;
     let result = run(cli, args, &settings, &targets, &lock, output, metrics).await;
-    if args.persist {
+    if args.persist && result.is_ok() {
         return result;
     }
     // Links adopted from a persisted program stay pinned until the set-up succeeds, and those
@@ -92,7 +92,8 @@ async fn run(
     metrics: Option<metrics::Endpoint>,
 ) -> Result<()> {
     // Found before the load stores this run's settings in the maps it shares.
-    let mut restore = RestoreOnFailure {
+    let mut undo = UndoOnFailure {
+        armed: true,
         found: Persisted::find(&cli.pin_dir)?,
         pin_dir: &cli.pin_dir,
     };
@@ -154,8 +155,8 @@ async fn run(
     for interface in &interfaces {
         options.release_adopted_pins(&interface.name);
     }
-    // Set up: from here on this run owns what it adopted, and nothing is put back.
-    restore.found = None;
+    // Set up: from here on this run owns what it adopted and pinned, and nothing is undone.
+    undo.armed = false;
     let status = DaemonStatus {
         pid: std::process::id(),
         persist: args.persist,
@@ -179,15 +180,24 @@ async fn run(
     Ok(())
 }
 
-/// Puts a persisted scanguard back as it was found when the set-up fails (see `persisted`).
-struct RestoreOnFailure<'a> {
+/// Undoes a set-up that fails: a persisted scanguard is put back as it was found (see
+/// `persisted`); without one, every pin is removed, so no link this run pinned with
+/// `--persist` is left enforcing.
+struct UndoOnFailure<'a> {
+    armed: bool,
     found: Option<Persisted>,
     pin_dir: &'a Path,
 }
 
-impl Drop for RestoreOnFailure<'_> {
+impl Drop for UndoOnFailure<'_> {
     fn drop(&mut self) {
-        let Some(found) = self.found.take() else {
+        if !self.armed {
+            return;
+        }
+        let Some(found) = &self.found else {
+            if let Err(error) = Pins::remove(self.pin_dir) {
+                warn!("{error:#}");
+            }
             return;
         };
         match found.restore(self.pin_dir) {

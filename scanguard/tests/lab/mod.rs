@@ -29,6 +29,23 @@ pub fn served_lab() -> ScanLab {
     lab
 }
 
+/// Adds a second interface to `host` (one end of a veth pair, both ends up), removed with its
+/// namespace: its name.
+pub fn add_spare_interface(host: &Host) -> &'static str {
+    const SPARE: &str = "spare0";
+    for args in [
+        &[
+            "link", "add", SPARE, "type", "veth", "peer", "name", "spare1",
+        ][..],
+        &["link", "set", SPARE, "up"],
+        &["link", "set", "spare1", "up"],
+    ] {
+        let status = host.command("ip").args(args).status().expect("run ip");
+        assert!(status.success(), "ip {args:?}");
+    }
+    SPARE
+}
+
 /// The XDP program on `host`'s interface, as netlink reports it in its namespace.
 pub fn xdp_attachment(host: &Host) -> Option<XdpAttachment> {
     xdp_attachment_on(host, &host.interface)
