@@ -93,8 +93,10 @@ async fn run(
 ) -> Result<()> {
     // Found before the load stores this run's settings in the maps it shares.
     let mut undo = UndoOnFailure {
-        armed: true,
-        found: Persisted::find(&cli.pin_dir)?,
+        undo: match Persisted::find(&cli.pin_dir)? {
+            Some(found) => Undo::Restore(Box::new(found)),
+            None => Undo::RemovePins,
+        },
         pin_dir: &cli.pin_dir,
     };
     let mut ebpf =
@@ -156,7 +158,7 @@ async fn run(
         options.release_adopted_pins(&interface.name);
     }
     // Set up: from here on this run owns what it adopted and pinned, and nothing is undone.
-    undo.armed = false;
+    undo.undo = Undo::Nothing;
     let status = DaemonStatus {
         pid: std::process::id(),
         persist: args.persist,
@@ -180,29 +182,36 @@ async fn run(
     Ok(())
 }
 
-/// Undoes a set-up that fails: a persisted scanguard is put back as it was found (see
-/// `persisted`); without one, every pin is removed, so no link this run pinned with
-/// `--persist` is left enforcing.
+/// Undoes a set-up that fails, when dropped before it is disarmed with [`Undo::Nothing`].
 struct UndoOnFailure<'a> {
-    armed: bool,
-    found: Option<Persisted>,
+    undo: Undo,
     pin_dir: &'a Path,
+}
+
+enum Undo {
+    /// Put a persisted scanguard back as it was found (see `persisted`).
+    Restore(Box<Persisted>),
+    /// Nothing was persisted: remove every pin, so no link this run pinned with `--persist`
+    /// is left enforcing.
+    RemovePins,
+    Nothing,
 }
 
 impl Drop for UndoOnFailure<'_> {
     fn drop(&mut self) {
-        if !self.armed {
-            return;
-        }
-        let Some(found) = &self.found else {
-            if let Err(error) = Pins::remove(self.pin_dir) {
-                warn!("{error:#}");
+        match &self.undo {
+            Undo::Restore(found) => match found.restore(self.pin_dir) {
+                Ok(()) => info!("the persisted scanguard's settings and programs are put back"),
+                Err(error) => {
+                    warn!("cannot put the persisted scanguard back as it was: {error:#}")
+                }
+            },
+            Undo::RemovePins => {
+                if let Err(error) = Pins::remove(self.pin_dir) {
+                    warn!("{error:#}");
+                }
             }
-            return;
-        };
-        match found.restore(self.pin_dir) {
-            Ok(()) => info!("the persisted scanguard's settings and programs are put back"),
-            Err(error) => warn!("cannot put the persisted scanguard back as it was: {error:#}"),
+            Undo::Nothing => {}
         }
     }
 }
