@@ -136,10 +136,7 @@ fn a_failed_attach_leaves_a_persisted_program_enforcing() {
     let lab = served_lab();
     let victim: IpAddr = lab.victim.ipv4.into();
     let interface = lab.victim.interface.as_str();
-    let mut persisted = Daemon::start(SCANGUARD, &lab.victim, &[interface, "--persist"]);
-    let _cleanup = PinCleanup(persisted.pin_dir.clone());
-    nmap_port_state(&lab.attacker, "-sF", victim, CLOSED);
-    assert!(persisted.stop(Signal::SIGTERM).success());
+    let (persisted, _cleanup) = persisted_after_a_fin_scan(&lab, &[interface]);
     let program = xdp_attachment(&lab.victim).expect("the persisted program");
     let status = persisted.cli_json(&["status"]);
 
@@ -192,11 +189,7 @@ fn a_run_over_part_of_a_persisted_program_leaves_the_rest_enforcing() {
     let interface = lab.victim.interface.as_str();
     // A second interface of the victim, which the later run leaves to the persisted program.
     let spare = add_spare_interface(&lab.victim);
-    let args = [interface, spare, "--persist"];
-    let mut persisted = Daemon::start(SCANGUARD, &lab.victim, &args);
-    let _cleanup = PinCleanup(persisted.pin_dir.clone());
-    nmap_port_state(&lab.attacker, "-sF", victim, CLOSED);
-    assert!(persisted.stop(Signal::SIGTERM).success());
+    let (persisted, _cleanup) = persisted_after_a_fin_scan(&lab, &[interface, spare]);
 
     // Kept until the end: dropping it would remove the pins.
     let mut taken_over = persisted.restart(&lab.victim, &[interface]);
@@ -223,10 +216,7 @@ fn a_failed_persisted_attach_leaves_nothing_of_its_own_attached() {
     let victim: IpAddr = lab.victim.ipv4.into();
     let interface = lab.victim.interface.as_str();
     let spare = add_spare_interface(&lab.victim);
-    let mut persisted = Daemon::start(SCANGUARD, &lab.victim, &[interface, "--persist"]);
-    let _cleanup = PinCleanup(persisted.pin_dir.clone());
-    nmap_port_state(&lab.attacker, "-sF", victim, CLOSED);
-    assert!(persisted.stop(Signal::SIGTERM).success());
+    let (persisted, _cleanup) = persisted_after_a_fin_scan(&lab, &[interface]);
     let program = xdp_attachment(&lab.victim).expect("the persisted program");
     let status = persisted.cli_json(&["status"]);
 
@@ -251,6 +241,17 @@ fn a_failed_persisted_attach_leaves_nothing_of_its_own_attached() {
     attach_failing_on_lo(&lab.victim, &persisted, &[spare, "--persist"]);
     assert_eq!(xdp_attachment_on(&lab.victim, spare), None);
     assert!(!persisted.pin_dir.exists(), "a failed attach leaves pins");
+}
+
+/// A daemon attached to `interfaces` with `--persist`, stopped after banning the attacker's
+/// FIN scan: its program goes on enforcing, its pins removed when the cleanup drops.
+fn persisted_after_a_fin_scan(lab: &ScanLab, interfaces: &[&str]) -> (Daemon, PinCleanup) {
+    let args = [interfaces, &["--persist"]].concat();
+    let mut persisted = Daemon::start(SCANGUARD, &lab.victim, &args);
+    let cleanup = PinCleanup(persisted.pin_dir.clone());
+    nmap_port_state(&lab.attacker, "-sF", lab.victim.ipv4.into(), CLOSED);
+    assert!(persisted.stop(Signal::SIGTERM).success());
+    (persisted, cleanup)
 }
 
 /// Runs `attach ARGS lo --mode native` on `daemon`'s directories, which fails on loopback
