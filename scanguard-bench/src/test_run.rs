@@ -15,7 +15,6 @@ use scanguard::events::reader;
 use scanguard_common::{
     ban::{AddrKey, BANS_MAP, Ban},
     event::EVENTS_MAP,
-    kind::Kind,
 };
 
 /// include/uapi/linux/bpf.h, `enum xdp_action`.
@@ -92,7 +91,7 @@ pub fn ban(ebpf: &mut Ebpf, addr: IpAddr) -> Result<()> {
     let map = ebpf.map_mut(BANS_MAP).context("no BANS map")?;
     let mut bans: HashMap<&mut MapData, AddrKey, Ban> = HashMap::try_from(map)?;
     let hour = Duration::from_secs(3600);
-    scanguard::bans::ban(&mut bans, &mut filter, addr, hour, Kind::NullScan)
+    scanguard::bans::ban(&mut bans, &mut filter, addr, hour)
 }
 
 /// Opens the program's perf buffers on every CPU, as the daemon does, so its event output

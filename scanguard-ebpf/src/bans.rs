@@ -6,7 +6,7 @@ use aya_ebpf::{
     maps::{Array, LruHashMap},
 };
 use scanguard_common::{
-    ban::{AddrKey, Ban, ORIGIN_DETECTED},
+    ban::{AddrKey, Ban},
     bucket::TokenBucket,
     config::{BanMode, Config},
     counters::Counter,
@@ -39,11 +39,11 @@ static BAN_BUDGET: Array<TokenBucket> = Array::with_max_entries(1, 0);
 /// include/uapi/asm-generic/errno-base.h; the bindings do not carry errno values.
 const EEXIST: i32 = 17;
 
-/// Returns the ban's reason if `src` is banned now, recording the dropped packet and `carried`
+/// Returns the ban's reason byte if `src` is banned now, recording the dropped packet and `carried`
 /// earlier drops. An expired ban is deleted on the spot (userspace sweeps the ones never seen
 /// again).
 #[inline(always)]
-pub fn enforce(src: &AddrKey, carried: u64, now_ns: u64, mode: BanMode) -> Option<Kind> {
+pub fn enforce(src: &AddrKey, carried: u64, now_ns: u64, mode: BanMode) -> Option<u8> {
     let ban = BANS.get_ptr_mut(src)?;
     // SAFETY: the pointer is a live map value. Two CPUs dropping packets of the same source at
     // the same instant may lose one count: the bpfel target offers no atomic fetch_add in stable
@@ -57,8 +57,7 @@ pub fn enforce(src: &AddrKey, carried: u64, now_ns: u64, mode: BanMode) -> Optio
     }
     ban.last_seen_ns = now_ns;
     ban.dropped_packets += 1 + carried;
-    // Manual bans carry a placeholder kind; an unknown byte is reported as a NULL scan too.
-    Some(Kind::from_u8(ban.reason).unwrap_or(Kind::NullScan))
+    Some(ban.reason)
 }
 
 /// What became of a probe whose kind's action is `ban`.
@@ -95,7 +94,7 @@ pub fn ban(
         return Outcome::Capped;
     }
     let (duration_ns, repeat) = ban_length(&src, now_ns, config);
-    let mut entry = Ban::new(now_ns, duration_ns, reason, ORIGIN_DETECTED);
+    let mut entry = Ban::detected(now_ns, duration_ns, reason);
     entry.repeat = repeat;
     // NOEXIST keeps the first reason when two CPUs ban the same source at once.
     match BANS.insert(&src, &entry, u64::from(BPF_NOEXIST)) {

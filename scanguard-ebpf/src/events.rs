@@ -13,7 +13,6 @@ use scanguard_common::{
     counters::Counter,
     event::{EVENT_BUCKETS_CAPACITY, Event},
     fingerprint::Fingerprint,
-    kind::Kind,
     parse::{Frame, Packet},
 };
 
@@ -40,7 +39,8 @@ static GLOBAL_EVENTS: Array<TokenBucket> = Array::with_max_entries(1, 0);
 
 pub struct Report {
     pub event_type: u8,
-    pub kind: Kind,
+    /// A `Kind`, or for a banned source the ban's reason byte.
+    pub kind: u8,
     /// An `Action`, or `ACTION_WOULD_BAN`.
     pub action: u8,
     pub fingerprint: Fingerprint,
@@ -82,7 +82,7 @@ pub fn report(ctx: &XdpContext, frame: &Frame, now_ns: u64, config: &Config, rep
         event.eth_src.copy_from_slice(&macs[6..]);
     }
     event.event_type = report.event_type;
-    event.kind = report.kind as u8;
+    event.kind = report.kind;
     event.action = report.action;
     event.protocol = transport.protocol;
     event.tcp_flags = transport.tcp_flags;

@@ -127,7 +127,7 @@ fn judge(ctx: &XdpContext, frame: &Frame, clock: &mut Clock, config: &Config) ->
         );
         let report = Report {
             event_type: EVENT_DETECTION,
-            kind,
+            kind: kind as u8,
             action: taken,
             fingerprint: detection.fingerprint,
         };

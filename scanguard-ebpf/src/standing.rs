@@ -15,7 +15,6 @@ use scanguard_common::{
     ban::AddrKey,
     ban_filter::{FilterLine, VERDICT_SLOTS, Verdict, filter_spot, source_hash},
     config::Config,
-    kind::Kind,
 };
 
 use crate::{bans, clock::Clock, maps::BANS};
@@ -40,8 +39,9 @@ pub enum Standing {
     Clear,
     /// Banned, as this CPU found in the ban map earlier in this tick.
     Banned,
-    /// Banned, found in the ban map just now: the first drop of this source in this tick.
-    Confirmed(Kind),
+    /// Banned, found in the ban map just now: the first drop of this source in this tick. With
+    /// the ban's reason byte.
+    Confirmed(u8),
 }
 
 #[inline(always)]

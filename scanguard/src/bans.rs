@@ -9,12 +9,12 @@ use std::{
 
 use anyhow::Result;
 use aya::maps::{HashMap, IterableMap as _, MapData, MapError};
+use ipnet::IpNet;
 use log::info;
 use scanguard_common::{
-    ban::{AddrKey, Ban, ORIGIN_MANUAL},
+    ban::{AddrKey, Ban, reason_name},
     config::BanMode,
     hardening::Offender,
-    kind::Kind,
 };
 
 use crate::{ban_filter::BanFilter, clock, map_batch};
@@ -32,7 +32,7 @@ pub struct BanRecord {
 
 impl BanRecord {
     pub fn reason(&self) -> &'static str {
-        Kind::from_u8(self.ban.reason).map_or("unknown", Kind::name)
+        reason_name(self.ban.reason)
     }
 
     pub fn expires_in(&self, mode: BanMode, now_ns: u64) -> Duration {
@@ -75,6 +75,23 @@ pub fn forgive<T: BorrowMut<MapData>>(
     remove(offenders, address)
 }
 
+/// The addresses inside `net` that a map keyed by address has an entry for.
+pub fn addresses_in<T: Borrow<MapData>, V: aya::Pod + bytemuck::Pod>(
+    map: &HashMap<T, AddrKey, V>,
+    net: IpNet,
+) -> Result<Vec<IpAddr>> {
+    let mut inside = Vec::new();
+    for_each_batch(map, |keys, _| {
+        inside.extend(
+            keys.iter()
+                .map(AddrKey::address)
+                .filter(|address| net.contains(address)),
+        );
+        Ok(())
+    })?;
+    Ok(inside)
+}
+
 /// Removes an address's entry from a map keyed by address; returns whether it had one.
 fn remove<T: BorrowMut<MapData>, V: aya::Pod>(
     map: &mut HashMap<T, AddrKey, V>,
@@ -105,16 +122,15 @@ pub fn clear<T: BorrowMut<MapData>, V: aya::Pod + bytemuck::Pod>(
     Ok(removed)
 }
 
-/// Bans `address`, marked in the program's `filter` so its packets look the ban up.
+/// Bans `address` by hand, marked in the program's `filter` so its packets look the ban up.
 pub fn ban<T: BorrowMut<MapData>>(
     map: &mut BanMap<T>,
     filter: &mut BanFilter,
     address: IpAddr,
     duration: Duration,
-    reason: Kind,
 ) -> Result<()> {
     let duration_ns = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
-    let entry = Ban::new(clock::boot_ns(), duration_ns, reason, ORIGIN_MANUAL);
+    let entry = Ban::manual(clock::boot_ns(), duration_ns);
     let key = AddrKey::from(address);
     map.insert(key, entry, 0)?;
     filter.mark(&key)
@@ -158,10 +174,10 @@ pub fn mark_every_ban<T: Borrow<MapData>>(map: &BanMap<T>, filter: &mut BanFilte
     for_each_batch(map, |keys, _| filter.mark_all(keys))
 }
 
-/// Hands the map's bans to `visit` a batch at a time.
-pub fn for_each_batch<T: Borrow<MapData>>(
-    map: &BanMap<T>,
-    visit: impl FnMut(&[AddrKey], &[Ban]) -> Result<()>,
+/// Hands the entries of a map keyed by address to `visit` a batch at a time.
+pub fn for_each_batch<T: Borrow<MapData>, V: aya::Pod + bytemuck::Pod>(
+    map: &HashMap<T, AddrKey, V>,
+    visit: impl FnMut(&[AddrKey], &[V]) -> Result<()>,
 ) -> Result<()> {
     map_batch::for_each_chunk(map.map().fd().as_fd(), BATCH, visit)
 }

@@ -3,8 +3,12 @@
 use std::{net::IpAddr, path::PathBuf, time::Duration};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use ipnet::IpNet;
 
-use crate::paths::{DEFAULT_PIN_DIR, DEFAULT_RUN_DIR};
+use crate::{
+    config_file,
+    paths::{DEFAULT_PIN_DIR, DEFAULT_RUN_DIR},
+};
 
 /// Port-scan blocker in the kernel: an XDP program that bans scanners at line rate.
 #[derive(Debug, Parser)]
@@ -144,9 +148,14 @@ pub struct JsonArg {
 
 #[derive(Debug, Args)]
 pub struct UnbanArgs {
-    /// Addresses to unban.
-    #[arg(required_unless_present = "all", conflicts_with = "all")]
-    pub addresses: Vec<IpAddr>,
+    /// Addresses to unban, or networks in CIDR notation (10.0.0.0/24, 2001:db8::/64) to lift
+    /// every ban in.
+    #[arg(
+        required_unless_present = "all",
+        conflicts_with = "all",
+        value_parser = config_file::parse_net
+    )]
+    pub addresses: Vec<IpNet>,
     /// Unban everyone.
     #[arg(long)]
     pub all: bool,

@@ -64,6 +64,33 @@ fn bans_unban_ban_stats_and_status_work_from_another_process() {
     assert!(daemon.bans().is_empty());
     talk(&lab.attacker, victim, SERVICE).expect("unbanned attacker connects");
 
+    // A network lifts every ban inside it, IPv4 and IPv6, and no other.
+    for address in [
+        "198.51.100.7",
+        "198.51.100.200",
+        "198.51.101.1",
+        "2001:db8::1",
+    ] {
+        daemon.cli(&["ban", address]);
+    }
+    let output = daemon.cli(&[
+        "unban",
+        "198.51.100.0/24",
+        "2001:db8::/32",
+        "203.0.113.0/24",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "unbanned 2 sources in 198.51.100.0/24\n\
+         unbanned 1 source in 2001:db8::/32\n\
+         unbanned 0 sources in 203.0.113.0/24\n"
+    );
+    assert_eq!(
+        daemon.bans(),
+        vec![("198.51.101.1".to_string(), "manual".to_string())]
+    );
+    daemon.cli(&["unban", "198.51.101.1"]);
+
     daemon.cli(&["ban", &attacker, "--for", "2s"]);
     assert!(
         talk(&lab.attacker, victim, SERVICE).is_err(),

@@ -41,6 +41,10 @@ fn no_daemon_and_no_pins() {
 #[test]
 fn bad_addresses_and_durations() {
     assert_fails_with(&["unban", "10.0.0.300"], "invalid value '10.0.0.300'");
+    assert_fails_with(
+        &["unban", "10.0.0.0/33"],
+        "not an IP address or CIDR prefix",
+    );
     assert_fails_with(&["ban", "not-an-address"], "invalid value 'not-an-address'");
     assert_fails_with(
         &["ban", "192.0.2.1", "--for", "forever"],

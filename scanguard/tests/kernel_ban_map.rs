@@ -16,10 +16,9 @@ use scanguard::{
     ban_filter::BanFilter, bans, clock::boot_ns, map_batch, program, settings::Settings,
 };
 use scanguard_common::{
-    ban::{AddrKey, BANS_MAP, Ban, ORIGIN_MANUAL},
+    ban::{AddrKey, BANS_MAP, Ban},
     ban_filter::{filter_spot, source_hash},
     config::{BanMode, NANOS_PER_SECOND},
-    kind::Kind,
 };
 
 const BANS: u32 = 3_000;
@@ -31,7 +30,7 @@ fn source(n: u32) -> IpAddr {
 /// A ban from `n` seconds ago, for one minute.
 fn ban(seconds_ago: u64) -> Ban {
     let start = boot_ns().saturating_sub(seconds_ago * NANOS_PER_SECOND);
-    Ban::new(start, 60 * NANOS_PER_SECOND, Kind::NullScan, ORIGIN_MANUAL)
+    Ban::manual(start, 60 * NANOS_PER_SECOND)
 }
 
 /// A loaded program whose ban map holds `BANS` bans: the even sources expired, the odd ones not.

@@ -8,11 +8,16 @@ mod common;
 use std::net::IpAddr;
 
 use common::{SCANNER_PORT, Scanguard, TARGET_V6, UNWATCHED_PORT, Verdict, from, scanner_v4};
-use scanguard::settings::Settings;
+use scanguard::{
+    clock::boot_ns,
+    events::{Detection, PortNames, render},
+    settings::Settings,
+};
 use scanguard_common::{
     action::Action,
-    ban::AddrKey,
+    ban::{AddrKey, Ban, REASON_MANUAL},
     classify::SYN,
+    config::NANOS_PER_SECOND,
     event::{EVENT_BANNED_DROP, EVENT_DETECTION, Event},
     kind::Kind,
     parse::{Details, parse},
@@ -132,8 +137,27 @@ fn a_banned_sources_event_carries_its_details_too() {
         .build();
     let event = event_of(&mut scanguard, &mut events, &syn);
     assert_eq!(event.event_type, EVENT_BANNED_DROP);
+    assert_eq!(event.kind, Kind::NullScan as u8);
     assert_eq!(event.tcp_flags, SYN);
     assert_eq!(event.ttl, 33);
     assert_eq!(event.vlan_id, 43);
     assert_eq!(frame_fields(&event).0, expected(&syn));
+}
+
+#[test]
+fn a_manual_bans_drops_are_reported_as_manual() {
+    let mut scanguard = Scanguard::load(&Settings::default());
+    let mut events = scanguard.open_events();
+    let src = scanner_v4(10);
+    scanguard.insert_ban(src, Ban::manual(boot_ns(), 60 * NANOS_PER_SECOND));
+    let syn = from(src).tcp(SCANNER_PORT, UNWATCHED_PORT, SYN).build();
+    let event = event_of(&mut scanguard, &mut events, &syn);
+    assert_eq!(event.event_type, EVENT_BANNED_DROP);
+    assert_eq!(event.kind, REASON_MANUAL);
+    let line = render::log_line(&Detection::from_event(
+        &event,
+        "lab0".into(),
+        &PortNames::new(),
+    ));
+    assert!(line.contains(" REASON=manual "), "{line}");
 }

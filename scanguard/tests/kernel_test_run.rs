@@ -14,7 +14,7 @@ use ipnet::IpNet;
 use scanguard::{clock::boot_ns, settings::Settings};
 use scanguard_common::{
     action::Action,
-    ban::{Ban, ORIGIN_DETECTED, ORIGIN_MANUAL},
+    ban::{Ban, ORIGIN_DETECTED},
     classify::{ACK, CWR, ECE, FIN, PSH, RST, SYN, URG},
     config::{BanMode, NANOS_PER_SECOND},
     kind::Kind,
@@ -122,14 +122,8 @@ fn manual_ban(banned_ago_ns: u64, seen_ago_ns: u64) -> Ban {
             .unwrap_or_else(|| panic!("the machine booted less than {ns} ns ago"))
     };
     Ban {
-        banned_at_ns: ago(banned_ago_ns),
         last_seen_ns: ago(seen_ago_ns),
-        duration_ns: MINUTE_NS,
-        dropped_packets: 0,
-        reason: Kind::NullScan as u8,
-        origin: ORIGIN_MANUAL,
-        repeat: 0,
-        _pad: [0; 5],
+        ..Ban::manual(ago(banned_ago_ns), MINUTE_NS)
     }
 }
 

@@ -13,9 +13,8 @@ use aya::{
 };
 use scanguard::{ban_filter::BanFilter, clock::boot_ns, map_batch};
 use scanguard_common::{
-    ban::{AddrKey, BANS_MAP, Ban, ORIGIN_MANUAL},
+    ban::{AddrKey, BANS_MAP, Ban},
     config::NANOS_PER_SECOND,
-    kind::Kind,
 };
 use serde::Serialize;
 
@@ -55,7 +54,7 @@ pub fn fill(ebpf: &mut Ebpf, range: std::ops::Range<u32>) -> Result<u64> {
 
 /// A manual ban from `banned_at_ns` (boot clock) for `duration_ns`.
 pub fn manual_ban(banned_at_ns: u64, duration_ns: u64) -> Ban {
-    Ban::new(banned_at_ns, duration_ns, Kind::NullScan, ORIGIN_MANUAL)
+    Ban::manual(banned_at_ns, duration_ns)
 }
 
 /// Bans the filler sources `range` in batches, source `n` with `ban(n)`, each marked in the

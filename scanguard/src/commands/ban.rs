@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use anyhow::{Result, bail};
-use scanguard_common::{config::NANOS_PER_SECOND, kind::Kind};
+use scanguard_common::config::NANOS_PER_SECOND;
 
 use crate::{bans, cli::BanArgs, pins::Pins};
 
@@ -13,13 +13,11 @@ pub fn execute(pins: &Pins, args: &BanArgs) -> Result<()> {
         Some(duration) => duration,
         None => Duration::from_nanos(pins.config()?.ban_ns.max(NANOS_PER_SECOND)),
     };
-    // A manual ban has no detected kind; NULL scan is only its placeholder, `bans` says "manual".
     bans::ban(
         &mut pins.bans()?,
         &mut pins.ban_filter()?,
         args.address,
         duration,
-        Kind::NullScan,
     )?;
     println!(
         "banned {} for {}",

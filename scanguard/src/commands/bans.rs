@@ -57,12 +57,11 @@ pub fn execute(pins: &Pins, json: bool) -> Result<()> {
             "ADDRESS", "REASON", "BANNED SINCE", "EXPIRES IN", "DROPPED", "REPEAT"
         )?;
         for view in views {
-            let reason = if view.manual { "manual" } else { view.reason };
             writeln!(
                 out,
                 "{:<40} {:<13} {:<21} {:>9}s {:>10} {:>6}",
                 view.address,
-                reason,
+                view.reason,
                 view.banned_since,
                 view.expires_in_seconds,
                 view.dropped_packets,

@@ -1,6 +1,7 @@
 //! `scanguard unban`.
 
 use anyhow::Result;
+use ipnet::IpNet;
 
 use crate::{bans, cli::UnbanArgs, pins::Pins};
 
@@ -14,17 +15,46 @@ pub fn execute(pins: &Pins, args: &UnbanArgs) -> Result<()> {
         bans::clear(&mut offenders)?;
         let cleared = bans::clear(&mut map)?;
         filter.touch()?;
-        println!("unbanned {cleared} sources");
+        println!("unbanned {}", sources(cleared));
         return Ok(());
     }
-    for address in &args.addresses {
-        bans::forgive(&mut offenders, *address)?;
-        if bans::unban(&mut map, *address)? {
-            filter.touch()?;
-            println!("unbanned {address}");
-        } else {
-            println!("{address} was not banned");
+    for net in &args.addresses {
+        if is_one_address(net) {
+            let address = net.addr();
+            bans::forgive(&mut offenders, address)?;
+            if bans::unban(&mut map, address)? {
+                filter.touch()?;
+                println!("unbanned {address}");
+            } else {
+                println!("{address} was not banned");
+            }
+            continue;
         }
+        for address in bans::addresses_in(&offenders, *net)? {
+            bans::forgive(&mut offenders, address)?;
+        }
+        let mut unbanned = 0;
+        for address in bans::addresses_in(&map, *net)? {
+            if bans::unban(&mut map, address)? {
+                unbanned += 1;
+            }
+        }
+        if unbanned > 0 {
+            filter.touch()?;
+        }
+        println!("unbanned {} in {}", sources(unbanned), net.trunc());
     }
     Ok(())
+}
+
+/// An address, or a network of one address (/32, /128).
+fn is_one_address(net: &IpNet) -> bool {
+    net.prefix_len() == net.max_prefix_len()
+}
+
+fn sources(count: usize) -> String {
+    match count {
+        1 => "1 source".to_string(),
+        _ => format!("{count} sources"),
+    }
 }

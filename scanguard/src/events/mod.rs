@@ -11,9 +11,9 @@ use std::net::IpAddr;
 
 use scanguard_common::{
     action::Action,
+    ban::reason_name,
     event::{ACTION_WOULD_BAN, EVENT_BANNED_DROP, Event},
     fingerprint::Fingerprint,
-    kind::Kind,
     parse::{IPPROTO_TCP, IPPROTO_UDP},
     ports::well_known_name,
 };
@@ -86,9 +86,7 @@ impl Detection {
                 "detection"
             }
             .to_string(),
-            kind: Kind::from_u8(event.kind)
-                .map_or("unknown", Kind::name)
-                .to_string(),
+            kind: reason_name(event.kind).to_string(),
             action: match event.action {
                 ACTION_WOULD_BAN => "would-ban",
                 action => Action::from_u8(action).name(),
