@@ -179,12 +179,22 @@ pub fn pending_drops<T: Borrow<MapData>>(
     verdicts: &PerCpuArray<T, Verdict>,
 ) -> Result<HashMap<AddrKey, u64>> {
     let mut pending = HashMap::new();
-    for slot in 0..verdicts.len() {
-        for verdict in verdicts.get(&slot, 0)?.iter() {
-            if verdict.banned != 0 && verdict.dropped > 0 {
-                *pending.entry(verdict.src).or_default() += verdict.dropped;
-            }
+    for verdict in banned_verdicts(verdicts)? {
+        if verdict.dropped > 0 {
+            *pending.entry(verdict.src).or_default() += verdict.dropped;
         }
     }
     Ok(pending)
+}
+
+/// The "banned" verdicts cached on every CPU.
+pub fn banned_verdicts<T: Borrow<MapData>>(
+    verdicts: &PerCpuArray<T, Verdict>,
+) -> Result<Vec<Verdict>> {
+    let mut banned = Vec::new();
+    for slot in 0..verdicts.len() {
+        let per_cpu = verdicts.get(&slot, 0)?;
+        banned.extend(per_cpu.iter().filter(|verdict| verdict.banned != 0));
+    }
+    Ok(banned)
 }

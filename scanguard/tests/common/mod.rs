@@ -207,18 +207,11 @@ impl Scanguard {
 
     /// The sources some CPU holds a "banned" verdict of.
     pub fn cached_bans(&self) -> BTreeSet<AddrKey> {
-        let verdicts = self.verdicts();
-        let mut cached = BTreeSet::new();
-        for slot in 0..verdicts.len() {
-            let per_cpu = verdicts.get(&slot, 0).expect("reading a verdict slot");
-            cached.extend(
-                per_cpu
-                    .iter()
-                    .filter(|verdict| verdict.banned != 0)
-                    .map(|verdict| verdict.src),
-            );
-        }
-        cached
+        ban_filter::banned_verdicts(&self.verdicts())
+            .expect("reading the verdicts")
+            .into_iter()
+            .map(|verdict| verdict.src)
+            .collect()
     }
 
     fn verdicts(&self) -> PerCpuArray<&MapData, CachedVerdict> {
