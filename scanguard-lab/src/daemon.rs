@@ -197,20 +197,38 @@ impl Daemon {
 
     /// Runs `scanguard <args>` against this daemon from the host's namespace.
     pub fn cli(&self, args: &[&str]) -> Output {
-        let output = std::process::Command::new("nsenter")
-            .arg(format!("--net={}", self.host_ns.display()))
-            .arg("--")
-            .arg(&self.binary)
-            .args(args)
-            .args(self.dirs().flags())
-            .output()
-            .expect("run scanguard");
+        let output = self.run_cli(args);
         assert!(
             output.status.success(),
             "scanguard {args:?} failed: {}",
             String::from_utf8_lossy(&output.stderr)
         );
         output
+    }
+
+    /// Runs `scanguard <args>`, which must fail with exit status 1 and one line on stderr:
+    /// that line.
+    pub fn cli_error(&self, args: &[&str]) -> String {
+        let output = self.run_cli(args);
+        let stderr = String::from_utf8_lossy(&output.stderr).trim().to_string();
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "scanguard {args:?}: {stderr}"
+        );
+        assert_eq!(stderr.lines().count(), 1, "scanguard {args:?}: {stderr}");
+        stderr
+    }
+
+    fn run_cli(&self, args: &[&str]) -> Output {
+        std::process::Command::new("nsenter")
+            .arg(format!("--net={}", self.host_ns.display()))
+            .arg("--")
+            .arg(&self.binary)
+            .args(args)
+            .args(self.dirs().flags())
+            .output()
+            .expect("run scanguard")
     }
 
     pub fn cli_json(&self, args: &[&str]) -> serde_json::Value {

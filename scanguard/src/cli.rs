@@ -167,6 +167,10 @@ pub struct BanArgs {
     /// How long, e.g. 90s, 10m, 1h [default: the configured ban_seconds].
     #[arg(long = "for", value_parser = humantime::parse_duration)]
     pub duration: Option<Duration>,
+    /// Ban even an address protected from lock-out (this host's, a gateway's, the SSH
+    /// client's).
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

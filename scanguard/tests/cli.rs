@@ -26,7 +26,13 @@ fn bans_unban_ban_stats_and_status_work_from_another_process() {
     let mut daemon = Daemon::start(
         SCANGUARD,
         &lab.victim,
-        &[&lab.victim.interface, "--mode", "skb"],
+        &[
+            &lab.victim.interface,
+            "--mode",
+            "skb",
+            "--allow",
+            "192.0.2.0/24",
+        ],
     );
 
     nmap_port_state(&lab.attacker, "-sN", victim, CLOSED);
@@ -90,6 +96,16 @@ fn bans_unban_ban_stats_and_status_work_from_another_process() {
         vec![("198.51.101.1".to_string(), "manual".to_string())]
     );
     daemon.cli(&["unban", "198.51.101.1"]);
+
+    // A ban by hand spares the allow-list, and this host unless forced (lock-out protection).
+    let refused = daemon.cli_error(&["ban", "192.0.2.1"]);
+    assert!(refused.contains("is on the allow-list"), "{refused}");
+    let own = lab.victim.ipv4.to_string();
+    let refused = daemon.cli_error(&["ban", &own]);
+    assert!(refused.contains("`--force` bans it anyway"), "{refused}");
+    daemon.cli(&["ban", &own, "--force"]);
+    assert_eq!(daemon.bans(), vec![(own.clone(), "manual".to_string())]);
+    daemon.cli(&["unban", &own]);
 
     daemon.cli(&["ban", &attacker, "--for", "2s"]);
     assert!(
