@@ -184,3 +184,30 @@ pub enum ConfigCommand {
     /// Validate a configuration file and print the settings it gives.
     Check { file: PathBuf },
 }
+
+/// A usage error in one line: clap's message and tips, then the usage, without the blank lines
+/// and the "For more information" hint clap spreads them over.
+pub fn one_line(error: &clap::Error) -> String {
+    let rendered = error.render().to_string();
+    let mut message = String::new();
+    let mut usage = None;
+    for line in rendered
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+    {
+        if let Some(rest) = line.strip_prefix("Usage: ") {
+            usage = Some(rest);
+        } else if !line.starts_with("For more information") {
+            if !message.is_empty() {
+                let continues = message.ends_with(':') || line.starts_with('[');
+                message.push_str(if continues { " " } else { "; " });
+            }
+            message.push_str(line.strip_prefix("error: ").unwrap_or(line));
+        }
+    }
+    match usage {
+        Some(usage) => format!("{message} (usage: {usage})"),
+        None => message,
+    }
+}

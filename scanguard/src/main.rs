@@ -1,15 +1,30 @@
-//! `scanguard`: parse the command line and dispatch; every error is one line and exit 1.
+//! `scanguard`: parse the command line and dispatch; every error is one line, exit 1 (2 for
+//! a usage error).
 
-use clap::{CommandFactory as _, Parser as _};
+use clap::{CommandFactory as _, Parser as _, error::ErrorKind};
 use scanguard::{
-    cli::{Cli, Command, ConfigCommand},
+    cli::{self, Cli, Command, ConfigCommand},
     commands, daemon_status,
     pins::Pins,
 };
 
 #[tokio::main]
 async fn main() {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // Help and version as clap prints them, and the help for a bare `scanguard`.
+        Err(error)
+            if !error.use_stderr()
+                || error.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand =>
+        {
+            error.exit()
+        }
+        // A usage error exits 2, as clap's own and getopt's do.
+        Err(error) => {
+            eprintln!("scanguard: {}", cli::one_line(&error));
+            std::process::exit(error.exit_code());
+        }
+    };
     if !matches!(cli.command, Command::Attach(_)) {
         // Like other Unix tools, `scanguard bans | head` ends quietly when the pipe closes. Not
         // the daemon: a viewer closing its socket must not kill it.

@@ -6,7 +6,10 @@ use std::{collections::BTreeMap, fmt::Write as _};
 
 use clap::{Parser as _, error::ErrorKind};
 use proptest::{prelude::*, sample::select, test_runner::Config as ProptestConfig};
-use scanguard::{cli::Cli, config_file};
+use scanguard::{
+    cli::{Cli, one_line},
+    config_file,
+};
 
 const KINDS: [&str; 12] = [
     "null-scan",
@@ -586,7 +589,8 @@ proptest! {
     #![proptest_config(cases(256))]
 
     /// Any argument vector parses or is a clap error: exit status 2 (0 for --help and
-    /// --version), a first line that says what is wrong, and no panic.
+    /// --version), a first line that says what is wrong, which the binary prints as one line,
+    /// and no panic.
     #[test]
     fn command_lines_parse_or_fail_with_a_clap_error(
         subcommand in select(SUBCOMMANDS.to_vec()),
@@ -616,6 +620,12 @@ proptest! {
                 prop_assert!(
                     first.starts_with("error: ") && first.len() > "error: ".len(),
                     "{:?}: {}", argv, rendered
+                );
+                // What the binary prints: the same first line, and nothing on another.
+                let line = one_line(&error);
+                prop_assert!(
+                    line.starts_with(first.trim_start_matches("error: ")) && !line.contains('\n'),
+                    "{:?}: {} from {}", argv, line, rendered
                 );
             }
         }
