@@ -13,6 +13,25 @@ pub fn boot_ns() -> u64 {
 
 /// Wall-clock time of a boot-clock timestamp.
 pub fn wall_time(boot_timestamp_ns: u64) -> SystemTime {
-    let age = Duration::from_nanos(boot_ns().saturating_sub(boot_timestamp_ns));
-    SystemTime::now() - age
+    WallClock::now().at(boot_timestamp_ns)
+}
+
+/// One reading of both clocks, to convert many timestamps with two system calls in all.
+pub struct WallClock {
+    boot_ns: u64,
+    wall: SystemTime,
+}
+
+impl WallClock {
+    pub fn now() -> WallClock {
+        WallClock {
+            boot_ns: boot_ns(),
+            wall: SystemTime::now(),
+        }
+    }
+
+    /// Wall-clock time of a boot-clock timestamp.
+    pub fn at(&self, boot_timestamp_ns: u64) -> SystemTime {
+        self.wall - Duration::from_nanos(self.boot_ns.saturating_sub(boot_timestamp_ns))
+    }
 }
