@@ -30,6 +30,13 @@ fn no_daemon_and_no_pins() {
         &["unban", "192.0.2.1", "--pin-dir", "/nonexistent/scanguard"],
         "start one with `scanguard attach`",
     );
+    // Refused before anything is looked up without root.
+    let detach = ["detach", "--pin-dir", "/nonexistent/scanguard"];
+    if nix::unistd::Uid::effective().is_root() {
+        assert_fails_with(&detach, "nothing to detach: no running scanguard");
+    } else {
+        assert_fails_with(&detach, "needs root");
+    }
 }
 
 #[test]

@@ -12,7 +12,12 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub async fn execute(cli: &Cli, interfaces: &[String]) -> Result<()> {
     crate::privileges::require()?;
-    let pins = Pins::open(&cli.pin_dir)?;
+    let Ok(pins) = Pins::open(&cli.pin_dir) else {
+        bail!(
+            "nothing to detach: no running scanguard and no pinned state in {}",
+            cli.pin_dir.display()
+        );
+    };
     if let Some(daemon) = daemon_status::read(&cli.run_dir) {
         if !interfaces.is_empty() {
             bail!(
