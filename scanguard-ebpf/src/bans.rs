@@ -39,9 +39,9 @@ static BAN_BUDGET: Array<TokenBucket> = Array::with_max_entries(1, 0);
 /// include/uapi/asm-generic/errno-base.h; the bindings do not carry errno values.
 const EEXIST: i32 = 17;
 
-/// Returns the ban's reason byte if `src` is banned now, recording the dropped packet and `carried`
-/// earlier drops. An expired ban is deleted on the spot (userspace sweeps the ones never seen
-/// again).
+/// Returns the ban's reason byte if `src` is banned now, recording the dropped packet and
+/// `carried` earlier drops. An expired ban is deleted on the spot (userspace sweeps the ones
+/// never seen again).
 #[inline(always)]
 pub fn enforce(src: &AddrKey, carried: u64, now_ns: u64, mode: BanMode) -> Option<u8> {
     let ban = BANS.get_ptr_mut(src)?;
