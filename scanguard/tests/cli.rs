@@ -129,6 +129,34 @@ fn bans_unban_ban_stats_and_status_work_from_another_process() {
 }
 
 #[test]
+fn unban_forgives_so_the_next_ban_is_a_first_offence() {
+    let lab = served_lab();
+    let victim: IpAddr = lab.victim.ipv4.into();
+    let attacker = lab.attacker.ipv4.to_string();
+    let interface = lab.victim.interface.as_str();
+    let daemon = Daemon::start(
+        SCANGUARD,
+        &lab.victim,
+        &[interface, "--mode", "skb", "--ban-seconds", "3"],
+    );
+    let scanned_repeat = || {
+        nmap_port_state(&lab.attacker, "-sN", victim, CLOSED);
+        let bans = daemon.cli_json(&["bans"]);
+        assert_eq!(bans[0]["address"], attacker.as_str(), "{bans}");
+        bans[0]["repeat"].as_u64().expect("repeat")
+    };
+
+    assert_eq!(scanned_repeat(), 0);
+    // Banned again soon after the first ban ran out: a repeat offender.
+    thread::sleep(Duration::from_millis(3200));
+    assert_eq!(scanned_repeat(), 1);
+    daemon.cli(&["unban", &attacker]);
+    assert_eq!(scanned_repeat(), 0, "forgiven by unban ADDR");
+    daemon.cli(&["unban", &format!("{attacker}/24")]);
+    assert_eq!(scanned_repeat(), 0, "forgiven by unban NETWORK");
+}
+
+#[test]
 fn a_second_attach_is_refused_while_one_runs() {
     require_root();
     let lab = ScanLab::build().expect("lab");
