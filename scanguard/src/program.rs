@@ -1,6 +1,6 @@
 //! Loading the embedded XDP program and writing the settings into its maps.
 
-use std::{borrow::BorrowMut, os::fd::AsFd as _, path::Path};
+use std::{borrow::BorrowMut, collections::BTreeSet, net::IpAddr, os::fd::AsFd as _, path::Path};
 
 use anyhow::{Context as _, Result, bail};
 use aya::{
@@ -19,7 +19,7 @@ use scanguard_common::{
     counters::COUNTERS_MAP,
     flow::FLOWS_MAP,
     hardening::OFFENDERS_MAP,
-    ports::{PORT_ROLES_MAP, PORT_ROLES_SECTION, PortRoles},
+    ports::{PORT_ROLES_MAP, PORT_ROLES_SECTION, PortRoles, ROLE_SERVED},
     sweep::SWEEPS_MAP,
 };
 
@@ -57,17 +57,27 @@ pub fn object_map(pin: &str) -> &str {
     }
 }
 
-/// Loads the program with `settings` in its maps and its own debug logging off.
-pub fn load(settings: &Settings, pin_dir: Option<&Path>) -> Result<Ebpf> {
-    load_with_log_level(settings, pin_dir, Level::Warn)
+/// What the daemon finds on this host that adds to the settings.
+#[derive(Clone, Debug, Default)]
+pub struct HostFacts {
+    /// Ports local services listen on: their clients do not count toward port sweeps.
+    pub served: BTreeSet<u16>,
+    /// Addresses lock-out protection never bans (see `lockout`).
+    pub protected: Vec<IpAddr>,
 }
 
-/// Loads the program with `settings` in its maps. With `pin_dir`, the maps are pinned there,
-/// and maps already pinned there (a running or persisted scanguard) are reused with their bans.
-/// The program's aya-log statements at or below `kernel_log_level` are compiled in live; the
-/// others cost a load and a branch.
-pub fn load_with_log_level(
+/// Loads the program with `settings` in its maps and its own debug logging off.
+pub fn load(settings: &Settings, pin_dir: Option<&Path>) -> Result<Ebpf> {
+    load_on_host(settings, &HostFacts::default(), pin_dir, Level::Warn)
+}
+
+/// Loads the program with `settings` and `host` in its maps. With `pin_dir`, the maps are
+/// pinned there, and maps already pinned there (a running or persisted scanguard) are reused
+/// with their bans. The program's aya-log statements at or below `kernel_log_level` are
+/// compiled in live; the others cost a load and a branch.
+pub fn load_on_host(
     settings: &Settings,
+    host: &HostFacts,
     pin_dir: Option<&Path>,
     kernel_log_level: Level,
 ) -> Result<Ebpf> {
@@ -93,7 +103,7 @@ pub fn load_with_log_level(
     // A persisted program's egress programs kept its flows current, and go on recording them
     // until replaced: adopting it, detection keeps its flow checks.
     let adopting = pin_dir.is_some_and(|dir| !Pins::persisted_links_in(dir).is_empty());
-    write_settings(&mut ebpf, settings, adopting)?;
+    write_settings(&mut ebpf, settings, host, adopting)?;
     xdp(&mut ebpf)?
         .load()
         .context("the kernel refused the scanguard XDP program")?;
@@ -142,13 +152,28 @@ pub fn second_handles(ebpf: &mut Ebpf, pin_dir: &Path) -> Result<(Xdp, SchedClas
     Ok((xdp_handle?, egress_handle?))
 }
 
-/// Stores `settings` in the program's maps, the config last: an adopted config was zeroed as
-/// the object loaded, and turns detection on only once the roles and allow-list beside it are
-/// in place. `flows_tracked` starts the checks that need the flows at once.
-fn write_settings(ebpf: &mut Ebpf, settings: &Settings, flows_tracked: bool) -> Result<()> {
+/// Stores new settings in a running program's maps (a config reload), keeping its flow checks
+/// as they are.
+pub fn store_settings(ebpf: &mut Ebpf, settings: &Settings, host: &HostFacts) -> Result<()> {
+    let flows_tracked = config_map(ebpf)?.get(&0, 0)?.flows_tracked != 0;
+    write_settings(ebpf, settings, host, flows_tracked)
+}
+
+/// Stores `settings` and `host` in the program's maps, the config last: an adopted config was
+/// zeroed as the object loaded, and turns detection on only once the roles and allow-list
+/// beside it are in place. `flows_tracked` starts the checks that need the flows at once.
+fn write_settings(
+    ebpf: &mut Ebpf,
+    settings: &Settings,
+    host: &HostFacts,
+    flows_tracked: bool,
+) -> Result<()> {
     let mut table: PortRoles = [0; _];
     for (&port, &roles) in &settings.port_roles() {
         table[usize::from(port)] = roles;
+    }
+    for &port in &host.served {
+        table[usize::from(port)] |= ROLE_SERVED;
     }
     port_roles_map(ebpf)?.set(0, table, 0)?;
 
@@ -157,7 +182,13 @@ fn write_settings(ebpf: &mut Ebpf, settings: &Settings, flows_tracked: bool) -> 
         .allow
         .iter()
         .map(|net| (allow_key(net), ALLOW_LISTED));
-    replace_allow(&mut allow, listed)?;
+    // An address the allow-list covers stays silently allowed, not reported as "would-ban".
+    let protected = host
+        .protected
+        .iter()
+        .filter(|address| !settings.allow.iter().any(|net| net.contains(*address)))
+        .map(|&address| (allow_key(&IpNet::from(address)), ALLOW_LOCKOUT));
+    replace_allow(&mut allow, listed.chain(protected))?;
 
     let mut filter = ban_filter(ebpf)?;
     mark_bans(ebpf, &mut filter)?;
@@ -189,19 +220,6 @@ pub fn ban_filter(ebpf: &Ebpf) -> Result<BanFilter> {
 fn mark_bans(ebpf: &mut Ebpf, filter: &mut BanFilter) -> Result<()> {
     let bans: HashMap<&mut MapData, AddrKey, Ban> = HashMap::try_from(map(ebpf, BANS_MAP)?)?;
     crate::bans::mark_every_ban(&bans, filter)
-}
-
-/// Adds lock-out protection for `addresses`: never banned, reported as "would have banned".
-/// An address also on the allow-list keeps its stronger entry.
-pub fn protect_from_lockout(ebpf: &mut Ebpf, addresses: &[std::net::IpAddr]) -> Result<()> {
-    let mut allow: LpmTrie<&mut MapData, AddrKey, u8> = LpmTrie::try_from(map(ebpf, ALLOW_MAP)?)?;
-    for address in addresses {
-        let key = allow_key(&IpNet::from(*address));
-        if allow.get(&key, 0).is_err() {
-            allow.insert(&key, ALLOW_LOCKOUT, 0)?;
-        }
-    }
-    Ok(())
 }
 
 /// Tells the program the egress program now records flows, so the checks that need them
@@ -239,17 +257,22 @@ fn map<'a>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut aya::maps::Map> {
         .with_context(|| format!("the embedded object has no {name} map"))
 }
 
-/// Makes `entries` the whole allow-list.
+/// Makes `entries` the whole allow-list. The new entries go in before the stale ones go, so
+/// a running program never sees an address that stays on the list missing from it.
 pub fn replace_allow<T: BorrowMut<MapData>>(
     allow: &mut LpmTrie<T, AddrKey, u8>,
     entries: impl IntoIterator<Item = (Key<AddrKey>, u8)>,
 ) -> Result<()> {
-    let stale: Vec<Key<AddrKey>> = allow.keys().collect::<Result<_, _>>()?;
-    for key in &stale {
-        allow.remove(key)?;
-    }
+    let old: Vec<Key<AddrKey>> = allow.keys().collect::<Result<_, _>>()?;
+    let mut kept = Vec::new();
     for (key, value) in entries {
         allow.insert(&key, value, 0)?;
+        kept.push((key.prefix_len(), key.data()));
+    }
+    for key in old {
+        if !kept.contains(&(key.prefix_len(), key.data())) {
+            allow.remove(&key)?;
+        }
     }
     Ok(())
 }

@@ -6,11 +6,11 @@ mod lab;
 use std::{net::IpAddr, thread, time::Duration};
 
 use lab::{
-    SCANGUARD, SERVICE, add_spare_interface, require_root, served_lab, xdp_attachment,
+    ConfigFile, SCANGUARD, SERVICE, add_spare_interface, require_root, served_lab, xdp_attachment,
     xdp_attachment_on,
 };
 use nix::sys::signal::Signal;
-use scanguard_lab::{Host, ScanLab};
+use scanguard_lab::{Host, ScanLab, wait_until};
 use scanguard_lab::{
     daemon::{Daemon, PinCleanup},
     traffic::{nmap_port_state, talk},
@@ -154,6 +154,59 @@ fn unban_forgives_so_the_next_ban_is_a_first_offence() {
     assert_eq!(scanned_repeat(), 0, "forgiven by unban ADDR");
     daemon.cli(&["unban", &format!("{attacker}/24")]);
     assert_eq!(scanned_repeat(), 0, "forgiven by unban NETWORK");
+}
+
+#[test]
+fn sighup_reloads_the_config_and_keeps_it_when_the_file_is_bad() {
+    let lab = served_lab();
+    let victim: IpAddr = lab.victim.ipv4.into();
+    let config = ConfigFile::new("reload", "[actions]\nnull-scan = \"log\"\n");
+    let interface = lab.victim.interface.as_str();
+    let mut daemon = Daemon::start_in(
+        SCANGUARD,
+        &lab.victim.netns,
+        &[interface, "--mode", "skb", "--config", &config.arg()],
+    );
+    nmap_port_state(&lab.attacker, "-sN", victim, CLOSED);
+    assert!(daemon.bans().is_empty(), "a logged probe banned");
+
+    // Each SIGHUP logs one of two lines.
+    let reloaded = |daemon: &Daemon, times: usize| {
+        wait_until(Duration::from_secs(5), Duration::from_millis(20), || {
+            let log = daemon.log();
+            log.matches("configuration reloaded").count()
+                + log.matches("configuration not reloaded").count()
+                >= times
+        })
+    };
+    config.rewrite("ban_seconds = 120\n[actions]\nnull-scan = \"ban\"\n");
+    daemon.signal(Signal::SIGHUP);
+    assert!(reloaded(&daemon, 1), "no reload: {}", daemon.log());
+    assert!(
+        daemon.log().contains("configuration reloaded"),
+        "{}",
+        daemon.log()
+    );
+    assert_eq!(daemon.cli_json(&["status"])["ban_seconds"], 120);
+    nmap_port_state(&lab.attacker, "-sN", victim, CLOSED);
+    assert_eq!(
+        daemon.bans(),
+        vec![(lab.attacker.ipv4.to_string(), "null-scan".to_string())]
+    );
+
+    // A file that does not load leaves the settings in force, and the daemon running.
+    config.rewrite("ban_seconds = \"a while\"\n");
+    daemon.signal(Signal::SIGHUP);
+    assert!(reloaded(&daemon, 2), "no reload: {}", daemon.log());
+    assert!(
+        daemon
+            .log()
+            .contains("configuration not reloaded, the one in force stays"),
+        "{}",
+        daemon.log()
+    );
+    assert!(daemon.is_running());
+    assert_eq!(daemon.cli_json(&["status"])["ban_seconds"], 120);
 }
 
 #[test]

@@ -5,7 +5,7 @@ use std::{
     collections::HashMap,
     ops::ControlFlow,
     sync::{
-        Arc,
+        Arc, PoisonError, RwLock,
         atomic::{AtomicU64, Ordering},
     },
 };
@@ -39,9 +39,8 @@ const BATCH: usize = 256;
 pub fn spawn(
     mut events: PerfEventArray<MapData>,
     lost: Arc<AtomicU64>,
-    port_names: PortNames,
+    port_names: Arc<RwLock<PortNames>>,
 ) -> Result<mpsc::Receiver<Detection>> {
-    let port_names = Arc::new(port_names);
     let (sender, receiver) = mpsc::channel(PAGES_PER_CPU);
     for (cpu, buffer) in open_per_cpu(&mut events, Some(PAGES_PER_CPU))? {
         // SAFETY: the buffer owns its perf fd for as long as the AsyncFd owns the buffer.
@@ -58,7 +57,11 @@ pub fn spawn(
                 let Ok(mut ready) = buffer.readable_mut().await else {
                     return;
                 };
-                let batch = read_batch(ready.get_inner_mut(), &mut names, &port_names, &lost);
+                let batch = {
+                    // A reload may change the names; the lock is held for one batch.
+                    let port_names = port_names.read().unwrap_or_else(PoisonError::into_inner);
+                    read_batch(ready.get_inner_mut(), &mut names, &port_names, &lost)
+                };
                 // A buffer left with events stays ready: the next wait returns at once.
                 if !ready.get_inner().readable() {
                     ready.clear_ready();

@@ -22,7 +22,7 @@ use aya::{
 use scanguard::{
     ban_filter,
     events::reader::{self, decode},
-    program,
+    program::{self, HostFacts},
     settings::Settings,
 };
 use scanguard_common::{
@@ -96,6 +96,7 @@ const TC_ACT_OK: u32 = 0;
 
 pub struct Scanguard {
     ebpf: Ebpf,
+    settings: Settings,
 }
 
 impl Scanguard {
@@ -107,7 +108,10 @@ impl Scanguard {
         );
         let ebpf = program::load(settings, None)
             .unwrap_or_else(|error| panic!("loading scanguard with {settings:?}: {error:#}"));
-        Scanguard { ebpf }
+        Scanguard {
+            ebpf,
+            settings: settings.clone(),
+        }
     }
 
     /// Opens the program's perf buffers on every CPU, as the daemon does.
@@ -136,9 +140,14 @@ impl Scanguard {
         program::start_flow_checks(&mut self.ebpf).expect("turning on the flow checks");
     }
 
-    /// Adds lock-out protection for `addresses`, as the daemon does for the host's own.
+    /// Adds lock-out protection for `addresses`, as the daemon does for the host's own: its
+    /// settings stored again with them, as a reload does.
     pub fn protect_from_lockout(&mut self, addresses: &[IpAddr]) {
-        program::protect_from_lockout(&mut self.ebpf, addresses).expect("lock-out entries");
+        let host = HostFacts {
+            protected: addresses.to_vec(),
+            ..HostFacts::default()
+        };
+        program::store_settings(&mut self.ebpf, &self.settings, &host).expect("lock-out entries");
     }
 
     /// Clears the segments the config settles, so the program judges every one in full.

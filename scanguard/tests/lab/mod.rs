@@ -79,6 +79,11 @@ impl ConfigFile {
     pub fn arg(&self) -> String {
         self.0.display().to_string()
     }
+
+    /// Replaces the file's text, for a reload to read.
+    pub fn rewrite(&self, text: &str) {
+        std::fs::write(&self.0, text).expect("rewrite config");
+    }
 }
 
 impl Drop for ConfigFile {

@@ -1,9 +1,13 @@
 //! `scanguard attach`: the foreground daemon.
 
+mod host;
+mod reload;
+mod settings;
+
 use std::{
     path::Path,
     sync::{
-        Arc,
+        Arc, RwLock,
         atomic::{AtomicU64, Ordering},
     },
     time::Duration,
@@ -21,21 +25,20 @@ use tokio::{
     sync::mpsc,
 };
 
+use self::{host::host_facts, reload::reload, settings::settings};
 use crate::{
     attaching::{self, AttachOptions},
     bans, bpffs,
     cli::{AttachArgs, Cli, LogLevel},
-    config_file,
     daemon_status::{DaemonLock, DaemonStatus},
-    events::{self, Detection, fanout::Fanout, output::Output},
+    events::{self, Detection, PortNames, fanout::Fanout, output::Output},
     flows,
     follow::Follower,
-    lockout, metrics,
-    paths::DEFAULT_CONFIG_FILE,
+    metrics,
     persisted::Persisted,
     pinned_layout,
     pins::Pins,
-    privileges, program, served,
+    privileges, program,
     settings::Settings,
     sockets,
     targets::{self, Targets},
@@ -99,21 +102,12 @@ async fn run(
         },
         pin_dir: &cli.pin_dir,
     };
-    let mut ebpf =
-        program::load_with_log_level(settings, Some(&cli.pin_dir), cli.log_level.kernel())?;
-    if settings.lockout_protection {
-        let protected = lockout::protected_addresses();
-        program::protect_from_lockout(&mut ebpf, &protected)?;
-        info!(
-            "lock-out protection: never banning {} addresses of this host, its gateways and SSH client",
-            protected.len()
-        );
-    }
     let sockets = sockets::read();
+    let host = host_facts(settings, &sockets);
+    let mut ebpf =
+        program::load_on_host(settings, &host, Some(&cli.pin_dir), cli.log_level.kernel())?;
     let seeded = flows::seed(&mut ebpf, &sockets)?;
     info!("{seeded} existing connections recorded as flows");
-    let served = served::mark(&mut ebpf, &sockets)?;
-    info!("ports with a local service, not counted toward sweeps: {served:?}");
     if cli.log_level >= LogLevel::Debug {
         forward_kernel_log(&mut ebpf)?;
     }
@@ -121,10 +115,11 @@ async fn run(
         .take_map(EVENTS_MAP)
         .context("the embedded object has no event map")?;
     let lost = Arc::new(AtomicU64::new(0));
+    let port_names = Arc::new(RwLock::new(settings.trap_ports.clone()));
     let detections = events::reader::spawn(
         PerfEventArray::try_from(perf)?,
         Arc::clone(&lost),
-        settings.trap_ports.clone(),
+        Arc::clone(&port_names),
     )?;
     if let Some(endpoint) = metrics {
         endpoint.spawn(cli.pin_dir.clone(), Arc::clone(&lost));
@@ -169,7 +164,12 @@ async fn run(
     };
     lock.publish(&status)?;
     let _following = follower.map(|follower| follower.spawn(lock.status_file()));
-    enforce(&mut ebpf, settings, detections, sinks, |lost| {
+    let configured = Configured {
+        args,
+        settings: settings.clone(),
+        port_names,
+    };
+    enforce(&mut ebpf, configured, detections, sinks, |lost| {
         lock.update(|status| status.events_lost = lost)
     })
     .await?;
@@ -256,11 +256,20 @@ struct Sinks {
     lost: Arc<AtomicU64>,
 }
 
-/// Writes detections and sweeps expired bans until SIGINT or SIGTERM. `publish_lost` tells
-/// other processes (`stats`) how many events were lost, when that changes.
+/// What a reload (SIGHUP) reads and changes: the settings in force and the port names the
+/// event reader prints.
+struct Configured<'a> {
+    args: &'a AttachArgs,
+    settings: Settings,
+    port_names: Arc<RwLock<PortNames>>,
+}
+
+/// Writes detections, sweeps expired bans and reloads the configuration on SIGHUP, until
+/// SIGINT or SIGTERM. `publish_lost` tells other processes (`stats`) how many events were
+/// lost, when that changes.
 async fn enforce(
     ebpf: &mut Ebpf,
-    settings: &Settings,
+    mut configured: Configured<'_>,
     mut detections: mpsc::Receiver<Detection>,
     mut sinks: Sinks,
     mut publish_lost: impl FnMut(u64) -> Result<()>,
@@ -268,22 +277,29 @@ async fn enforce(
     let mut published_lost = 0;
     let mut interrupt = signal(SignalKind::interrupt())?;
     let mut terminate = signal(SignalKind::terminate())?;
+    let mut hangup = signal(SignalKind::hangup())?;
     let mut sweep = tokio::time::interval(SWEEP_INTERVAL);
     let mut filter = program::ban_filter(ebpf)?;
-    let mut ban_map: bans::BanMap<_> = HashMap::try_from(
-        ebpf.map_mut(BANS_MAP)
-            .context("the embedded object has no ban map")?,
-    )?;
     loop {
         tokio::select! {
             _ = interrupt.recv() => return Ok(()),
             _ = terminate.recv() => return Ok(()),
+            _ = hangup.recv() => reload(
+                ebpf,
+                configured.args,
+                &mut configured.settings,
+                &configured.port_names,
+            ),
             Some(detection) = detections.recv() => {
                 sinks.output.write(&detection);
                 sinks.fanout.publish(&detection);
             }
             _ = sweep.tick() => {
-                bans::sweep(&mut ban_map, &mut filter, settings.ban_mode)?;
+                let mut ban_map: bans::BanMap<_> = HashMap::try_from(
+                    ebpf.map_mut(BANS_MAP)
+                        .context("the embedded object has no ban map")?,
+                )?;
+                bans::sweep(&mut ban_map, &mut filter, configured.settings.ban_mode)?;
                 let lost = sinks.lost.load(Ordering::Relaxed);
                 if lost != published_lost {
                     publish_lost(lost)?;
@@ -292,33 +308,4 @@ async fn enforce(
             }
         }
     }
-}
-
-/// The config file (explicit, or the default one if present) with the command line on top.
-fn settings(args: &AttachArgs) -> Result<Settings> {
-    let default_file = Path::new(DEFAULT_CONFIG_FILE);
-    let mut settings = match &args.config {
-        Some(path) => config_file::load(path)?,
-        None if default_file.exists() => config_file::load(default_file)?,
-        None => Settings::default(),
-    };
-    if let Some(seconds) = args.ban_seconds {
-        if seconds == 0 {
-            bail!("--ban-seconds must be at least 1");
-        }
-        settings.ban_seconds = seconds;
-    }
-    if let Some(mode) = &args.ban_mode {
-        settings.ban_mode = config_file::parse_ban_mode(mode)
-            .map_err(|problem| anyhow::anyhow!("--ban-mode: {problem}"))?;
-    }
-    if let Some(capacity) = args.capacity {
-        settings.capacity = config_file::check_capacity("--capacity", capacity)?;
-    }
-    for net in &args.allow {
-        settings.allow.push(
-            config_file::parse_net(net).map_err(|problem| anyhow::anyhow!("--allow: {problem}"))?,
-        );
-    }
-    Ok(settings)
 }
