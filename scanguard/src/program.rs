@@ -58,7 +58,7 @@ pub fn object_map(pin: &str) -> &str {
 }
 
 /// What the daemon finds on this host that adds to the settings.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct HostFacts {
     /// Ports local services listen on: their clients do not count toward port sweeps.
     pub served: BTreeSet<u16>,
@@ -103,6 +103,8 @@ pub fn load_on_host(
     // A persisted program's egress programs kept its flows current, and go on recording them
     // until replaced: adopting it, detection keeps its flow checks.
     let adopting = pin_dir.is_some_and(|dir| !Pins::persisted_links_in(dir).is_empty());
+    // Adopted bans go into the new, empty filter before the config turns the filter on.
+    mark_bans(&mut ebpf)?;
     write_settings(&mut ebpf, settings, host, adopting)?;
     xdp(&mut ebpf)?
         .load()
@@ -190,8 +192,7 @@ fn write_settings(
         .map(|&address| (allow_key(&IpNet::from(address)), ALLOW_LOCKOUT));
     replace_allow(&mut allow, listed.chain(protected))?;
 
-    let mut filter = ban_filter(ebpf)?;
-    mark_bans(ebpf, &mut filter)?;
+    let filter = ban_filter(ebpf)?;
     store_config(
         ebpf,
         Config {
@@ -217,9 +218,10 @@ pub fn ban_filter(ebpf: &Ebpf) -> Result<BanFilter> {
 
 /// Marks every ban in the ban map: bans adopted from pins must stay enforced whatever filter
 /// they were marked in before.
-fn mark_bans(ebpf: &mut Ebpf, filter: &mut BanFilter) -> Result<()> {
+fn mark_bans(ebpf: &mut Ebpf) -> Result<()> {
+    let mut filter = ban_filter(ebpf)?;
     let bans: HashMap<&mut MapData, AddrKey, Ban> = HashMap::try_from(map(ebpf, BANS_MAP)?)?;
-    crate::bans::mark_every_ban(&bans, filter)
+    crate::bans::mark_every_ban(&bans, &mut filter)
 }
 
 /// Tells the program the egress program now records flows, so the checks that need them

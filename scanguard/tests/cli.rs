@@ -5,15 +5,18 @@ mod lab;
 
 use std::{net::IpAddr, thread, time::Duration};
 
+use ipnet::IpNet;
 use lab::{
     ConfigFile, SCANGUARD, SERVICE, add_spare_interface, require_root, served_lab, xdp_attachment,
     xdp_attachment_on,
 };
 use nix::sys::signal::Signal;
+use scanguard::{pins::Pins, program::allow_key};
+use scanguard_common::{allow::ALLOW_LOCKOUT, ports::ROLE_SERVED};
 use scanguard_lab::{Host, ScanLab, wait_until};
 use scanguard_lab::{
     daemon::{Daemon, PinCleanup},
-    traffic::{nmap_port_state, talk},
+    traffic::{nmap_port_state, serve, talk},
 };
 
 const CLOSED: u16 = 81;
@@ -207,6 +210,48 @@ fn sighup_reloads_the_config_and_keeps_it_when_the_file_is_bad() {
     );
     assert!(daemon.is_running());
     assert_eq!(daemon.cli_json(&["status"])["ban_seconds"], 120);
+}
+
+#[test]
+fn the_daemon_follows_new_services_and_addresses_of_its_host() {
+    let lab = served_lab();
+    let interface = lab.victim.interface.as_str();
+    let daemon = Daemon::start(SCANGUARD, &lab.victim, &[interface, "--mode", "skb"]);
+    let pins = Pins::open(&daemon.pin_dir).expect("the daemon's pins");
+    let new_port: u16 = 8080;
+    // In the lab's private range, on the victim's own interface.
+    let new_address: IpAddr = "10.77.0.99".parse().expect("an address");
+    let served = || {
+        pins.port_roles().expect("roles").get(&0, 0).expect("roles")[usize::from(new_port)]
+            & ROLE_SERVED
+            != 0
+    };
+    let protected = || {
+        pins.allow()
+            .expect("allow-list")
+            .get(&allow_key(&IpNet::from(new_address)), 0)
+            .ok()
+            == Some(ALLOW_LOCKOUT)
+    };
+    assert!(!served() && !protected());
+
+    serve(&lab.victim, new_port);
+    let added = lab
+        .victim
+        .command("ip")
+        .args(["address", "add", "10.77.0.99/32", "dev", interface])
+        .status()
+        .expect("run ip");
+    assert!(added.success());
+    // The daemon looks at its host at each ban sweep, every five seconds.
+    assert!(
+        wait_until(Duration::from_secs(12), Duration::from_millis(100), || {
+            served() && protected()
+        }),
+        "served {}, protected {}",
+        served(),
+        protected()
+    );
 }
 
 #[test]

@@ -4,15 +4,19 @@ use log::info;
 
 use crate::{lockout, program::HostFacts, served, settings::Settings, sockets::Socket};
 
-/// What this host adds to `settings`, read now: at attach, and again at each reload.
+/// What this host adds to `settings` now: the ports its services listen on, and with lock-out
+/// protection its addresses, gateways and SSH client.
 pub fn host_facts(settings: &Settings, sockets: &[Socket]) -> HostFacts {
-    let host = HostFacts {
+    HostFacts {
         served: served::ports(sockets),
         protected: match settings.lockout_protection {
             true => lockout::protected_addresses(),
             false => Vec::new(),
         },
-    };
+    }
+}
+
+pub fn log_host_facts(host: &HostFacts, settings: &Settings) {
     if settings.lockout_protection {
         info!(
             "lock-out protection: never banning {} addresses of this host, its gateways and SSH client",
@@ -23,5 +27,4 @@ pub fn host_facts(settings: &Settings, sockets: &[Socket]) -> HostFacts {
         "ports with a local service, not counted toward sweeps: {:?}",
         host.served
     );
-    host
 }

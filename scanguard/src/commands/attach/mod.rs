@@ -25,13 +25,17 @@ use tokio::{
     sync::mpsc,
 };
 
-use self::{host::host_facts, reload::reload, settings::settings};
+use self::{
+    host::{host_facts, log_host_facts},
+    reload::Configured,
+    settings::settings,
+};
 use crate::{
     attaching::{self, AttachOptions},
     bans, bpffs,
     cli::{AttachArgs, Cli, LogLevel},
     daemon_status::{DaemonLock, DaemonStatus},
-    events::{self, Detection, PortNames, fanout::Fanout, output::Output},
+    events::{self, Detection, fanout::Fanout, output::Output},
     flows,
     follow::Follower,
     metrics,
@@ -106,6 +110,7 @@ async fn run(
     let host = host_facts(settings, &sockets);
     let mut ebpf =
         program::load_on_host(settings, &host, Some(&cli.pin_dir), cli.log_level.kernel())?;
+    log_host_facts(&host, settings);
     let seeded = flows::seed(&mut ebpf, &sockets)?;
     info!("{seeded} existing connections recorded as flows");
     if cli.log_level >= LogLevel::Debug {
@@ -167,6 +172,7 @@ async fn run(
     let configured = Configured {
         args,
         settings: settings.clone(),
+        host,
         port_names,
     };
     enforce(&mut ebpf, configured, detections, sinks, |lost| {
@@ -256,16 +262,8 @@ struct Sinks {
     lost: Arc<AtomicU64>,
 }
 
-/// What a reload (SIGHUP) reads and changes: the settings in force and the port names the
-/// event reader prints.
-struct Configured<'a> {
-    args: &'a AttachArgs,
-    settings: Settings,
-    port_names: Arc<RwLock<PortNames>>,
-}
-
-/// Writes detections, sweeps expired bans and reloads the configuration on SIGHUP, until
-/// SIGINT or SIGTERM. `publish_lost` tells other processes (`stats`) how many events were
+/// Writes detections, sweeps expired bans and keeps the settings current (see `reload`),
+/// until SIGINT or SIGTERM. `publish_lost` tells other processes (`stats`) how many events were
 /// lost, when that changes.
 async fn enforce(
     ebpf: &mut Ebpf,
@@ -284,12 +282,7 @@ async fn enforce(
         tokio::select! {
             _ = interrupt.recv() => return Ok(()),
             _ = terminate.recv() => return Ok(()),
-            _ = hangup.recv() => reload(
-                ebpf,
-                configured.args,
-                &mut configured.settings,
-                &configured.port_names,
-            ),
+            _ = hangup.recv() => configured.reload(ebpf),
             Some(detection) = detections.recv() => {
                 sinks.output.write(&detection);
                 sinks.fanout.publish(&detection);
@@ -300,6 +293,7 @@ async fn enforce(
                         .context("the embedded object has no ban map")?,
                 )?;
                 bans::sweep(&mut ban_map, &mut filter, configured.settings.ban_mode)?;
+                configured.follow_host(ebpf)?;
                 let lost = sinks.lost.load(Ordering::Relaxed);
                 if lost != published_lost {
                     publish_lost(lost)?;

@@ -1,42 +1,81 @@
-//! SIGHUP: the daemon reads its configuration again and stores it in the running program, as
-//! `fail2ban-client reload` does. Bans, flows and attachments stay; so do the map sizes, which
-//! are fixed when the program loads.
+//! The settings of a running daemon, kept current: SIGHUP reads the configuration again, as
+//! `fail2ban-client reload` does, and each sweep looks at the host again, so a laptop that
+//! joins another network protects its new gateway and addresses from lock-out, and a service
+//! started later is not counted toward sweeps. Bans, flows and attachments stay; so do the map
+//! sizes, which are fixed when the program loads.
 
-use std::sync::{PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use anyhow::Result;
 use aya::Ebpf;
-use log::{info, warn};
+use log::{debug, info, warn};
 
-use super::{host::host_facts, settings::settings};
-use crate::{cli::AttachArgs, events::PortNames, program, settings::Settings, sockets};
+use super::{
+    host::{host_facts, log_host_facts},
+    settings::settings,
+};
+use crate::{
+    cli::AttachArgs,
+    events::PortNames,
+    program::{self, HostFacts},
+    settings::Settings,
+    sockets,
+};
 
-/// Stores the settings the config file and `args` give now in place of `running`; a file
-/// that does not load leaves `running` in force.
-pub fn reload(
-    ebpf: &mut Ebpf,
-    args: &AttachArgs,
-    running: &mut Settings,
-    port_names: &RwLock<PortNames>,
-) {
-    match store(ebpf, args, running) {
-        Ok(settings) => {
-            *port_names.write().unwrap_or_else(PoisonError::into_inner) =
-                settings.trap_ports.clone();
-            *running = settings;
-            info!("configuration reloaded");
-        }
-        Err(error) => warn!("configuration not reloaded, the one in force stays: {error:#}"),
-    }
+pub struct Configured<'a> {
+    pub args: &'a AttachArgs,
+    pub settings: Settings,
+    /// As last stored in the program.
+    pub host: HostFacts,
+    /// The trap ports' names, which the event reader prints.
+    pub port_names: Arc<RwLock<PortNames>>,
 }
 
-fn store(ebpf: &mut Ebpf, args: &AttachArgs, running: &Settings) -> Result<Settings> {
-    let mut settings = settings(args)?;
-    if (settings.capacity, settings.flow_capacity) != (running.capacity, running.flow_capacity) {
-        warn!("new map capacities take effect at the next attach, not at a reload");
-        settings.capacity = running.capacity;
-        settings.flow_capacity = running.flow_capacity;
+impl Configured<'_> {
+    /// Stores the settings the config file and the command line give now; a file that does
+    /// not load leaves the settings in force.
+    pub fn reload(&mut self, ebpf: &mut Ebpf) {
+        match self.store_reloaded(ebpf) {
+            Ok(()) => info!("configuration reloaded"),
+            Err(error) => warn!("configuration not reloaded, the one in force stays: {error:#}"),
+        }
     }
-    program::store_settings(ebpf, &settings, &host_facts(&settings, &sockets::read()))?;
-    Ok(settings)
+
+    fn store_reloaded(&mut self, ebpf: &mut Ebpf) -> Result<()> {
+        let mut settings = settings(self.args)?;
+        let sizes = |settings: &Settings| (settings.capacity, settings.flow_capacity);
+        if sizes(&settings) != sizes(&self.settings) {
+            warn!("new map capacities take effect at the next attach, not at a reload");
+            settings.capacity = self.settings.capacity;
+            settings.flow_capacity = self.settings.flow_capacity;
+        }
+        let host = host_facts(&settings, &sockets::read());
+        program::store_settings(ebpf, &settings, &host)?;
+        log_host_facts(&host, &settings);
+        *self
+            .port_names
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = settings.trap_ports.clone();
+        self.settings = settings;
+        self.host = host;
+        Ok(())
+    }
+
+    /// Stores the settings again if what the host adds to them changed.
+    pub fn follow_host(&mut self, ebpf: &mut Ebpf) -> Result<()> {
+        let host = host_facts(&self.settings, &sockets::read());
+        if host == self.host {
+            return Ok(());
+        }
+        program::store_settings(ebpf, &self.settings, &host)?;
+        // Lock-out protection follows a new network at once; services come and go often.
+        if host.protected != self.host.protected {
+            info!("this host's addresses or gateways changed");
+            log_host_facts(&host, &self.settings);
+        } else {
+            debug!("ports with a local service now: {:?}", host.served);
+        }
+        self.host = host;
+        Ok(())
+    }
 }
