@@ -60,6 +60,8 @@ impl LogLevel {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Attach to interfaces and enforce until SIGINT/SIGTERM (foreground daemon).
+    ///
+    /// SIGHUP reloads the configuration file; bans, flows and attachments stay.
     Attach(AttachArgs),
     /// List banned sources, most recent first.
     Bans(JsonArg),
