@@ -22,6 +22,7 @@ use crate::{
     sockets,
 };
 
+/// The settings in force in a running daemon, and what they were built from.
 pub struct Configured<'a> {
     pub args: &'a AttachArgs,
     pub settings: Settings,
