@@ -279,6 +279,17 @@ pub fn replace_allow<T: BorrowMut<MapData>>(
     Ok(())
 }
 
+/// The prefix of an allow-list trie key: the inverse of [`allow_key`].
+pub fn allow_net(key: &Key<AddrKey>) -> IpNet {
+    let address = key.data().address();
+    let prefix_len = match address {
+        IpAddr::V4(_) => key.prefix_len().saturating_sub(ipv4_mapped_prefix_len(0)),
+        IpAddr::V6(_) => key.prefix_len(),
+    };
+    IpNet::new(address, u8::try_from(prefix_len).unwrap_or(u8::MAX))
+        .unwrap_or_else(|_| IpNet::from(address))
+}
+
 /// The allow-list trie key of a prefix, IPv4 in the IPv4-mapped space.
 pub fn allow_key(net: &IpNet) -> Key<AddrKey> {
     match net.trunc() {
@@ -290,5 +301,24 @@ pub fn allow_key(net: &IpNet) -> Key<AddrKey> {
             u32::from(v6.prefix_len()),
             AddrKey::from_octets(v6.addr().octets()),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allow_keys_give_back_their_prefixes() {
+        for net in [
+            "192.0.2.0/24",
+            "10.0.0.7/32",
+            "0.0.0.0/0",
+            "2001:db8::/32",
+            "::1/128",
+        ] {
+            let net: IpNet = net.parse().unwrap();
+            assert_eq!(allow_net(&allow_key(&net)), net);
+        }
     }
 }

@@ -125,6 +125,15 @@ fn bans_unban_ban_stats_and_status_work_from_another_process() {
     );
     assert_eq!(status["interfaces"][0]["mode"], "skb");
     assert_eq!(status["ban_seconds"], 60);
+    assert_eq!(status["allow_listed"], serde_json::json!(["192.0.2.0/24"]));
+    assert_eq!(status["served_ports"], serde_json::json!([SERVICE]));
+    let own = format!("{}/32", lab.victim.ipv4);
+    assert!(
+        status["lockout_protected"]
+            .as_array()
+            .is_some_and(|protected| protected.contains(&own.as_str().into())),
+        "{status}"
+    );
 
     let pin_dir = daemon.pin_dir.clone();
     assert!(daemon.stop(Signal::SIGTERM).success());

@@ -2,7 +2,14 @@
 
 use anyhow::Result;
 use aya::maps::MapData;
-use scanguard_common::{action::Action, ban::BANS_MAP, kind::Kind};
+use ipnet::IpNet;
+use scanguard_common::{
+    action::Action,
+    allow::{ALLOW_LISTED, ALLOW_LOCKOUT},
+    ban::BANS_MAP,
+    kind::Kind,
+    ports::ROLE_SERVED,
+};
 use serde::Serialize;
 
 use crate::{
@@ -10,6 +17,7 @@ use crate::{
     daemon_status::{self, AttachedInterface, FollowedBridge},
     interfaces,
     pins::Pins,
+    program::allow_net,
 };
 
 #[derive(Serialize)]
@@ -22,6 +30,12 @@ struct Status {
     ban_seconds: u64,
     ban_mode: &'static str,
     actions: Vec<(&'static str, &'static str)>,
+    /// Never banned nor dropped (the configured `allow`).
+    allow_listed: Vec<IpNet>,
+    /// Never banned: this host's addresses, gateways and SSH client, as last looked up.
+    lockout_protected: Vec<IpNet>,
+    /// Ports a local service listens on, as last looked up: not counted toward sweeps.
+    served_ports: Vec<u16>,
     bans: usize,
     ban_capacity: u32,
 }
@@ -52,6 +66,9 @@ pub async fn execute(cli: &Cli, json: bool) -> Result<()> {
             .into_iter()
             .map(|kind| (kind.name(), config.action(kind).name()))
             .collect(),
+        allow_listed: allowed(&pins, ALLOW_LISTED)?,
+        lockout_protected: allowed(&pins, ALLOW_LOCKOUT)?,
+        served_ports: served_ports(&pins)?,
         bans: pins.bans()?.keys().count(),
         ban_capacity,
     };
@@ -61,6 +78,26 @@ pub async fn execute(cli: &Cli, json: bool) -> Result<()> {
         print_text(&status);
     }
     Ok(())
+}
+
+/// The allow-list's prefixes with `value` (`ALLOW_LISTED`, `ALLOW_LOCKOUT`).
+fn allowed(pins: &Pins, value: u8) -> Result<Vec<IpNet>> {
+    let mut nets = Vec::new();
+    for entry in pins.allow()?.iter() {
+        let (key, found) = entry?;
+        if found == value {
+            nets.push(allow_net(&key));
+        }
+    }
+    nets.sort();
+    Ok(nets)
+}
+
+fn served_ports(pins: &Pins) -> Result<Vec<u16>> {
+    let roles = pins.port_roles()?.get(&0, 0)?;
+    Ok((0..=u16::MAX)
+        .filter(|&port| roles[usize::from(port)] & ROLE_SERVED != 0)
+        .collect())
 }
 
 /// Interfaces of a persisted scanguard with no daemon, as netlink reports them now.
@@ -103,7 +140,17 @@ fn print_text(status: &Status) {
             println!("action: {kind} -> {action}");
         }
     }
+    print_list("allow-list", &status.allow_listed);
+    print_list("lock-out protected", &status.lockout_protected);
+    print_list("served ports", &status.served_ports);
     println!("bans: {} of {}", status.bans, status.ban_capacity);
+}
+
+fn print_list(name: &str, items: &[impl std::fmt::Display]) {
+    if !items.is_empty() {
+        let items: Vec<String> = items.iter().map(ToString::to_string).collect();
+        println!("{name}: {}", items.join(", "));
+    }
 }
 
 /// `br-1 (bridge, skb mode: generic fallback, the bridge driver has no native XDP)`,
