@@ -15,13 +15,16 @@ use scanguard::{
     clock::boot_ns,
     pins::Pins,
 };
-use scanguard_common::config::{BanMode, NANOS_PER_SECOND};
+use scanguard_common::{
+    ban::Ban,
+    config::{BanMode, NANOS_PER_SECOND},
+};
 use serde::Serialize;
 
 use crate::{
     attach::Attach,
     interrupt,
-    scale::{fill_with, manual_ban},
+    scale::fill_with,
     storm::{clock_ticks, cpu_ticks, status_kib},
     topology::FloodLink,
 };
@@ -65,9 +68,9 @@ pub fn run(link: &FloodLink, scanguard: &Path, capacity: u32) -> Result<FullMap>
     // Even sources were banned at boot for a nanosecond; odd ones for an hour from now.
     fill_with(bans.map().fd().as_fd(), &mut filter, 0..capacity, |n| {
         if n % 2 == 0 {
-            manual_ban(0, 1)
+            Ban::manual(0, 1)
         } else {
-            manual_ban(now, 3600 * NANOS_PER_SECOND)
+            Ban::manual(now, 3600 * NANOS_PER_SECOND)
         }
     })?;
     let (filled, ended) = count(&bans)?;

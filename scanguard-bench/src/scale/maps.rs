@@ -48,13 +48,8 @@ pub fn hash_map_data(map: &Map) -> Result<&MapData> {
 pub fn fill(ebpf: &mut Ebpf, range: std::ops::Range<u32>) -> Result<u64> {
     let map = hash_map_data(ebpf.map(BANS_MAP).context("no BANS map")?)?;
     let mut filter = scanguard::program::ban_filter(ebpf)?;
-    let ban = manual_ban(boot_ns(), 3600 * NANOS_PER_SECOND);
+    let ban = Ban::manual(boot_ns(), 3600 * NANOS_PER_SECOND);
     fill_with(map.fd().as_fd(), &mut filter, range, |_| ban)
-}
-
-/// A manual ban from `banned_at_ns` (boot clock) for `duration_ns`.
-pub fn manual_ban(banned_at_ns: u64, duration_ns: u64) -> Ban {
-    Ban::manual(banned_at_ns, duration_ns)
 }
 
 /// Bans the filler sources `range` in batches, source `n` with `ban(n)`, each marked in the

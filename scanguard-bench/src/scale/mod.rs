@@ -24,7 +24,7 @@ use scanguard_common::{
 use serde::Serialize;
 
 use maps::{BanMap, fill, hash_map_data, is_banned};
-pub use maps::{MapMemory, fill_with, manual_ban, open_maps};
+pub use maps::{MapMemory, fill_with, open_maps};
 
 use crate::{
     attach::{self, RemoveOnDrop},
