@@ -56,15 +56,10 @@ impl Persisted {
                 }
             }
         }
-        let allow = pins.allow()?;
-        let allow = allow
-            .iter()
-            .collect::<Result<_, _>>()
-            .context("cannot read the persisted allow-list")?;
         Ok(Some(Persisted {
             config: pins.config()?,
             port_roles: Box::new(pins.port_roles()?.get(&0, 0)?),
-            allow,
+            allow: pins.allow_entries()?,
             interfaces,
             links,
         }))

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
-use aya::maps::{Array, HashMap, LpmTrie, Map, MapData, PerCpuArray};
+use aya::maps::{Array, HashMap, LpmTrie, Map, MapData, PerCpuArray, lpm_trie::Key};
 use scanguard_common::{
     allow::ALLOW_MAP,
     ban::{AddrKey, BANS_MAP},
@@ -131,6 +131,14 @@ impl Pins {
     /// The allow-list: prefixes never banned nor dropped, or only never banned.
     pub fn allow(&self) -> Result<LpmTrie<MapData, AddrKey, u8>> {
         Ok(LpmTrie::try_from(self.map(ALLOW_MAP)?)?)
+    }
+
+    /// Every allow-list entry: its prefix and `ALLOW_LISTED` or `ALLOW_LOCKOUT`.
+    pub fn allow_entries(&self) -> Result<Vec<(Key<AddrKey>, u8)>> {
+        self.allow()?
+            .iter()
+            .collect::<Result<_, _>>()
+            .context("cannot read the pinned allow-list")
     }
 
     /// Interfaces with a pinned (persisted) XDP link in `dir`; none without pinned state.

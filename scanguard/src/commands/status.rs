@@ -1,12 +1,12 @@
 //! `scanguard status`: what is attached where, the configuration in force, map fill levels.
 
 use anyhow::Result;
-use aya::maps::MapData;
+use aya::maps::{MapData, lpm_trie::Key};
 use ipnet::IpNet;
 use scanguard_common::{
     action::Action,
     allow::{ALLOW_LISTED, ALLOW_LOCKOUT},
-    ban::BANS_MAP,
+    ban::{AddrKey, BANS_MAP},
     kind::Kind,
     ports::ROLE_SERVED,
 };
@@ -49,6 +49,7 @@ pub async fn execute(cli: &Cli, json: bool) -> Result<()> {
         None => persisted_interfaces(&persisted_links).await,
     };
     let config = pins.config()?;
+    let allow = pins.allow_entries()?;
     let ban_capacity = MapData::from_pin(pins.dir().join(BANS_MAP))?
         .info()?
         .max_entries();
@@ -66,8 +67,8 @@ pub async fn execute(cli: &Cli, json: bool) -> Result<()> {
             .into_iter()
             .map(|kind| (kind.name(), config.action(kind).name()))
             .collect(),
-        allow_listed: allowed(&pins, ALLOW_LISTED)?,
-        lockout_protected: allowed(&pins, ALLOW_LOCKOUT)?,
+        allow_listed: allowed(&allow, ALLOW_LISTED),
+        lockout_protected: allowed(&allow, ALLOW_LOCKOUT),
         served_ports: served_ports(&pins)?,
         bans: pins.bans()?.keys().count(),
         ban_capacity,
@@ -81,16 +82,14 @@ pub async fn execute(cli: &Cli, json: bool) -> Result<()> {
 }
 
 /// The allow-list's prefixes with `value` (`ALLOW_LISTED`, `ALLOW_LOCKOUT`).
-fn allowed(pins: &Pins, value: u8) -> Result<Vec<IpNet>> {
-    let mut nets = Vec::new();
-    for entry in pins.allow()?.iter() {
-        let (key, found) = entry?;
-        if found == value {
-            nets.push(allow_net(&key));
-        }
-    }
+fn allowed(allow: &[(Key<AddrKey>, u8)], value: u8) -> Vec<IpNet> {
+    let mut nets: Vec<IpNet> = allow
+        .iter()
+        .filter(|(_, found)| *found == value)
+        .map(|(key, _)| allow_net(key))
+        .collect();
     nets.sort();
-    Ok(nets)
+    nets
 }
 
 fn served_ports(pins: &Pins) -> Result<Vec<u16>> {
