@@ -1,5 +1,5 @@
 //! The ports local services listen on (TCP listeners and bound, unconnected UDP sockets of
-//! this network namespace, at attach and at each reload): their clients' connection requests
+//! this network namespace, at attach, at each reload and each sweep): their clients' connection requests
 //! and datagrams do not count toward port sweeps, and cost the program no sweep lookup.
 
 use std::collections::BTreeSet;

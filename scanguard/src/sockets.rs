@@ -1,9 +1,19 @@
-//! The kernel's TCP and UDP socket tables of this network namespace, read once at attach for
-//! the flow table (connected sockets) and the served ports (listening ones).
+//! The TCP and UDP sockets of this network namespace, asked of the kernel through sock_diag
+//! (netlink, as `ss` does): all of them once at attach, for the flow table and the served
+//! ports, and only the serving ones at each sweep, which the kernel finds without walking the
+//! connections a busy server has by the hundred thousand (as /proc/net/tcp would have it do).
 
 use std::net::SocketAddr;
 
-use procfs::net::TcpState;
+use anyhow::{Context as _, Result, bail};
+use netlink_packet_core::{
+    NLM_F_DUMP, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage, NetlinkPayload,
+};
+use netlink_packet_sock_diag::{
+    AF_INET, AF_INET6, SockDiagMessage, TCP_LISTEN,
+    inet::{ExtensionFlags, InetRequest, SocketId, StateFlags},
+};
+use netlink_sys::{Socket as Netlink, SocketAddr as NetlinkAddr, protocols::NETLINK_SOCK_DIAG};
 use scanguard_common::parse::{IPPROTO_TCP, IPPROTO_UDP};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,29 +40,103 @@ impl Socket {
     }
 }
 
-/// Every TCP and UDP socket, IPv4 and IPv6; a table that cannot be read counts as empty.
-pub fn read() -> Vec<Socket> {
-    let tcp = procfs::net::tcp()
-        .into_iter()
-        .chain(procfs::net::tcp6())
-        .flatten()
-        .map(|entry| Socket {
-            local: entry.local_address,
-            remote: entry.remote_address,
-            protocol: IPPROTO_TCP,
-            tcp_listening: entry.state == TcpState::Listen,
-        });
-    let udp = procfs::net::udp()
-        .into_iter()
-        .chain(procfs::net::udp6())
-        .flatten()
-        .map(|entry| Socket {
-            local: entry.local_address,
-            remote: entry.remote_address,
-            protocol: IPPROTO_UDP,
-            tcp_listening: false,
-        });
-    tcp.chain(udp).collect()
+/// Which sockets to ask for.
+#[derive(Clone, Copy, Debug)]
+pub enum Scope {
+    All,
+    /// Those that may serve: TCP listeners and unconnected UDP sockets.
+    Serving,
+}
+
+impl Scope {
+    /// An unconnected UDP socket is in the close state, a connected one established.
+    fn states(self, protocol: u8) -> StateFlags {
+        match (self, protocol) {
+            (Scope::All, _) => StateFlags::all(),
+            (Scope::Serving, IPPROTO_TCP) => StateFlags::LISTEN,
+            (Scope::Serving, _) => StateFlags::CLOSE,
+        }
+    }
+}
+
+/// The TCP and UDP sockets in `scope`, IPv4 and IPv6.
+pub fn read(scope: Scope) -> Result<Vec<Socket>> {
+    let mut netlink = Netlink::new(NETLINK_SOCK_DIAG).context("opening a sock_diag socket")?;
+    netlink.bind_auto()?;
+    netlink.connect(&NetlinkAddr::new(0, 0))?;
+    let mut sockets = Vec::new();
+    for protocol in [IPPROTO_TCP, IPPROTO_UDP] {
+        for family in [AF_INET, AF_INET6] {
+            dump(
+                &netlink,
+                family,
+                protocol,
+                scope.states(protocol),
+                &mut sockets,
+            )
+            .with_context(|| {
+                format!("reading this host's sockets through sock_diag (protocol {protocol})")
+            })?;
+        }
+    }
+    Ok(sockets)
+}
+
+/// Appends the sockets of one family and protocol in `states` to `sockets`.
+fn dump(
+    netlink: &Netlink,
+    family: u8,
+    protocol: u8,
+    states: StateFlags,
+    sockets: &mut Vec<Socket>,
+) -> Result<()> {
+    let mut header = NetlinkHeader::default();
+    header.flags = NLM_F_REQUEST | NLM_F_DUMP;
+    let request = InetRequest {
+        family,
+        protocol,
+        extensions: ExtensionFlags::empty(),
+        states,
+        socket_id: match family {
+            AF_INET => SocketId::new_v4(),
+            _ => SocketId::new_v6(),
+        },
+    };
+    let mut message = NetlinkMessage::new(header, SockDiagMessage::InetRequest(request).into());
+    message.finalize();
+    let mut request = vec![0; message.buffer_len()];
+    message.serialize(&mut request);
+    netlink.send(&request, 0)?;
+    // Big enough for the kernel's dump batches, which it sizes to a page or two.
+    let mut received = Vec::with_capacity(64 * 1024);
+    loop {
+        received.clear();
+        let size = netlink.recv(&mut received, 0)?;
+        let mut offset = 0;
+        while offset < size {
+            let reply = NetlinkMessage::<SockDiagMessage>::deserialize(&received[offset..size])?;
+            match reply.payload {
+                NetlinkPayload::InnerMessage(SockDiagMessage::InetResponse(response)) => {
+                    let id = &response.header.socket_id;
+                    sockets.push(Socket {
+                        local: SocketAddr::new(id.source_address, id.source_port),
+                        remote: SocketAddr::new(id.destination_address, id.destination_port),
+                        protocol,
+                        tcp_listening: protocol == IPPROTO_TCP
+                            && response.header.state == TCP_LISTEN,
+                    });
+                }
+                NetlinkPayload::Done(_) => return Ok(()),
+                NetlinkPayload::Error(error) => return Err(error.to_io().into()),
+                _ => {}
+            }
+            let length = reply.header.length as usize;
+            if length == 0 {
+                bail!("a sock_diag reply of length 0");
+            }
+            offset += length;
+        }
+    }
 }
 
 #[cfg(test)]

@@ -44,7 +44,7 @@ use crate::{
     pins::Pins,
     privileges, program,
     settings::Settings,
-    sockets,
+    sockets::{self, Scope},
     targets::{self, Targets},
 };
 
@@ -106,7 +106,7 @@ async fn run(
         },
         pin_dir: &cli.pin_dir,
     };
-    let sockets = sockets::read();
+    let sockets = sockets::read(Scope::All)?;
     let host = host_facts(settings, &sockets);
     let mut ebpf =
         program::load_on_host(settings, &host, Some(&cli.pin_dir), cli.log_level.kernel())?;

@@ -19,7 +19,7 @@ use crate::{
     events::PortNames,
     program::{self, HostFacts},
     settings::Settings,
-    sockets,
+    sockets::{self, Scope},
 };
 
 /// The settings in force in a running daemon, and what they were built from.
@@ -50,7 +50,7 @@ impl Configured<'_> {
             settings.capacity = self.settings.capacity;
             settings.flow_capacity = self.settings.flow_capacity;
         }
-        let host = host_facts(&settings, &sockets::read());
+        let host = host_facts(&settings, &sockets::read(Scope::Serving)?);
         program::store_settings(ebpf, &settings, &host)?;
         log_host_facts(&host, &settings);
         *self
@@ -62,9 +62,17 @@ impl Configured<'_> {
         Ok(())
     }
 
-    /// Stores the settings again if what the host adds to them changed.
+    /// Stores the settings again if what the host adds to them changed. Sockets that cannot be
+    /// read leave the settings as they are.
     pub fn follow_host(&mut self, ebpf: &mut Ebpf) -> Result<()> {
-        let host = host_facts(&self.settings, &sockets::read());
+        let sockets = match sockets::read(Scope::Serving) {
+            Ok(sockets) => sockets,
+            Err(error) => {
+                warn!("not following this host's services this time: {error:#}");
+                return Ok(());
+            }
+        };
+        let host = host_facts(&self.settings, &sockets);
         if host == self.host {
             return Ok(());
         }

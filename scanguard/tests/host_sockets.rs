@@ -1,0 +1,110 @@
+//! The host's sockets as sock_diag reports them, read in a network namespace of the test's own
+//! (its loopback only): every socket in `Scope::All`, only the serving ones in
+//! `Scope::Serving`. Needs root.
+
+mod lab;
+
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+
+use aya::test_helpers::NetNsGuard;
+use lab::require_root;
+use scanguard::sockets::{self, Scope, Socket};
+use scanguard_common::parse::{IPPROTO_TCP, IPPROTO_UDP};
+
+/// One socket of each kind on `loopback`, and what each should read as.
+struct Sockets {
+    _open: (TcpListener, TcpStream, TcpStream, UdpSocket, UdpSocket),
+    listener: Socket,
+    client: Socket,
+    accepted: Socket,
+    unconnected: Socket,
+    connected: Socket,
+}
+
+fn open(loopback: &str) -> Sockets {
+    let any = SocketAddr::new(loopback.parse().unwrap(), 0);
+    let listener = TcpListener::bind(any).unwrap();
+    let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (accepted, _) = listener.accept().unwrap();
+    let unconnected = UdpSocket::bind(any).unwrap();
+    let connected = UdpSocket::bind(any).unwrap();
+    connected
+        .connect(unconnected.local_addr().unwrap())
+        .unwrap();
+    let socket = |local, remote, protocol, tcp_listening| Socket {
+        local,
+        remote,
+        protocol,
+        tcp_listening,
+    };
+    // As the kernel reports the peer of a socket without one.
+    let unspecified = match any.is_ipv4() {
+        true => "0.0.0.0:0",
+        false => "[::]:0",
+    };
+    let unspecified: SocketAddr = unspecified.parse().unwrap();
+    Sockets {
+        listener: socket(
+            listener.local_addr().unwrap(),
+            unspecified,
+            IPPROTO_TCP,
+            true,
+        ),
+        client: socket(
+            client.local_addr().unwrap(),
+            client.peer_addr().unwrap(),
+            IPPROTO_TCP,
+            false,
+        ),
+        accepted: socket(
+            accepted.local_addr().unwrap(),
+            accepted.peer_addr().unwrap(),
+            IPPROTO_TCP,
+            false,
+        ),
+        unconnected: socket(
+            unconnected.local_addr().unwrap(),
+            unspecified,
+            IPPROTO_UDP,
+            false,
+        ),
+        connected: socket(
+            connected.local_addr().unwrap(),
+            connected.peer_addr().unwrap(),
+            IPPROTO_UDP,
+            false,
+        ),
+        _open: (listener, client, accepted, unconnected, connected),
+    }
+}
+
+#[test]
+fn sock_diag_reads_every_socket_and_the_serving_ones_alone() {
+    require_root();
+    let _netns = NetNsGuard::new().expect("a network namespace of the test's own");
+    for loopback in ["127.0.0.1", "::1"] {
+        let open = open(loopback);
+        let (listener, unconnected) = (open.listener, open.unconnected);
+        let all = sockets::read(Scope::All).unwrap();
+        for expected in [
+            listener,
+            open.client,
+            open.accepted,
+            unconnected,
+            open.connected,
+        ] {
+            assert!(all.contains(&expected), "{expected:?} missing from {all:?}");
+        }
+
+        let serving = sockets::read(Scope::Serving).unwrap();
+        assert!(serving.contains(&listener), "{serving:?}");
+        assert!(serving.contains(&unconnected), "{serving:?}");
+        for connected in [open.client, open.accepted, open.connected] {
+            assert!(
+                !serving.contains(&connected),
+                "{connected:?} read as serving"
+            );
+        }
+        assert!(serving.iter().all(Socket::serves), "{serving:?}");
+    }
+}
