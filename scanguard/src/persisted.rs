@@ -76,7 +76,7 @@ impl Persisted {
         }
         pins.config_array()?.set(0, self.config, 0)?;
         pins.port_roles()?.set(0, *self.port_roles, 0)?;
-        program::replace_allow(&mut pins.allow()?, self.allow.iter().copied())?;
+        program::replace_allow(&mut pins.allow()?, &self.allow)?;
         for (pin, program) in &self.links {
             let link = bpf_sys::open_pinned(pin)?;
             bpf_sys::link_update(link.as_fd(), program.as_fd())

@@ -12,7 +12,7 @@ use aya_log::Level;
 use aya_obj::programs::XdpAttachType;
 use ipnet::IpNet;
 use scanguard_common::{
-    allow::{ALLOW_LISTED, ALLOW_LOCKOUT, ALLOW_MAP, ipv4_mapped_prefix_len},
+    allow::{ALLOW_CAPACITY, ALLOW_LISTED, ALLOW_LOCKOUT, ALLOW_MAP, ipv4_mapped_prefix_len},
     ban::{AddrKey, BANS_MAP, Ban},
     ban_filter::{BAN_EPOCH_MAP, BAN_EPOCH_SECTION, BAN_FILTER_MAP, VERDICTS_MAP, filter_lines},
     config::{CONFIG_MAP, CONFIG_SECTION, Config},
@@ -170,6 +170,7 @@ fn write_settings(
     host: &HostFacts,
     flows_tracked: bool,
 ) -> Result<()> {
+    let allow_entries = allow_entries(settings, host)?;
     let mut table: PortRoles = [0; _];
     for (&port, &roles) in &settings.port_roles() {
         table[usize::from(port)] = roles;
@@ -180,17 +181,7 @@ fn write_settings(
     port_roles_map(ebpf)?.set(0, table, 0)?;
 
     let mut allow: LpmTrie<&mut MapData, AddrKey, u8> = LpmTrie::try_from(map(ebpf, ALLOW_MAP)?)?;
-    let listed = settings
-        .allow
-        .iter()
-        .map(|net| (allow_key(net), ALLOW_LISTED));
-    // An address the allow-list covers stays silently allowed, not reported as "would-ban".
-    let protected = host
-        .protected
-        .iter()
-        .filter(|address| !settings.allow.iter().any(|net| net.contains(*address)))
-        .map(|&address| (allow_key(&IpNet::from(address)), ALLOW_LOCKOUT));
-    replace_allow(&mut allow, listed.chain(protected))?;
+    replace_allow(&mut allow, &allow_entries)?;
 
     let filter = ban_filter(ebpf)?;
     store_config(
@@ -259,22 +250,64 @@ fn map<'a>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut aya::maps::Map> {
         .with_context(|| format!("the embedded object has no {name} map"))
 }
 
+/// The allow-list trie's entries: the allow-list, and this host's lock-out protected addresses
+/// it does not cover. Refused before anything is written when they do not fit the trie.
+fn allow_entries(settings: &Settings, host: &HostFacts) -> Result<Vec<(Key<AddrKey>, u8)>> {
+    let listed = settings
+        .allow
+        .iter()
+        .map(|net| (allow_key(net), ALLOW_LISTED));
+    // An address the allow-list covers stays silently allowed, not reported as "would-ban".
+    let protected = host
+        .protected
+        .iter()
+        .filter(|address| !settings.allow.iter().any(|net| net.contains(*address)))
+        .map(|&address| (allow_key(&IpNet::from(address)), ALLOW_LOCKOUT));
+    let entries: Vec<_> = listed.chain(protected).collect();
+    if entries.len() > ALLOW_CAPACITY as usize {
+        bail!(
+            "the allow-list ({} networks) and this host's lock-out protected addresses make {} \
+             entries, more than the {ALLOW_CAPACITY} the program holds: merge addresses into \
+             networks",
+            settings.allow.len(),
+            entries.len()
+        );
+    }
+    Ok(entries)
+}
+
 /// Makes `entries` the whole allow-list. The new entries go in before the stale ones go, so
-/// a running program never sees an address that stays on the list missing from it.
+/// a running program never sees an address that stays on the list missing from it, unless
+/// both lists would not fit the trie at once.
 pub fn replace_allow<T: BorrowMut<MapData>>(
     allow: &mut LpmTrie<T, AddrKey, u8>,
-    entries: impl IntoIterator<Item = (Key<AddrKey>, u8)>,
+    entries: &[(Key<AddrKey>, u8)],
 ) -> Result<()> {
     let old: Vec<Key<AddrKey>> = allow.keys().collect::<Result<_, _>>()?;
-    let mut kept = Vec::new();
-    for (key, value) in entries {
-        allow.insert(&key, value, 0)?;
-        kept.push((key.prefix_len(), key.data()));
+    let prefix = |key: &Key<AddrKey>| (key.prefix_len(), key.data());
+    let stale: Vec<_> = old
+        .into_iter()
+        .filter(|key| !entries.iter().any(|(new, _)| prefix(new) == prefix(key)))
+        .collect();
+    let stale_first = entries.len() + stale.len() > ALLOW_CAPACITY as usize;
+    if stale_first {
+        remove_all(allow, &stale)?;
     }
-    for key in old {
-        if !kept.contains(&(key.prefix_len(), key.data())) {
-            allow.remove(&key)?;
-        }
+    for (key, value) in entries {
+        allow.insert(key, *value, 0)?;
+    }
+    if !stale_first {
+        remove_all(allow, &stale)?;
+    }
+    Ok(())
+}
+
+fn remove_all<T: BorrowMut<MapData>>(
+    allow: &mut LpmTrie<T, AddrKey, u8>,
+    keys: &[Key<AddrKey>],
+) -> Result<()> {
+    for key in keys {
+        allow.remove(key)?;
     }
     Ok(())
 }
@@ -307,6 +340,51 @@ pub fn allow_key(net: &IpNet) -> Key<AddrKey> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn allow_list(networks: usize) -> Settings {
+        let allow = (0..networks)
+            .map(|n| IpNet::from(IpAddr::from([10, 0, (n / 256) as u8, (n % 256) as u8])))
+            .collect();
+        Settings {
+            allow,
+            ..Settings::default()
+        }
+    }
+
+    fn protecting(addresses: &[&str]) -> HostFacts {
+        HostFacts {
+            served: BTreeSet::new(),
+            protected: addresses.iter().map(|a| a.parse().unwrap()).collect(),
+        }
+    }
+
+    #[test]
+    fn the_allow_list_and_the_protected_addresses_must_fit_the_trie_together() {
+        let full = ALLOW_CAPACITY as usize;
+        assert_eq!(
+            allow_entries(&allow_list(full), &protecting(&[]))
+                .unwrap()
+                .len(),
+            full
+        );
+        let Err(error) = allow_entries(&allow_list(full + 1), &protecting(&[])) else {
+            panic!("{} entries fit a trie of {full}", full + 1);
+        };
+        assert!(
+            error
+                .to_string()
+                .contains(&format!("make {} entries", full + 1)),
+            "{error}"
+        );
+        let host = protecting(&["192.0.2.1", "2001:db8::1"]);
+        assert!(allow_entries(&allow_list(full - 1), &host).is_err());
+        // An address the allow-list covers takes no entry of its own.
+        let covered = protecting(&["10.0.0.1"]);
+        assert_eq!(
+            allow_entries(&allow_list(full), &covered).unwrap().len(),
+            full
+        );
+    }
 
     #[test]
     fn allow_keys_give_back_their_prefixes() {

@@ -151,6 +151,14 @@ fn a_refused_attach_leaves_nothing_half_attached() {
         "[actions]\nnull-scan = \"explode\"\n",
     );
     let bad_syntax = write(&configs, "syntax.toml", "[events\nburst = 5\n");
+    let addresses: Vec<String> = (0..1100)
+        .map(|n| format!("\"10.9.{}.{}\"", n / 250, n % 250))
+        .collect();
+    let long_allow = write(
+        &configs,
+        "allow.toml",
+        &format!("allow = [{}]\n", addresses.join(", ")),
+    );
     // A port already taken in the victim's namespace.
     let busy = {
         let _guard = victim.enter().expect("enter the victim's namespace");
@@ -161,6 +169,7 @@ fn a_refused_attach_leaves_nothing_half_attached() {
         strings(&["--config", &bad_type]),
         strings(&["--config", &bad_action]),
         strings(&["--config", &bad_syntax]),
+        strings(&["--config", &long_allow]),
         strings(&["--config", "/nonexistent/scanguard.toml"]),
         strings(&["--frobnicate"]),
         strings(&["--mode", "turbo"]),
@@ -193,6 +202,18 @@ fn a_refused_attach_leaves_nothing_half_attached() {
             .contains("--metrics: \"localhost\" is not an address and port"),
         "{}",
         String::from_utf8_lossy(&metrics.stderr)
+    );
+    let allow = attach(
+        victim,
+        &strings(&["--config", &long_allow]),
+        &Dirs::new("a"),
+    );
+    assert!(
+        String::from_utf8_lossy(&allow.stderr).contains(
+            "entries, more than the 1024 the program holds: merge addresses into networks"
+        ),
+        "{}",
+        String::from_utf8_lossy(&allow.stderr)
     );
     drop(busy);
     let _ = std::fs::remove_dir_all(&configs);

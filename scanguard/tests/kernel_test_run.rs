@@ -652,6 +652,33 @@ fn allow_listed_sources_are_never_banned_nor_dropped() {
 }
 
 #[test]
+fn a_reload_replaces_an_allow_list_too_long_to_sit_beside_the_new_one() {
+    // 1,000 single addresses in 198.18.0.0/16 or 198.19.0.0/16: two such lists overflow the
+    // trie together, so the stale entries must go before the new ones.
+    let allow = |second: u8| Settings {
+        allow: (0..1000u16)
+            .map(|n| IpNet::from(IpAddr::from([198, second, (n / 256) as u8, n as u8])))
+            .collect(),
+        ..every_kind(Action::Ban)
+    };
+    let (old, new) = (IpAddr::from([198, 18, 3, 1]), IpAddr::from([198, 19, 3, 1]));
+    let mut scanguard = Scanguard::load(&allow(18));
+    scanguard.expect(&tcp(old, UNWATCHED_PORT, 0), Verdict::Pass, "allow-listed");
+    scanguard.reload(&allow(19));
+    scanguard.expect(
+        &tcp(new, UNWATCHED_PORT, 0),
+        Verdict::Pass,
+        "newly allow-listed",
+    );
+    scanguard.expect(
+        &tcp(old, UNWATCHED_PORT, 0),
+        Verdict::Drop,
+        "no longer allow-listed",
+    );
+    assert!(scanguard.ban(old).is_some() && scanguard.ban(new).is_none());
+}
+
+#[test]
 fn probes_to_a_protected_port_pass_without_a_ban() {
     const SSH: u16 = 22;
     let mut scanguard = Scanguard::load(&Settings {

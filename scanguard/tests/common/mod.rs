@@ -150,6 +150,13 @@ impl Scanguard {
         program::store_settings(&mut self.ebpf, &self.settings, &host).expect("lock-out entries");
     }
 
+    /// Stores `settings` in the running program, as a reload does.
+    pub fn reload(&mut self, settings: &Settings) {
+        program::store_settings(&mut self.ebpf, settings, &HostFacts::default())
+            .unwrap_or_else(|error| panic!("reloading the settings: {error:#}"));
+        self.settings = settings.clone();
+    }
+
     /// Clears the segments the config settles, so the program judges every one in full.
     pub fn unsettle(&mut self) {
         let mut config = program::config_map(&mut self.ebpf).expect("the config map");
