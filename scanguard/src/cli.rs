@@ -165,6 +165,8 @@ pub struct UnbanArgs {
 
 #[derive(Debug, Args)]
 pub struct BanArgs {
+    /// The source to ban, IPv4 or IPv6.
+    #[arg(value_parser = config_file::parse_address)]
     pub address: IpAddr,
     /// How long, e.g. 90s, 10m, 1h [default: the configured ban_seconds].
     #[arg(long = "for", value_parser = humantime::parse_duration)]

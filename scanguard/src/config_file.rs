@@ -263,6 +263,16 @@ pub fn parse_net(text: &str) -> Result<IpNet, String> {
         .map_err(|_| format!("{text:?} is not an IP address or CIDR prefix"))
 }
 
+/// One address: a ban is per address, so a network is refused with what takes networks.
+pub fn parse_address(text: &str) -> Result<std::net::IpAddr, String> {
+    text.parse().map_err(|_| match text.parse::<IpNet>() {
+        Ok(_) => format!(
+            "{text:?} is a network; bans are per address (`unban` and the allow-list take networks)"
+        ),
+        Err(_) => format!("{text:?} is not an IP address"),
+    })
+}
+
 fn parse_trap_port(port: &str, name: String) -> Result<(u16, String), ConfigError> {
     let key = format!("trap_ports.{port}");
     let number: u16 = port

@@ -48,6 +48,10 @@ fn bad_addresses_and_durations() {
     );
     assert_fails_with(&["ban", "not-an-address"], "invalid value 'not-an-address'");
     assert_fails_with(
+        &["ban", "198.51.100.0/24"],
+        "is a network; bans are per address (`unban` and the allow-list take networks)",
+    );
+    assert_fails_with(
         &["ban", "192.0.2.1", "--for", "forever"],
         "invalid value 'forever'",
     );
