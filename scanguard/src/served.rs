@@ -1,6 +1,7 @@
 //! The ports local services listen on (TCP listeners and bound, unconnected UDP sockets of
-//! this network namespace, at attach, at each reload and each sweep): their clients' connection requests
-//! and datagrams do not count toward port sweeps, and cost the program no sweep lookup.
+//! this network namespace, at attach, at each reload and each sweep): their clients'
+//! connection requests and datagrams do not count toward port sweeps, and cost the program no
+//! sweep lookup.
 
 use std::collections::BTreeSet;
 

@@ -75,7 +75,12 @@ pub fn read(scope: Scope) -> Result<Vec<Socket>> {
                 &mut sockets,
             )
             .with_context(|| {
-                format!("reading this host's sockets through sock_diag (protocol {protocol})")
+                let name = if protocol == IPPROTO_TCP {
+                    "TCP"
+                } else {
+                    "UDP"
+                };
+                format!("cannot read this host's {name} sockets through sock_diag")
             })?;
         }
     }
@@ -107,7 +112,7 @@ fn dump(
     let mut request = vec![0; message.buffer_len()];
     message.serialize(&mut request);
     netlink.send(&request, 0)?;
-    // Big enough for the kernel's dump batches, which it sizes to a page or two.
+    // Larger than any dump batch: the kernel sizes them to the reader's buffer, up to 32 KiB.
     let mut received = Vec::with_capacity(64 * 1024);
     loop {
         received.clear();
