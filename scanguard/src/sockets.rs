@@ -80,7 +80,10 @@ pub fn read(scope: Scope) -> Result<Vec<Socket>> {
                 } else {
                     "UDP"
                 };
-                format!("cannot read this host's {name} sockets through sock_diag")
+                format!(
+                    "cannot read this host's {name} sockets through sock_diag (a kernel without \
+                     the inet_diag and udp_diag modules cannot answer)"
+                )
             })?;
         }
     }
