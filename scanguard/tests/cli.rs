@@ -12,7 +12,10 @@ use lab::{
 };
 use nix::sys::signal::Signal;
 use scanguard::{pins::Pins, program::allow_key};
-use scanguard_common::{allow::ALLOW_LOCKOUT, ports::ROLE_SERVED};
+use scanguard_common::{
+    allow::{ALLOW_CAPACITY, ALLOW_LOCKOUT},
+    ports::ROLE_SERVED,
+};
 use scanguard_lab::{Host, ScanLab, wait_until};
 use scanguard_lab::{
     daemon::{Daemon, PinCleanup},
@@ -260,6 +263,62 @@ fn the_daemon_follows_new_services_and_addresses_of_its_host() {
         "served {}, protected {}",
         served(),
         protected()
+    );
+}
+
+#[test]
+fn a_host_change_that_overflows_the_allow_list_is_a_warning_and_the_daemon_goes_on() {
+    let lab = served_lab();
+    let interface = lab.victim.interface.as_str();
+    let victim: IpAddr = lab.victim.ipv4.into();
+    // 1,000 allow-listed addresses outside the lab: with the victim's lock-out protected
+    // addresses, the trie is nearly full.
+    let allowed: Vec<String> = (0..1000)
+        .map(|n| format!("\"198.18.{}.{}\"", n / 256, n % 256))
+        .collect();
+    let config = ConfigFile::new("full-allow", &format!("allow = [{}]\n", allowed.join(", ")));
+    let mut daemon = Daemon::start_in(
+        SCANGUARD,
+        &lab.victim.netns,
+        &[interface, "--mode", "skb", "--config", &config.arg()],
+    );
+    let pins = Pins::open(&daemon.pin_dir).expect("the daemon's pins");
+    let entries = || pins.allow_entries().expect("allow-list").len();
+    let stored = entries();
+    // One protected address more than the trie holds, in the lab's private range, on the
+    // victim's own interface.
+    let extra = ALLOW_CAPACITY as usize + 1 - stored;
+    assert!(extra < 100, "{stored} entries at attach");
+    for n in 0..extra {
+        let added = lab
+            .victim
+            .command("ip")
+            .args([
+                "address",
+                "add",
+                &format!("10.77.0.{}/32", 100 + n),
+                "dev",
+                interface,
+            ])
+            .status()
+            .expect("run ip");
+        assert!(added.success());
+    }
+    // The daemon looks at its host at each ban sweep, every five seconds.
+    assert!(
+        wait_until(Duration::from_secs(12), Duration::from_millis(100), || {
+            daemon.log().contains("were not stored")
+        }),
+        "{}",
+        daemon.log()
+    );
+    assert!(daemon.is_running(), "{}", daemon.log());
+    assert_eq!(entries(), stored, "the allow-list in force stays");
+    nmap_port_state(&lab.attacker, "-sN", victim, CLOSED);
+    assert!(
+        daemon.is_banned(lab.attacker.ipv4.into()),
+        "the program still bans: {:?}",
+        daemon.bans()
     );
 }
 

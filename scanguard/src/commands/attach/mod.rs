@@ -293,7 +293,7 @@ async fn enforce(
                         .context("the embedded object has no ban map")?,
                 )?;
                 bans::sweep(&mut ban_map, &mut filter, configured.settings.ban_mode)?;
-                configured.follow_host(ebpf)?;
+                configured.follow_host(ebpf);
                 let lost = sinks.lost.load(Ordering::Relaxed);
                 if lost != published_lost {
                     publish_lost(lost)?;

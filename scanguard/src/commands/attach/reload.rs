@@ -26,7 +26,7 @@ use crate::{
 pub struct Configured<'a> {
     pub args: &'a AttachArgs,
     pub settings: Settings,
-    /// As last stored in the program.
+    /// As last found: stored in the program, unless storing failed (with a warning).
     pub host: HostFacts,
     /// The trap ports' names, which the event reader prints.
     pub port_names: Arc<RwLock<PortNames>>,
@@ -62,29 +62,32 @@ impl Configured<'_> {
         Ok(())
     }
 
-    /// Stores the settings again if what the host adds to them changed. Sockets that cannot be
-    /// read leave the settings as they are.
-    pub fn follow_host(&mut self, ebpf: &mut Ebpf) -> Result<()> {
+    /// Stores the settings again if what the host adds to them changed. A failure is a warning,
+    /// not the daemon's end: sockets that cannot be read leave the settings as they are, and
+    /// settings that cannot be stored are tried again when the host changes again.
+    pub fn follow_host(&mut self, ebpf: &mut Ebpf) {
         let sockets = match sockets::read(Scope::Serving) {
             Ok(sockets) => sockets,
             Err(error) => {
                 warn!("not following this host's services this time: {error:#}");
-                return Ok(());
+                return;
             }
         };
         let host = host_facts(&self.settings, &sockets);
         if host == self.host {
-            return Ok(());
+            return;
         }
-        program::store_settings(ebpf, &self.settings, &host)?;
-        // Lock-out protection follows a new network at once; services come and go often.
-        if host.protected != self.host.protected {
+        if let Err(error) = program::store_settings(ebpf, &self.settings, &host) {
+            warn!(
+                "this host changed, but the settings that follow from it were not stored: {error:#}"
+            );
+        } else if host.protected != self.host.protected {
+            // Lock-out protection follows a new network at once; services come and go often.
             info!("this host's addresses or gateways changed");
             log_host_facts(&host, &self.settings);
         } else {
             debug!("ports with a local service now: {:?}", host.served);
         }
         self.host = host;
-        Ok(())
     }
 }
