@@ -164,6 +164,8 @@ pub fn store_settings(ebpf: &mut Ebpf, settings: &Settings, host: &HostFacts) ->
 /// Stores `settings` and `host` in the program's maps, the config last: an adopted config was
 /// zeroed as the object loaded, and turns detection on only once the roles and allow-list
 /// beside it are in place. `flows_tracked` starts the checks that need the flows at once.
+/// What can be refused is worked out before the first write, so a refused reload leaves the
+/// settings in force whole.
 fn write_settings(
     ebpf: &mut Ebpf,
     settings: &Settings,
@@ -171,6 +173,11 @@ fn write_settings(
     flows_tracked: bool,
 ) -> Result<()> {
     let allow_entries = allow_entries(settings, host)?;
+    let config = Config {
+        ban_filter_mask: ban_filter(ebpf)?.mask(),
+        flows_tracked: u8::from(flows_tracked),
+        ..settings.kernel_config()
+    };
     let mut table: PortRoles = [0; _];
     for (&port, &roles) in &settings.port_roles() {
         table[usize::from(port)] = roles;
@@ -182,16 +189,7 @@ fn write_settings(
 
     let mut allow: LpmTrie<&mut MapData, AddrKey, u8> = LpmTrie::try_from(map(ebpf, ALLOW_MAP)?)?;
     replace_allow(&mut allow, &allow_entries)?;
-
-    let filter = ban_filter(ebpf)?;
-    store_config(
-        ebpf,
-        Config {
-            ban_filter_mask: filter.mask(),
-            flows_tracked: u8::from(flows_tracked),
-            ..settings.kernel_config()
-        },
-    )
+    store_config(ebpf, config)
 }
 
 /// The program's ban filter, mapped into memory to mark bans made from here.
