@@ -6,6 +6,8 @@ use anyhow::{Context as _, Result, anyhow};
 use futures::TryStreamExt as _;
 use rtnetlink::packet_route::link::{LinkAttribute, LinkMessage, LinkXdp, XdpAttached};
 
+use crate::default_routes;
+
 pub fn ifindex(name: &str) -> Result<u32> {
     nix::net::if_::if_nametoindex(name).map_err(|_| {
         anyhow!(
@@ -27,8 +29,8 @@ pub fn names() -> Vec<String> {
 
 /// The interface of the IPv4 default route, else the IPv6 one.
 pub fn default_route_interface() -> Result<String> {
-    let routes = DefaultRoutes::read();
-    routes.ipv4.into_iter().chain(routes.ipv6).next().ok_or_else(|| {
+    let mut routes = default_routes::read().into_iter();
+    routes.next().map(|route| route.interface).ok_or_else(|| {
         anyhow!(
             "no default route here: name the interfaces to protect, e.g. `scanguard attach eth0`"
         )
@@ -37,52 +39,9 @@ pub fn default_route_interface() -> Result<String> {
 
 /// Every interface that carries an IPv4 or IPv6 default route.
 pub fn default_route_interfaces() -> BTreeSet<String> {
-    let routes = DefaultRoutes::read();
-    routes.ipv4.into_iter().chain(routes.ipv6).collect()
-}
-
-/// Interfaces of the default routes, in table order, from /proc/net/route and
-/// /proc/net/ipv6_route: the kernel's own tables for the caller's network namespace.
-struct DefaultRoutes {
-    ipv4: Vec<String>,
-    ipv6: Vec<String>,
-}
-
-impl DefaultRoutes {
-    fn read() -> DefaultRoutes {
-        let ipv4 = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
-        let ipv6 = std::fs::read_to_string("/proc/net/ipv6_route").unwrap_or_default();
-        DefaultRoutes {
-            ipv4: ipv4_defaults(&ipv4),
-            ipv6: ipv6_defaults(&ipv6),
-        }
-    }
-}
-
-/// Destination and mask 0.0.0.0.
-fn ipv4_defaults(table: &str) -> Vec<String> {
-    table
-        .lines()
-        .skip(1)
-        .filter_map(|line| {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            (fields.get(1) == Some(&"00000000") && fields.get(7) == Some(&"00000000"))
-                .then(|| fields[0].to_string())
-        })
-        .collect()
-}
-
-/// Destination ::/0, leaving out the unreachable routes the kernel keeps on lo.
-fn ipv6_defaults(table: &str) -> Vec<String> {
-    table
-        .lines()
-        .filter_map(|line| {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            (fields.first() == Some(&"00000000000000000000000000000000")
-                && fields.get(1) == Some(&"00")
-                && fields.get(9).is_some_and(|name| *name != "lo"))
-            .then(|| fields[9].to_string())
-        })
+    default_routes::read()
+        .into_iter()
+        .map(|route| route.interface)
         .collect()
 }
 
@@ -194,22 +153,4 @@ pub fn program_names() -> HashMap<u32, String> {
         .filter_map(Result::ok)
         .filter_map(|info| Some((info.id(), info.name_as_str()?.to_string())))
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn default_routes_of_both_families() {
-        let ipv4 = "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n\
-                    eth0\t00000000\t0102A8C0\t0003\t0\t0\t100\t00000000\t0\t0\t0\n\
-                    eth0\t0002A8C0\t00000000\t0001\t0\t0\t100\t00FFFFFF\t0\t0\t0\n\
-                    wlan0\t00000000\t0101A8C0\t0003\t0\t0\t600\t00000000\t0\t0\t0\n";
-        assert_eq!(ipv4_defaults(ipv4), ["eth0", "wlan0"]);
-        let ipv6 = "00000000000000000000000000000000 00 00000000000000000000000000000000 00 fe800000000000000000000000000001 00000400 00000001 00000000 00000003     eth0\n\
-                    00000000000000000000000000000000 00 00000000000000000000000000000000 00 00000000000000000000000000000000 ffffffff 00000001 00000000 00200200       lo\n\
-                    fe800000000000000000000000000000 40 00000000000000000000000000000000 00 00000000000000000000000000000000 00000100 00000001 00000000 00000001     eth0\n";
-        assert_eq!(ipv6_defaults(ipv6), ["eth0"]);
-    }
 }

@@ -10,6 +10,7 @@ pub mod clock;
 pub mod commands;
 pub mod config_file;
 pub mod daemon_status;
+pub mod default_routes;
 pub mod docker;
 pub mod events;
 pub mod flows;

@@ -2,11 +2,13 @@
 //! its own addresses and the SSH client that started it. A spoofed NULL scan "from the gateway"
 //! is then reported as "would have banned", not obeyed.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
+
+use crate::default_routes;
 
 /// Every address lock-out protection covers, from this network namespace's tables.
 pub fn protected_addresses() -> Vec<IpAddr> {
-    let mut addresses = default_gateways();
+    let mut addresses: Vec<IpAddr> = default_gateways().collect();
     addresses.extend(own_addresses());
     addresses.extend(ssh_client(std::env::var("SSH_CONNECTION").ok().as_deref()));
     addresses.sort();
@@ -14,31 +16,10 @@ pub fn protected_addresses() -> Vec<IpAddr> {
     addresses
 }
 
-/// Gateways of default routes (/proc/net/route, /proc/net/ipv6_route).
-fn default_gateways() -> Vec<IpAddr> {
-    let ipv4 = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
-    let ipv6 = std::fs::read_to_string("/proc/net/ipv6_route").unwrap_or_default();
-    ipv4_gateways(&ipv4).chain(ipv6_gateways(&ipv6)).collect()
-}
-
-fn ipv4_gateways(table: &str) -> impl Iterator<Item = IpAddr> + '_ {
-    table.lines().skip(1).filter_map(|line| {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        let default = fields.get(1) == Some(&"00000000") && fields.get(7) == Some(&"00000000");
-        // The kernel prints the gateway as a host-order (little-endian here) hex u32.
-        let gateway = u32::from_str_radix(fields.get(2)?, 16).ok()?;
-        (default && gateway != 0).then(|| IpAddr::V4(Ipv4Addr::from(gateway.swap_bytes())))
-    })
-}
-
-fn ipv6_gateways(table: &str) -> impl Iterator<Item = IpAddr> + '_ {
-    table.lines().filter_map(|line| {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        let default = fields.first() == Some(&"00000000000000000000000000000000")
-            && fields.get(1) == Some(&"00");
-        let gateway = u128::from_str_radix(fields.get(4)?, 16).ok()?;
-        (default && gateway != 0).then(|| IpAddr::V6(Ipv6Addr::from(gateway)))
-    })
+fn default_gateways() -> impl Iterator<Item = IpAddr> {
+    default_routes::read()
+        .into_iter()
+        .filter_map(|route| route.gateway)
 }
 
 fn own_addresses() -> Vec<IpAddr> {
@@ -63,22 +44,6 @@ fn ssh_client(ssh_connection: Option<&str>) -> Option<IpAddr> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn default_gateways_are_read_from_the_route_tables() {
-        let ipv4 = "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\n\
-                    eth0\t00000000\t0102A8C0\t0003\t0\t0\t100\t00000000\n\
-                    eth0\t0002A8C0\t00000000\t0001\t0\t0\t100\t00FFFFFF\n";
-        assert_eq!(
-            ipv4_gateways(ipv4).collect::<Vec<_>>(),
-            vec![IpAddr::from([192, 168, 2, 1])]
-        );
-        let ipv6 = "00000000000000000000000000000000 00 00000000000000000000000000000000 00 fe800000000000000000000000000001 00000400 00000001 00000000 00000003 eth0\n";
-        assert_eq!(
-            ipv6_gateways(ipv6).collect::<Vec<_>>(),
-            vec!["fe80::1".parse::<IpAddr>().unwrap()]
-        );
-    }
 
     #[test]
     fn the_ssh_client_comes_from_ssh_connection() {
