@@ -1,4 +1,4 @@
-//! Seeding the flow table from the kernel's socket tables at attach, so connections older than
+//! Seeding the flow table from the kernel's sockets at attach, so connections older than
 //! scanguard are not mistaken for stateless probes.
 
 use anyhow::{Context as _, Result};
@@ -11,20 +11,26 @@ use scanguard_common::{
     flow::{FLOWS_MAP, FlowKey},
 };
 
-use crate::{clock, sockets::Socket};
+use crate::{
+    clock,
+    sockets::{self, Scope, Socket},
+};
 
-/// Records every connected socket; returns how many.
-pub fn seed(ebpf: &mut Ebpf, sockets: &[Socket]) -> Result<usize> {
+/// Records every connected socket as the kernel reports it; returns how many.
+pub fn seed(ebpf: &mut Ebpf) -> Result<usize> {
     let map = ebpf
         .map_mut(FLOWS_MAP)
         .context("the embedded object has no flow map")?;
     let mut flows: HashMap<&mut MapData, FlowKey, u64> = HashMap::try_from(map)?;
     let now = clock::boot_ns();
     let mut seeded = 0;
-    for key in sockets.iter().filter_map(flow_key) {
-        flows.insert(key, now, 0)?;
-        seeded += 1;
-    }
+    sockets::for_each(Scope::Connected, |socket| {
+        if let Some(key) = flow_key(&socket) {
+            flows.insert(key, now, 0)?;
+            seeded += 1;
+        }
+        Ok(())
+    })?;
     Ok(seeded)
 }
 

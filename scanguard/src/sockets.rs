@@ -1,6 +1,6 @@
 //! The TCP and UDP sockets of this network namespace, asked of the kernel through sock_diag
-//! (netlink, as `ss` does): all of them once at attach, for the flow table and the served
-//! ports, and only the serving ones at each sweep, which the kernel finds without walking the
+//! (netlink, as `ss` does): the connected ones once at attach, for the flow table, and the
+//! serving ones at attach and each sweep, which the kernel finds without walking the
 //! connections a busy server has by the hundred thousand (as /proc/net/tcp would have it do).
 
 use std::net::SocketAddr;
@@ -43,28 +43,40 @@ impl Socket {
 /// Which sockets to ask for.
 #[derive(Clone, Copy, Debug)]
 pub enum Scope {
-    All,
     /// Those that may serve: TCP listeners and unconnected UDP sockets.
     Serving,
+    /// Those that may have a peer: every TCP socket but the listeners, connected UDP sockets.
+    Connected,
 }
 
 impl Scope {
     /// An unconnected UDP socket is in the close state, a connected one established.
     fn states(self, protocol: u8) -> StateFlags {
         match (self, protocol) {
-            (Scope::All, _) => StateFlags::all(),
             (Scope::Serving, IPPROTO_TCP) => StateFlags::LISTEN,
             (Scope::Serving, _) => StateFlags::CLOSE,
+            (Scope::Connected, IPPROTO_TCP) => StateFlags::all() - StateFlags::LISTEN,
+            (Scope::Connected, _) => StateFlags::ESTABLISHED,
         }
     }
 }
 
 /// The TCP and UDP sockets in `scope`, IPv4 and IPv6.
 pub fn read(scope: Scope) -> Result<Vec<Socket>> {
+    let mut sockets = Vec::new();
+    for_each(scope, |socket| {
+        sockets.push(socket);
+        Ok(())
+    })?;
+    Ok(sockets)
+}
+
+/// Calls `visit` with each TCP and UDP socket in `scope` as the kernel reports it, so that
+/// a host's hundred thousand connections are never held at once.
+pub fn for_each(scope: Scope, mut visit: impl FnMut(Socket) -> Result<()>) -> Result<()> {
     let mut netlink = Netlink::new(NETLINK_SOCK_DIAG).context("opening a sock_diag socket")?;
     netlink.bind_auto()?;
     netlink.connect(&NetlinkAddr::new(0, 0))?;
-    let mut sockets = Vec::new();
     for protocol in [IPPROTO_TCP, IPPROTO_UDP] {
         for family in [AF_INET, AF_INET6] {
             dump(
@@ -72,7 +84,7 @@ pub fn read(scope: Scope) -> Result<Vec<Socket>> {
                 family,
                 protocol,
                 scope.states(protocol),
-                &mut sockets,
+                &mut visit,
             )
             .with_context(|| {
                 let name = if protocol == IPPROTO_TCP {
@@ -87,16 +99,16 @@ pub fn read(scope: Scope) -> Result<Vec<Socket>> {
             })?;
         }
     }
-    Ok(sockets)
+    Ok(())
 }
 
-/// Appends the sockets of one family and protocol in `states` to `sockets`.
+/// Visits the sockets of one family and protocol in `states`.
 fn dump(
     netlink: &Netlink,
     family: u8,
     protocol: u8,
     states: StateFlags,
-    sockets: &mut Vec<Socket>,
+    visit: &mut impl FnMut(Socket) -> Result<()>,
 ) -> Result<()> {
     let mut header = NetlinkHeader::default();
     header.flags = NLM_F_REQUEST | NLM_F_DUMP;
@@ -126,13 +138,13 @@ fn dump(
             match reply.payload {
                 NetlinkPayload::InnerMessage(SockDiagMessage::InetResponse(response)) => {
                     let id = &response.header.socket_id;
-                    sockets.push(Socket {
+                    visit(Socket {
                         local: SocketAddr::new(id.source_address, id.source_port),
                         remote: SocketAddr::new(id.destination_address, id.destination_port),
                         protocol,
                         tcp_listening: protocol == IPPROTO_TCP
                             && response.header.state == TCP_LISTEN,
-                    });
+                    })?;
                 }
                 NetlinkPayload::Done(_) => return Ok(()),
                 NetlinkPayload::Error(error) => return Err(error.to_io().into()),

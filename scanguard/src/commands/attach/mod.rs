@@ -106,12 +106,11 @@ async fn run(
         },
         pin_dir: &cli.pin_dir,
     };
-    let sockets = sockets::read(Scope::All)?;
-    let host = host_facts(settings, &sockets);
+    let host = host_facts(settings, &sockets::read(Scope::Serving)?);
     let mut ebpf =
         program::load_on_host(settings, &host, Some(&cli.pin_dir), cli.log_level.kernel())?;
     log_host_facts(&host, settings);
-    let seeded = flows::seed(&mut ebpf, &sockets)?;
+    let seeded = flows::seed(&mut ebpf)?;
     info!("{seeded} existing connections recorded as flows");
     if cli.log_level >= LogLevel::Debug {
         forward_kernel_log(&mut ebpf)?;
