@@ -85,24 +85,14 @@ pub fn for_each(scope: Scope, mut visit: impl FnMut(Socket) -> Result<()>) -> Re
                 protocol,
                 scope.states(protocol),
                 &mut visit,
-            )
-            .with_context(|| {
-                let name = if protocol == IPPROTO_TCP {
-                    "TCP"
-                } else {
-                    "UDP"
-                };
-                format!(
-                    "cannot read this host's {name} sockets through sock_diag (a kernel without \
-                     the inet_diag and udp_diag modules cannot answer)"
-                )
-            })?;
+            )?;
         }
     }
     Ok(())
 }
 
-/// Visits the sockets of one family and protocol in `states`.
+/// Visits the sockets of one family and protocol in `states`; an error of `visit` ends it as
+/// it is.
 fn dump(
     netlink: &Netlink,
     family: u8,
@@ -126,15 +116,27 @@ fn dump(
     message.finalize();
     let mut request = vec![0; message.buffer_len()];
     message.serialize(&mut request);
-    netlink.send(&request, 0)?;
+    let unreadable = || {
+        let name = if protocol == IPPROTO_TCP {
+            "TCP"
+        } else {
+            "UDP"
+        };
+        format!(
+            "cannot read this host's {name} sockets through sock_diag (a kernel without the \
+             inet_diag and udp_diag modules cannot answer)"
+        )
+    };
+    netlink.send(&request, 0).with_context(unreadable)?;
     // Larger than any dump batch: the kernel sizes them to the reader's buffer, up to 32 KiB.
     let mut received = Vec::with_capacity(64 * 1024);
     loop {
         received.clear();
-        let size = netlink.recv(&mut received, 0)?;
+        let size = netlink.recv(&mut received, 0).with_context(unreadable)?;
         let mut offset = 0;
         while offset < size {
-            let reply = NetlinkMessage::<SockDiagMessage>::deserialize(&received[offset..size])?;
+            let reply = NetlinkMessage::<SockDiagMessage>::deserialize(&received[offset..size])
+                .with_context(unreadable)?;
             match reply.payload {
                 NetlinkPayload::InnerMessage(SockDiagMessage::InetResponse(response)) => {
                     let id = &response.header.socket_id;
@@ -147,7 +149,9 @@ fn dump(
                     })?;
                 }
                 NetlinkPayload::Done(_) => return Ok(()),
-                NetlinkPayload::Error(error) => return Err(error.to_io().into()),
+                NetlinkPayload::Error(error) => {
+                    return Err(anyhow::Error::from(error.to_io()).context(unreadable()));
+                }
                 _ => {}
             }
             let length = reply.header.length as usize;
