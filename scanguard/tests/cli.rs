@@ -16,7 +16,7 @@ use scanguard_common::{
     allow::{ALLOW_CAPACITY, ALLOW_LOCKOUT},
     ports::ROLE_SERVED,
 };
-use scanguard_lab::{Host, ScanLab, wait_until};
+use scanguard_lab::{Host, ScanLab, run_checked, wait_until};
 use scanguard_lab::{
     daemon::{Daemon, PinCleanup},
     traffic::{nmap_port_state, serve, talk},
@@ -248,13 +248,14 @@ fn the_daemon_follows_new_services_and_addresses_of_its_host() {
     assert!(!served() && !protected());
 
     serve(&lab.victim, new_port);
-    let added = lab
-        .victim
-        .command("ip")
-        .args(["address", "add", "10.77.0.99/32", "dev", interface])
-        .status()
-        .expect("run ip");
-    assert!(added.success());
+    run_checked(lab.victim.command("ip").args([
+        "address",
+        "add",
+        "10.77.0.99/32",
+        "dev",
+        interface,
+    ]))
+    .expect("add an address");
     // The daemon looks at its host at each ban sweep, every five seconds.
     assert!(
         wait_until(Duration::from_secs(12), Duration::from_millis(100), || {
@@ -290,19 +291,13 @@ fn a_host_change_that_overflows_the_allow_list_is_a_warning_and_the_daemon_goes_
     let extra = ALLOW_CAPACITY as usize + 1 - stored;
     assert!(extra < 100, "{stored} entries at attach");
     for n in 0..extra {
-        let added = lab
-            .victim
-            .command("ip")
-            .args([
-                "address",
-                "add",
-                &format!("10.77.0.{}/32", 100 + n),
-                "dev",
-                interface,
-            ])
-            .status()
-            .expect("run ip");
-        assert!(added.success());
+        let address = format!("10.77.0.{}/32", 100 + n);
+        run_checked(
+            lab.victim
+                .command("ip")
+                .args(["address", "add", &address, "dev", interface]),
+        )
+        .expect("add an address");
     }
     // The daemon looks at its host at each ban sweep, every five seconds.
     assert!(

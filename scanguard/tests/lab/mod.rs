@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 
 use scanguard::interfaces::{self, XdpAttachment};
-use scanguard_lab::{Host, ScanLab, traffic::serve};
+use scanguard_lab::{Host, ScanLab, run_checked, traffic::serve};
 
 pub const SCANGUARD: &str = env!("CARGO_BIN_EXE_scanguard");
 /// The TCP port the victim serves in the end-to-end tests.
@@ -40,8 +40,7 @@ pub fn add_spare_interface(host: &Host) -> &'static str {
         &["link", "set", SPARE, "up"],
         &["link", "set", "spare1", "up"],
     ] {
-        let status = host.command("ip").args(args).status().expect("run ip");
-        assert!(status.success(), "ip {args:?}");
+        run_checked(host.command("ip").args(args)).expect("a spare veth pair");
     }
     SPARE
 }
