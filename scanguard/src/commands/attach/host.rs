@@ -1,19 +1,26 @@
 //! What the daemon finds on this host that adds to its settings.
 
+use anyhow::Result;
 use log::info;
 
-use crate::{lockout, program::HostFacts, served, settings::Settings, sockets::Socket};
+use crate::{
+    lockout,
+    program::HostFacts,
+    served,
+    settings::Settings,
+    sockets::{self, Scope},
+};
 
 /// What this host adds to `settings` now: the ports its services listen on, and with lock-out
 /// protection its addresses, gateways and SSH client.
-pub fn host_facts(settings: &Settings, sockets: &[Socket]) -> HostFacts {
-    HostFacts {
-        served: served::ports(sockets),
+pub fn host_facts(settings: &Settings) -> Result<HostFacts> {
+    Ok(HostFacts {
+        served: served::ports(&sockets::read(Scope::Serving)?),
         protected: match settings.lockout_protection {
             true => lockout::protected_addresses(),
             false => Vec::new(),
         },
-    }
+    })
 }
 
 pub fn log_host_facts(host: &HostFacts, settings: &Settings) {

@@ -44,7 +44,6 @@ use crate::{
     pins::Pins,
     privileges, program,
     settings::Settings,
-    sockets::{self, Scope},
     targets::{self, Targets},
 };
 
@@ -106,7 +105,7 @@ async fn run(
         },
         pin_dir: &cli.pin_dir,
     };
-    let host = host_facts(settings, &sockets::read(Scope::Serving)?);
+    let host = host_facts(settings)?;
     let mut ebpf =
         program::load_on_host(settings, &host, Some(&cli.pin_dir), cli.log_level.kernel())?;
     log_host_facts(&host, settings);

@@ -19,7 +19,6 @@ use crate::{
     events::PortNames,
     program::{self, HostFacts},
     settings::Settings,
-    sockets::{self, Scope},
 };
 
 /// The settings in force in a running daemon, and what they were built from.
@@ -50,7 +49,7 @@ impl Configured<'_> {
             settings.capacity = self.settings.capacity;
             settings.flow_capacity = self.settings.flow_capacity;
         }
-        let host = host_facts(&settings, &sockets::read(Scope::Serving)?);
+        let host = host_facts(&settings)?;
         program::store_settings(ebpf, &settings, &host)?;
         log_host_facts(&host, &settings);
         *self
@@ -66,14 +65,13 @@ impl Configured<'_> {
     /// not the daemon's end: sockets that cannot be read leave the settings as they are, and
     /// settings that cannot be stored are tried again when the host changes again.
     pub fn follow_host(&mut self, ebpf: &mut Ebpf) {
-        let sockets = match sockets::read(Scope::Serving) {
-            Ok(sockets) => sockets,
+        let host = match host_facts(&self.settings) {
+            Ok(host) => host,
             Err(error) => {
                 warn!("not following this host's services this time: {error:#}");
                 return;
             }
         };
-        let host = host_facts(&self.settings, &sockets);
         if host == self.host {
             return;
         }
