@@ -8,7 +8,7 @@ use std::{
 
 use serde_json::{Value, json};
 
-use crate::{Bridge, Host, Lab, Netns, Result, run_checked};
+use crate::{Bridge, Host, Lab, Netns, Result};
 
 /// What Docker builds for a user-defined bridge network, built without Docker:
 /// a `dockerhost` namespace standing for the Docker host, holding a bridge
@@ -62,13 +62,7 @@ impl DockerLab {
     pub fn run(&mut self, name: &str) -> Result<Container> {
         let netns = self.lab.add_netns(name)?;
         let (port, inside) = self.lab.plug_port(&mut self.bridge, &netns)?;
-        run_checked(netns.command("ip").args([
-            "route",
-            "add",
-            "default",
-            "via",
-            &self.gateway.to_string(),
-        ]))?;
+        netns.add_default_route(self.gateway.into())?;
         Ok(Container {
             name: name.to_string(),
             inside,

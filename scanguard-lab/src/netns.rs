@@ -77,6 +77,16 @@ impl Netns {
         .map(drop)
     }
 
+    /// `ip route add default via <gateway>`: this namespace's traffic leaves through `gateway`.
+    pub fn add_default_route(&self, gateway: IpAddr) -> Result<()> {
+        run_checked(
+            self.ip()
+                .args(["route", "add", "default", "via"])
+                .arg(gateway.to_string()),
+        )
+        .map(drop)
+    }
+
     /// `ip -s -j link show [dev <interface>]` in this namespace, parsed: an array with one
     /// object per link (`ifindex`, `link_index`, `ifname`, `stats64`, ...).
     pub fn links_json(&self, interface: Option<&str>) -> Result<serde_json::Value> {

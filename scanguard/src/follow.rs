@@ -1,7 +1,7 @@
 //! Following the ports of attached bridges: a port that appears (a container started on a
 //! Docker network) is attached within moments, one that leaves the bridge or disappears is
 //! forgotten, and the status file says so. Driven by rtnetlink link events (RTNLGRP_LINK),
-//! with a periodic comparison against a fresh dump in case an event was lost.
+//! with a comparison against a fresh dump when events were lost, and every 30 seconds.
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -10,7 +10,6 @@ use std::{
 
 use anyhow::Result;
 use aya::Ebpf;
-use futures::StreamExt as _;
 use log::{debug, info, warn};
 use rtnetlink::{
     MulticastGroup,
@@ -24,18 +23,16 @@ use crate::{
     daemon_status::{AttachedInterface, FollowedBridge, StatusFile},
     interfaces,
     links::{self, Link},
+    netlink_events::Subscription,
     program,
     targets::{self, Targets},
 };
 
-/// Multicast messages are dropped when the socket buffer is full; this bounds how long a
-/// lost event can go unnoticed.
+/// A full socket buffer drops messages and says so, which starts a resync at once; the periodic
+/// one is a backstop.
 const RESYNC_INTERVAL: Duration = Duration::from_secs(30);
 
-type Events = futures::channel::mpsc::UnboundedReceiver<(
-    NetlinkMessage<RouteNetlinkMessage>,
-    rtnetlink::sys::SocketAddr,
-)>;
+const LINK_EVENTS: &[MulticastGroup] = &[MulticastGroup::Link];
 
 pub struct Follower {
     /// Handles of its own on the daemon's programs, so it attaches while `enforce` holds the
@@ -68,7 +65,7 @@ impl Follower {
         fixed: &[AttachedInterface],
         options: AttachOptions,
     ) -> Result<Follower> {
-        let subscription = Subscription::open()?;
+        let subscription = Subscription::open(LINK_EVENTS)?;
         let (xdp, egress) = program::second_handles(ebpf, &options.pin_dir)?;
         let mut follower = Follower {
             programs: OwnPrograms { xdp, egress },
@@ -138,13 +135,9 @@ impl Follower {
         );
         loop {
             let changed = tokio::select! {
-                event = self.subscription.events.next() => match event {
-                    Some((message, _)) => self.on_message(message).await,
-                    None => {
-                        warn!("netlink link events stopped; subscribing again");
-                        self.subscription = Subscription::reopen().await;
-                        self.resync().await
-                    }
+                message = self.subscription.next() => match message {
+                    Some(message) => self.on_message(message).await,
+                    None => self.resync().await,
                 },
                 _ = resync.tick() => self.resync().await,
             };
@@ -162,8 +155,10 @@ impl Follower {
     }
 
     async fn on_message(&mut self, message: NetlinkMessage<RouteNetlinkMessage>) -> bool {
-        let NetlinkPayload::InnerMessage(message) = message.payload else {
-            return false;
+        let message = match message.payload {
+            NetlinkPayload::InnerMessage(message) => message,
+            NetlinkPayload::Overrun(_) => return self.resync().await,
+            _ => return false,
         };
         match message {
             // The AF_BRIDGE variants repeat what the AF_UNSPEC ones say, without the link kind.
@@ -340,40 +335,5 @@ pub struct Following(JoinHandle<()>);
 impl Drop for Following {
     fn drop(&mut self) {
         self.0.abort();
-    }
-}
-
-/// A netlink socket in the RTNLGRP_LINK group and the task that reads it.
-struct Subscription {
-    events: Events,
-    connection: JoinHandle<()>,
-}
-
-impl Subscription {
-    fn open() -> Result<Subscription> {
-        let (connection, _handle, events) =
-            rtnetlink::new_multicast_connection(&[MulticastGroup::Link])?;
-        Ok(Subscription {
-            events,
-            connection: tokio::spawn(connection),
-        })
-    }
-
-    async fn reopen() -> Subscription {
-        loop {
-            match Subscription::open() {
-                Ok(subscription) => return subscription,
-                Err(error) => {
-                    warn!("cannot subscribe to netlink link events: {error}");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                }
-            }
-        }
-    }
-}
-
-impl Drop for Subscription {
-    fn drop(&mut self) {
-        self.connection.abort();
     }
 }

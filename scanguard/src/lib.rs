@@ -21,6 +21,8 @@ pub mod links;
 pub mod lockout;
 pub mod map_batch;
 pub mod metrics;
+pub mod netlink_events;
+pub mod network_changes;
 pub mod paths;
 pub mod persisted;
 pub mod pinned_layout;

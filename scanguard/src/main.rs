@@ -36,6 +36,8 @@ async fn main() {
         .filter_level(cli.log_level.filter())
         // Newer kernels send attributes this crate does not know yet; that is not news.
         .filter_module("netlink_packet_route", log::LevelFilter::Error)
+        // Its warnings are of event sockets overrun or closed, which the daemon handles.
+        .filter_module("netlink_proto", log::LevelFilter::Error)
         .format_target(false);
     if let Ok(filters) = std::env::var("RUST_LOG") {
         logger.parse_filters(&filters);

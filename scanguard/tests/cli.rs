@@ -225,7 +225,7 @@ fn sighup_reloads_the_config_and_keeps_it_when_the_file_is_bad() {
 }
 
 #[test]
-fn the_daemon_follows_new_services_and_addresses_of_its_host() {
+fn the_daemon_follows_new_services_addresses_and_gateways_of_its_host() {
     let lab = served_lab();
     let interface = lab.victim.interface.as_str();
     let daemon = Daemon::start(SCANGUARD, &lab.victim, &[interface, "--mode", "skb"]);
@@ -233,19 +233,20 @@ fn the_daemon_follows_new_services_and_addresses_of_its_host() {
     let new_port: u16 = 8080;
     // In the lab's private range, on the victim's own interface.
     let new_address: IpAddr = "10.77.0.99".parse().expect("an address");
+    let new_gateway: IpAddr = lab.client.ipv4.into();
     let served = || {
         pins.port_roles().expect("roles").get(&0, 0).expect("roles")[usize::from(new_port)]
             & ROLE_SERVED
             != 0
     };
-    let protected = || {
+    let protected = |address: IpAddr| {
         pins.allow()
             .expect("allow-list")
-            .get(&allow_key(&IpNet::from(new_address)), 0)
+            .get(&allow_key(&IpNet::from(address)), 0)
             .ok()
             == Some(ALLOW_LOCKOUT)
     };
-    assert!(!served() && !protected());
+    assert!(!served() && !protected(new_address) && !protected(new_gateway));
 
     serve(&lab.victim, new_port);
     run_checked(lab.victim.command("ip").args([
@@ -256,14 +257,26 @@ fn the_daemon_follows_new_services_and_addresses_of_its_host() {
         interface,
     ]))
     .expect("add an address");
-    // The daemon looks at its host at each ban sweep, every five seconds.
+    // The daemon looks at its host at each ban sweep, every five seconds; at its addresses and
+    // routes when the kernel reported a change.
     assert!(
         wait_until(Duration::from_secs(12), Duration::from_millis(100), || {
-            served() && protected()
+            served() && protected(new_address)
         }),
         "served {}, protected {}",
         served(),
-        protected()
+        protected(new_address)
+    );
+    lab.victim
+        .netns
+        .add_default_route(new_gateway)
+        .expect("add a default route");
+    assert!(
+        wait_until(Duration::from_secs(12), Duration::from_millis(100), || {
+            protected(new_gateway)
+        }),
+        "{}",
+        daemon.log()
     );
 }
 

@@ -10,7 +10,6 @@ use lab::{ConfigFile, SCANGUARD, SERVICE, served_lab, xdp_attachment};
 use nix::sys::signal::Signal;
 use scanguard_lab::{
     daemon::Daemon,
-    run_checked,
     traffic::{hping3, nmap_port_state, talk},
 };
 
@@ -66,13 +65,10 @@ fn a_probe_spoofed_from_the_gateway_is_reported_not_obeyed() {
     let lab = served_lab();
     let victim: IpAddr = lab.victim.ipv4.into();
     let gateway = lab.client.ipv4;
-    run_checked(
-        lab.victim
-            .command("ip")
-            .args(["route", "add", "default", "via"])
-            .arg(gateway.to_string()),
-    )
-    .expect("route via the client");
+    lab.victim
+        .netns
+        .add_default_route(gateway.into())
+        .expect("route via the client");
     let daemon = Daemon::start(SCANGUARD, &lab.victim, &[&lab.victim.interface]);
 
     // NULL probes (hping3's default: no flags) with the gateway's address as their source.

@@ -1,5 +1,7 @@
 //! What the daemon finds on this host that adds to its settings.
 
+use std::{collections::BTreeSet, net::IpAddr};
+
 use anyhow::Result;
 use log::info;
 
@@ -15,12 +17,21 @@ use crate::{
 /// protection its addresses, gateways and SSH client.
 pub fn host_facts(settings: &Settings) -> Result<HostFacts> {
     Ok(HostFacts {
-        served: served::ports(&sockets::read(Scope::Serving)?),
-        protected: match settings.lockout_protection {
-            true => lockout::protected_addresses(),
-            false => Vec::new(),
-        },
+        served: served_ports()?,
+        protected: protected_addresses(settings),
     })
+}
+
+pub fn served_ports() -> Result<BTreeSet<u16>> {
+    Ok(served::ports(&sockets::read(Scope::Serving)?))
+}
+
+/// None without lock-out protection.
+pub fn protected_addresses(settings: &Settings) -> Vec<IpAddr> {
+    match settings.lockout_protection {
+        true => lockout::protected_addresses(),
+        false => Vec::new(),
+    }
 }
 
 pub fn log_host_facts(host: &HostFacts, settings: &Settings) {

@@ -39,6 +39,7 @@ use crate::{
     flows,
     follow::Follower,
     metrics,
+    network_changes::NetworkChanges,
     persisted::Persisted,
     pinned_layout,
     pins::Pins,
@@ -105,6 +106,7 @@ async fn run(
         },
         pin_dir: &cli.pin_dir,
     };
+    let network = NetworkChanges::subscribe()?;
     let host = host_facts(settings)?;
     let mut ebpf =
         program::load_on_host(settings, &host, Some(&cli.pin_dir), cli.log_level.kernel())?;
@@ -171,6 +173,7 @@ async fn run(
         args,
         settings: settings.clone(),
         host,
+        network,
         port_names,
     };
     enforce(&mut ebpf, configured, detections, sinks, |lost| {

@@ -1,7 +1,8 @@
 //! The settings of a running daemon, kept current: SIGHUP reads the configuration again, as
-//! `fail2ban-client reload` does, and each sweep looks at the host again, so a laptop that
-//! joins another network protects its new gateway and addresses from lock-out, and a service
-//! started later is not counted toward sweeps. Bans, flows and attachments stay; so do the map
+//! `fail2ban-client reload` does, and each sweep looks at the host again (its addresses and
+//! routes only when the kernel reported a change), so a laptop that joins another network
+//! protects its new gateway and addresses from lock-out, and a service started later is not
+//! counted toward sweeps. Bans, flows and attachments stay; so do the map
 //! sizes, which are fixed when the program loads.
 
 use std::sync::{Arc, PoisonError, RwLock};
@@ -11,12 +12,13 @@ use aya::Ebpf;
 use log::{debug, info, warn};
 
 use super::{
-    host::{host_facts, log_host_facts},
+    host::{host_facts, log_host_facts, protected_addresses, served_ports},
     settings::settings,
 };
 use crate::{
     cli::AttachArgs,
     events::PortNames,
+    network_changes::NetworkChanges,
     program::{self, HostFacts},
     settings::Settings,
 };
@@ -27,6 +29,8 @@ pub struct Configured<'a> {
     pub settings: Settings,
     /// As last found: stored in the program, unless storing failed (with a warning).
     pub host: HostFacts,
+    /// Subscribed before `host` was found.
+    pub network: NetworkChanges,
     /// The trap ports' names, which the event reader prints.
     pub port_names: Arc<RwLock<PortNames>>,
 }
@@ -61,17 +65,23 @@ impl Configured<'_> {
         Ok(())
     }
 
-    /// Stores the settings again if what the host adds to them changed. A failure is a warning,
-    /// not the daemon's end: sockets that cannot be read leave the settings as they are, and
-    /// settings that cannot be stored are tried again when the host changes again.
+    /// Stores the settings again if what the host adds to them changed: the served ports at
+    /// every call, the protected addresses when the kernel reported a change. A failure is a
+    /// warning, not the daemon's end: sockets that cannot be read leave the settings as they
+    /// are, and settings that cannot be stored are tried again when the host changes again.
     pub fn follow_host(&mut self, ebpf: &mut Ebpf) {
-        let host = match host_facts(&self.settings) {
-            Ok(host) => host,
+        let served = match served_ports() {
+            Ok(served) => served,
             Err(error) => {
                 warn!("not following this host's services this time: {error:#}");
                 return;
             }
         };
+        let protected = match self.network.take() {
+            true => protected_addresses(&self.settings),
+            false => self.host.protected.clone(),
+        };
+        let host = HostFacts { served, protected };
         if host == self.host {
             return;
         }
