@@ -225,7 +225,7 @@ fn sighup_reloads_the_config_and_keeps_it_when_the_file_is_bad() {
 }
 
 #[test]
-fn the_daemon_follows_new_services_addresses_and_gateways_of_its_host() {
+fn the_daemon_follows_new_services_and_addresses_of_its_host() {
     let lab = served_lab();
     let interface = lab.victim.interface.as_str();
     let daemon = Daemon::start(SCANGUARD, &lab.victim, &[interface, "--mode", "skb"]);
@@ -233,20 +233,12 @@ fn the_daemon_follows_new_services_addresses_and_gateways_of_its_host() {
     let new_port: u16 = 8080;
     // In the lab's private range, on the victim's own interface.
     let new_address: IpAddr = "10.77.0.99".parse().expect("an address");
-    let new_gateway: IpAddr = lab.client.ipv4.into();
     let served = || {
         pins.port_roles().expect("roles").get(&0, 0).expect("roles")[usize::from(new_port)]
             & ROLE_SERVED
             != 0
     };
-    let protected = |address: IpAddr| {
-        pins.allow()
-            .expect("allow-list")
-            .get(&allow_key(&IpNet::from(address)), 0)
-            .ok()
-            == Some(ALLOW_LOCKOUT)
-    };
-    assert!(!served() && !protected(new_address) && !protected(new_gateway));
+    assert!(!served() && !lockout_protected(&pins, new_address));
 
     serve(&lab.victim, new_port);
     run_checked(lab.victim.command("ip").args([
@@ -257,27 +249,56 @@ fn the_daemon_follows_new_services_addresses_and_gateways_of_its_host() {
         interface,
     ]))
     .expect("add an address");
-    // The daemon looks at its host at each ban sweep, every five seconds; at its addresses and
-    // routes when the kernel reported a change.
+    // The daemon looks at its host at each ban sweep, every five seconds; at its addresses
+    // and routes when the kernel reported a change.
     assert!(
         wait_until(Duration::from_secs(12), Duration::from_millis(100), || {
-            served() && protected(new_address)
+            served() && lockout_protected(&pins, new_address)
         }),
         "served {}, protected {}",
         served(),
-        protected(new_address)
+        lockout_protected(&pins, new_address)
     );
+}
+
+#[test]
+fn lockout_protection_follows_the_default_route_and_a_link_going_down() {
+    let lab = served_lab();
+    let interface = lab.victim.interface.as_str();
+    let daemon = Daemon::start(SCANGUARD, &lab.victim, &[interface, "--mode", "skb"]);
+    let pins = Pins::open(&daemon.pin_dir).expect("the daemon's pins");
+    let gateway: IpAddr = lab.client.ipv4.into();
+    let own_ipv6: IpAddr = lab.victim.ipv6.into();
+    let eventually = |what: &dyn Fn() -> bool| {
+        assert!(
+            wait_until(Duration::from_secs(12), Duration::from_millis(100), what),
+            "{}",
+            daemon.log()
+        );
+    };
+    assert!(!lockout_protected(&pins, gateway) && lockout_protected(&pins, own_ipv6));
+
     lab.victim
         .netns
-        .add_default_route(new_gateway)
+        .add_default_route(gateway)
         .expect("add a default route");
-    assert!(
-        wait_until(Duration::from_secs(12), Duration::from_millis(100), || {
-            protected(new_gateway)
-        }),
-        "{}",
-        daemon.log()
-    );
+    eventually(&|| lockout_protected(&pins, gateway));
+    // A link that goes down takes its IPv4 routes with it without a notification of theirs,
+    // and its IPv6 addresses with one: so IPv6 goes first, and is seen to go.
+    run_checked(
+        lab.victim
+            .command("sysctl")
+            .args(["-qw", &format!("net.ipv6.conf.{interface}.disable_ipv6=1")]),
+    )
+    .expect("disable IPv6");
+    eventually(&|| !lockout_protected(&pins, own_ipv6));
+    run_checked(
+        lab.victim
+            .command("ip")
+            .args(["link", "set", interface, "down"]),
+    )
+    .expect("take the link down");
+    eventually(&|| !lockout_protected(&pins, gateway));
 }
 
 #[test]
@@ -515,4 +536,12 @@ fn attach_failing_on_lo(host: &Host, daemon: &Daemon, args: &[&str]) -> String {
     let error = stderr.lines().last().unwrap_or_default();
     assert!(error.contains("lo: native XDP refused"), "{stderr}");
     stderr
+}
+
+fn lockout_protected(pins: &Pins, address: IpAddr) -> bool {
+    pins.allow()
+        .expect("allow-list")
+        .get(&allow_key(&IpNet::from(address)), 0)
+        .ok()
+        == Some(ALLOW_LOCKOUT)
 }
