@@ -91,7 +91,7 @@ pub fn load_on_host(
         pinned_layout::check(OBJECT, pin_dir, &MAPS)?;
         // Adopted pins of global variables are zeroed as the object is loaded (aya stores each
         // section's initial value), so a running program detects nothing until
-        // `write_settings` stores them again, moments later (or `attach`, failing before
+        // `Staged::write` stores them again, moments later (or `attach`, failing before
         // then, puts back what it found: see `persisted`).
         for pin in MAPS {
             loader.map_pin_path(object_map(pin), pin_dir.join(pin));
@@ -105,7 +105,7 @@ pub fn load_on_host(
     let adopting = pin_dir.is_some_and(|dir| !Pins::persisted_links_in(dir).is_empty());
     // Adopted bans go into the new, empty filter before the config turns the filter on.
     mark_bans(&mut ebpf)?;
-    write_settings(&mut ebpf, settings, host, adopting)?;
+    Staged::new(&ebpf, settings, host, adopting)?.write(&mut ebpf)?;
     xdp(&mut ebpf)?
         .load()
         .context("the kernel refused the scanguard XDP program")?;
@@ -154,42 +154,76 @@ pub fn second_handles(ebpf: &mut Ebpf, pin_dir: &Path) -> Result<(Xdp, SchedClas
     Ok((xdp_handle?, egress_handle?))
 }
 
-/// Stores new settings in a running program's maps (a config reload), keeping its flow checks
-/// as they are.
-pub fn store_settings(ebpf: &mut Ebpf, settings: &Settings, host: &HostFacts) -> Result<()> {
-    let flows_tracked = config_map(ebpf)?.get(&0, 0)?.flows_tracked != 0;
-    write_settings(ebpf, settings, host, flows_tracked)
+/// Why new settings were not stored in a running program.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Refused before anything was written: the settings in force stay whole.
+    #[error("{0:#}")]
+    Refused(anyhow::Error),
+    /// A map write failed: the program may run on part of the new settings.
+    #[error("{0:#}")]
+    WriteFailed(anyhow::Error),
 }
 
-/// Stores `settings` and `host` in the program's maps, the config last: an adopted config was
-/// zeroed as the object loaded, and turns detection on only once the roles and allow-list
-/// beside it are in place. `flows_tracked` starts the checks that need the flows at once.
-/// What can be refused is worked out before the first write, so a refused reload leaves the
-/// settings in force whole.
-fn write_settings(
+/// Stores new settings in a running program's maps (a config reload), keeping its flow checks
+/// as they are.
+pub fn store_settings(
     ebpf: &mut Ebpf,
     settings: &Settings,
     host: &HostFacts,
-    flows_tracked: bool,
-) -> Result<()> {
-    let allow_entries = allow_entries(settings, host)?;
-    let config = Config {
-        ban_filter_mask: ban_filter(ebpf)?.mask(),
-        flows_tracked: u8::from(flows_tracked),
-        ..settings.kernel_config()
-    };
-    let mut table: PortRoles = [0; _];
-    for (&port, &roles) in &settings.port_roles() {
-        table[usize::from(port)] = roles;
-    }
-    for &port in &host.served {
-        table[usize::from(port)] |= ROLE_SERVED;
-    }
-    port_roles_map(ebpf)?.set(0, table, 0)?;
+) -> Result<(), StoreError> {
+    let staged = config_map(ebpf)
+        .and_then(|config| Ok(config.get(&0, 0)?.flows_tracked != 0))
+        .and_then(|flows_tracked| Staged::new(ebpf, settings, host, flows_tracked))
+        .map_err(StoreError::Refused)?;
+    staged.write(ebpf).map_err(StoreError::WriteFailed)
+}
 
-    let mut allow: LpmTrie<&mut MapData, AddrKey, u8> = LpmTrie::try_from(map(ebpf, ALLOW_MAP)?)?;
-    replace_allow(&mut allow, &allow_entries)?;
-    store_config(ebpf, config)
+/// Settings ready to be written, with everything that can refuse them worked out, so a
+/// refused reload leaves the settings in force whole.
+struct Staged {
+    config: Config,
+    roles: Box<PortRoles>,
+    allow: Vec<(Key<AddrKey>, u8)>,
+}
+
+impl Staged {
+    /// `flows_tracked` starts the checks that need the flows at once.
+    fn new(
+        ebpf: &Ebpf,
+        settings: &Settings,
+        host: &HostFacts,
+        flows_tracked: bool,
+    ) -> Result<Staged> {
+        let allow = allow_entries(settings, host)?;
+        let config = Config {
+            ban_filter_mask: ban_filter(ebpf)?.mask(),
+            flows_tracked: u8::from(flows_tracked),
+            ..settings.kernel_config()
+        };
+        let mut roles: Box<PortRoles> = Box::new([0; _]);
+        for (&port, &port_roles) in &settings.port_roles() {
+            roles[usize::from(port)] = port_roles;
+        }
+        for &port in &host.served {
+            roles[usize::from(port)] |= ROLE_SERVED;
+        }
+        Ok(Staged {
+            config,
+            roles,
+            allow,
+        })
+    }
+
+    /// Writes the config last: an adopted config was zeroed as the object loaded, and turns
+    /// detection on only once the roles and allow-list beside it are in place.
+    fn write(self, ebpf: &mut Ebpf) -> Result<()> {
+        port_roles_map(ebpf)?.set(0, *self.roles, 0)?;
+        let mut allow: LpmTrie<&mut MapData, AddrKey, u8> =
+            LpmTrie::try_from(map(ebpf, ALLOW_MAP)?)?;
+        replace_allow(&mut allow, &self.allow)?;
+        store_config(ebpf, self.config)
+    }
 }
 
 /// The program's ban filter, mapped into memory to mark bans made from here.

@@ -11,9 +11,10 @@ use common::{
     scanner_v6, take_offered_events, tcp,
 };
 use ipnet::IpNet;
-use scanguard::{clock::boot_ns, settings::Settings};
+use scanguard::{clock::boot_ns, program::StoreError, settings::Settings};
 use scanguard_common::{
     action::Action,
+    allow::ALLOW_CAPACITY,
     ban::{Ban, ORIGIN_DETECTED},
     classify::{ACK, CWR, ECE, FIN, PSH, RST, SYN, URG},
     config::{BanMode, NANOS_PER_SECOND},
@@ -676,6 +677,44 @@ fn a_reload_replaces_an_allow_list_too_long_to_sit_beside_the_new_one() {
         "no longer allow-listed",
     );
     assert!(scanguard.ban(old).is_some() && scanguard.ban(new).is_none());
+}
+
+#[test]
+fn a_refused_reload_writes_nothing_and_a_failed_write_says_it_may_have_written_part() {
+    let trap_probe = |n| tcp(scanner_v4(n), TRAP_PORT, SYN);
+    let old = Settings {
+        trap_ports: Default::default(),
+        ..every_kind(Action::Ban)
+    };
+    let mut scanguard = Scanguard::load(&old);
+    scanguard.expect(&trap_probe(1), Verdict::Pass, "no trap port yet");
+
+    // The new trap port beside an allow-list longer than the trie holds.
+    let too_long = Settings {
+        allow: (0..=ALLOW_CAPACITY)
+            .map(|n| IpNet::from(IpAddr::from([198, 18, (n / 256) as u8, n as u8])))
+            .collect(),
+        ..every_kind(Action::Ban)
+    };
+    let refused = scanguard.try_reload(&too_long);
+    assert!(
+        matches!(refused, Err(StoreError::Refused(_))),
+        "{refused:?}"
+    );
+    scanguard.expect(&trap_probe(2), Verdict::Pass, "no port roles written");
+
+    // The config is written last: with it frozen, the port roles before it are stored.
+    scanguard.freeze_config();
+    let failed = scanguard.try_reload(&every_kind(Action::Ban));
+    assert!(
+        matches!(failed, Err(StoreError::WriteFailed(_))),
+        "{failed:?}"
+    );
+    scanguard.expect(
+        &trap_probe(3),
+        Verdict::Drop,
+        "the new port roles are in force",
+    );
 }
 
 #[test]

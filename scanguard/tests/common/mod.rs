@@ -9,26 +9,27 @@
 use std::{
     collections::{BTreeMap, BTreeSet},
     net::{IpAddr, Ipv4Addr, Ipv6Addr},
+    os::fd::{AsFd as _, AsRawFd as _},
 };
 
 use aya::{
     Ebpf,
     maps::{
-        HashMap, MapData, PerCpuArray, PerfEventArray,
+        HashMap, Map, MapData, PerCpuArray, PerfEventArray,
         perf::{PerfEvent, PerfEventArrayBuffer},
     },
     programs::{TestRun as _, TestRunOptions},
 };
 use scanguard::{
-    ban_filter,
+    ban_filter, bpf_sys,
     events::reader::{self, decode},
-    program::{self, HostFacts},
+    program::{self, HostFacts, StoreError},
     settings::Settings,
 };
 use scanguard_common::{
     ban::{AddrKey, BANS_MAP, Ban},
     ban_filter::{VERDICTS_MAP, Verdict as CachedVerdict},
-    config::Config,
+    config::{CONFIG_SECTION, Config},
     counters::{COUNTERS_MAP, Counter, Counters, counter_slot, detection_slot},
     event::{EVENTS_MAP, Event},
     flow::{FLOWS_MAP, FlowKey},
@@ -152,9 +153,35 @@ impl Scanguard {
 
     /// Stores `settings` in the running program, as a reload does.
     pub fn reload(&mut self, settings: &Settings) {
-        program::store_settings(&mut self.ebpf, settings, &HostFacts::default())
+        self.try_reload(settings)
             .unwrap_or_else(|error| panic!("reloading the settings: {error:#}"));
+    }
+
+    /// Stores `settings` in the running program, as a reload does, if they can be.
+    pub fn try_reload(&mut self, settings: &Settings) -> Result<(), StoreError> {
+        program::store_settings(&mut self.ebpf, settings, &HostFacts::default())?;
         self.settings = settings.clone();
+        Ok(())
+    }
+
+    /// Freezes the config map (BPF_MAP_FREEZE): from then on writing it from user space fails
+    /// with EPERM, as a failing map write would.
+    pub fn freeze_config(&mut self) {
+        /// include/uapi/linux/bpf.h, `enum bpf_cmd`.
+        const BPF_MAP_FREEZE: libc::c_long = 22;
+        /// The `map_fd` member of `union bpf_attr` that BPF_MAP_FREEZE reads.
+        #[repr(C)]
+        struct MapFreezeAttr {
+            map_fd: u32,
+        }
+        let Some(Map::Array(config)) = self.ebpf.map(CONFIG_SECTION) else {
+            panic!("the config is an array map");
+        };
+        let mut attr = MapFreezeAttr {
+            map_fd: config.fd().as_fd().as_raw_fd() as u32,
+        };
+        // SAFETY: MapFreezeAttr is the part of `union bpf_attr` BPF_MAP_FREEZE reads.
+        unsafe { bpf_sys::bpf(BPF_MAP_FREEZE, &mut attr) }.expect("BPF_MAP_FREEZE");
     }
 
     /// Clears the segments the config settles, so the program judges every one in full.

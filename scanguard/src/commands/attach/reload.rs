@@ -7,7 +7,6 @@
 
 use std::sync::{Arc, PoisonError, RwLock};
 
-use anyhow::Result;
 use aya::Ebpf;
 use log::{debug, info, warn};
 
@@ -19,7 +18,7 @@ use crate::{
     cli::AttachArgs,
     events::PortNames,
     network_changes::NetworkChanges,
-    program::{self, HostFacts},
+    program::{self, HostFacts, StoreError},
     settings::Settings,
 };
 
@@ -41,19 +40,25 @@ impl Configured<'_> {
     pub fn reload(&mut self, ebpf: &mut Ebpf) {
         match self.store_reloaded(ebpf) {
             Ok(()) => info!("configuration reloaded"),
-            Err(error) => warn!("configuration not reloaded, the one in force stays: {error:#}"),
+            Err(StoreError::Refused(error)) => {
+                warn!("configuration not reloaded, the one in force stays: {error:#}")
+            }
+            Err(StoreError::WriteFailed(error)) => warn!(
+                "configuration reloaded only in part, the program may run on a mix of the old \
+                 and the new until a reload succeeds: {error:#}"
+            ),
         }
     }
 
-    fn store_reloaded(&mut self, ebpf: &mut Ebpf) -> Result<()> {
-        let mut settings = settings(self.args)?;
+    fn store_reloaded(&mut self, ebpf: &mut Ebpf) -> Result<(), StoreError> {
+        let mut settings = settings(self.args).map_err(StoreError::Refused)?;
         let sizes = |settings: &Settings| (settings.capacity, settings.flow_capacity);
         if sizes(&settings) != sizes(&self.settings) {
             warn!("new map capacities take effect at the next attach, not at a reload");
             settings.capacity = self.settings.capacity;
             settings.flow_capacity = self.settings.flow_capacity;
         }
-        let host = host_facts(&settings)?;
+        let host = host_facts(&settings).map_err(StoreError::Refused)?;
         program::store_settings(ebpf, &settings, &host)?;
         log_host_facts(&host, &settings);
         *self
@@ -86,9 +91,11 @@ impl Configured<'_> {
             return;
         }
         if let Err(error) = program::store_settings(ebpf, &self.settings, &host) {
-            warn!(
-                "this host changed, but the settings that follow from it were not stored: {error:#}"
-            );
+            let stored = match error {
+                StoreError::Refused(_) => "were not stored",
+                StoreError::WriteFailed(_) => "were stored only in part",
+            };
+            warn!("this host changed, but the settings that follow from it {stored}: {error:#}");
         } else if host.protected != self.host.protected {
             // Lock-out protection follows a new network at once; services come and go often.
             info!("this host's addresses or gateways changed");
