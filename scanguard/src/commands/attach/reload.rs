@@ -2,8 +2,8 @@
 //! `fail2ban-client reload` does, and each sweep looks at the host again (its addresses and
 //! routes only when the kernel reported a change), so a laptop that joins another network
 //! protects its new gateway and addresses from lock-out, and a service started later is not
-//! counted toward sweeps. Bans, flows and attachments stay; so do the map
-//! sizes, which are fixed when the program loads.
+//! counted toward sweeps. Bans, flows and attachments stay; so do the map sizes, which are
+//! fixed when the program loads.
 
 use std::sync::{Arc, PoisonError, RwLock};
 
