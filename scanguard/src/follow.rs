@@ -23,7 +23,7 @@ use crate::{
     daemon_status::{AttachedInterface, FollowedBridge, StatusFile},
     interfaces,
     links::{self, Link},
-    netlink_events::Subscription,
+    netlink_events::{Groups, Subscription},
     program,
     targets::{self, Targets},
 };
@@ -32,7 +32,10 @@ use crate::{
 /// one is a backstop.
 const RESYNC_INTERVAL: Duration = Duration::from_secs(30);
 
-const LINK_EVENTS: &[MulticastGroup] = &[MulticastGroup::Link];
+const LINK_EVENTS: Groups = Groups {
+    groups: &[MulticastGroup::Link],
+    filter: None,
+};
 
 pub struct Follower {
     /// Handles of its own on the daemon's programs, so it attaches while `enforce` holds the

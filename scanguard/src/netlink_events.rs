@@ -1,7 +1,10 @@
 //! A netlink socket in some of rtnetlink's multicast groups (what `ip monitor` listens to),
 //! and the task that reads it.
 
-use std::time::Duration;
+use std::{
+    os::fd::{AsRawFd as _, RawFd},
+    time::Duration,
+};
 
 use anyhow::{Context as _, Result};
 use futures::StreamExt as _;
@@ -14,16 +17,29 @@ use tokio::task::JoinHandle;
 type Events =
     futures::channel::mpsc::UnboundedReceiver<(NetlinkMessage<RouteNetlinkMessage>, SocketAddr)>;
 
+/// Which messages to receive.
+#[derive(Clone, Copy, Debug)]
+pub struct Groups {
+    pub groups: &'static [MulticastGroup],
+    /// A classic BPF socket filter the kernel runs on each message before queueing it: those
+    /// it returns 0 for never reach this process.
+    pub filter: Option<&'static [libc::sock_filter]>,
+}
+
 pub struct Subscription {
-    groups: &'static [MulticastGroup],
+    groups: Groups,
     events: Events,
     connection: JoinHandle<()>,
 }
 
 impl Subscription {
-    pub fn open(groups: &'static [MulticastGroup]) -> Result<Subscription> {
-        let (connection, _handle, events) = rtnetlink::new_multicast_connection(groups)
-            .with_context(|| format!("cannot subscribe to netlink events {groups:?}"))?;
+    pub fn open(groups: Groups) -> Result<Subscription> {
+        let subscribe = || format!("cannot subscribe to netlink events {:?}", groups.groups);
+        let (mut connection, _handle, events) =
+            rtnetlink::new_multicast_connection(groups.groups).with_context(subscribe)?;
+        if let Some(filter) = groups.filter {
+            attach_filter(connection.socket_mut().as_raw_fd(), filter).with_context(subscribe)?;
+        }
         Ok(Subscription {
             groups,
             events,
@@ -54,6 +70,28 @@ impl Subscription {
                 }
             }
         }
+    }
+}
+
+/// SO_ATTACH_FILTER, socket(7).
+fn attach_filter(socket: RawFd, filter: &[libc::sock_filter]) -> std::io::Result<()> {
+    let program = libc::sock_fprog {
+        len: u16::try_from(filter.len()).map_err(std::io::Error::other)?,
+        filter: filter.as_ptr().cast_mut(),
+    };
+    // SAFETY: `program` points at `filter`, which outlives the call; the kernel copies it.
+    let result = unsafe {
+        libc::setsockopt(
+            socket,
+            libc::SOL_SOCKET,
+            libc::SO_ATTACH_FILTER,
+            std::ptr::from_ref(&program).cast(),
+            std::mem::size_of::<libc::sock_fprog>() as libc::socklen_t,
+        )
+    };
+    match result {
+        0 => Ok(()),
+        _ => Err(std::io::Error::last_os_error()),
     }
 }
 

@@ -1,7 +1,8 @@
 //! Whether this host's addresses or default routes may have changed, from the kernel's
 //! notifications (what `ip monitor link address route` shows), so the daemon reads them again
 //! only then. Reading the route tables at every check cost an idle daemon 27–29% of a CPU on
-//! a host holding a full Internet table (a million routes).
+//! a host holding a full Internet table (a million routes), and receiving every route message
+//! cost it 3.9 s of CPU and 56 MB of memory while 500,000 routes were added.
 
 use std::sync::{
     Arc,
@@ -9,22 +10,56 @@ use std::sync::{
 };
 
 use anyhow::Result;
-use rtnetlink::{
-    MulticastGroup,
-    packet_core::{NetlinkMessage, NetlinkPayload},
-    packet_route::RouteNetlinkMessage,
-};
+use rtnetlink::MulticastGroup;
 use tokio::task::JoinHandle;
 
-use crate::netlink_events::Subscription;
+use crate::netlink_events::{Groups, Subscription};
 
-const LINK_ADDRESS_AND_ROUTE_EVENTS: &[MulticastGroup] = &[
-    MulticastGroup::Link,
-    MulticastGroup::Ipv4Ifaddr,
-    MulticastGroup::Ipv6Ifaddr,
-    MulticastGroup::Ipv4Route,
-    MulticastGroup::Ipv6Route,
-];
+/// Links, addresses and default routes: the other routes are kept back in the kernel by
+/// `DEFAULT_ROUTES_ONLY`. Links count because the kernel removes the IPv4 routes of a link that
+/// goes down without a notification of their own (`fib_flush`).
+pub const HOST_EVENTS: Groups = Groups {
+    groups: &[
+        MulticastGroup::Link,
+        MulticastGroup::Ipv4Ifaddr,
+        MulticastGroup::Ipv6Ifaddr,
+        MulticastGroup::Ipv4Route,
+        MulticastGroup::Ipv6Route,
+    ],
+    filter: Some(&DEFAULT_ROUTES_ONLY),
+};
+
+/// Where the filter reads: `struct nlmsghdr` (length u32, then type u16 in host byte order),
+/// and after its 16 bytes a route's `struct rtmsg` (family u8, then the destination's prefix
+/// length u8). Every rtnetlink type is below 256, so its low byte names it.
+const NLMSG_TYPE_LOW_BYTE: u32 = if cfg!(target_endian = "little") { 4 } else { 5 };
+const RTM_DST_LEN: u32 = 17;
+
+/// Passes every message but a route's to a destination other than the default (a prefix
+/// length above 0).
+const DEFAULT_ROUTES_ONLY: [libc::sock_filter; 7] = {
+    const fn op(code: u32, k: u32, jt: u8, jf: u8) -> libc::sock_filter {
+        libc::sock_filter {
+            code: code as u16,
+            jt,
+            jf,
+            k,
+        }
+    }
+    use libc::{BPF_ABS, BPF_B, BPF_JEQ, BPF_JMP, BPF_K, BPF_LD, BPF_RET};
+    [
+        op(BPF_LD | BPF_B | BPF_ABS, NLMSG_TYPE_LOW_BYTE, 0, 0),
+        // A new route: to the prefix check; else on.
+        op(BPF_JMP | BPF_JEQ | BPF_K, libc::RTM_NEWROUTE as u32, 1, 0),
+        // A route removed: to the prefix check; else pass.
+        op(BPF_JMP | BPF_JEQ | BPF_K, libc::RTM_DELROUTE as u32, 0, 2),
+        op(BPF_LD | BPF_B | BPF_ABS, RTM_DST_LEN, 0, 0),
+        // The default route: pass; else drop.
+        op(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 1),
+        op(BPF_RET | BPF_K, u32::MAX, 0, 0),
+        op(BPF_RET | BPF_K, 0, 0, 0),
+    ]
+};
 
 pub struct NetworkChanges {
     changed: Arc<AtomicBool>,
@@ -34,19 +69,15 @@ pub struct NetworkChanges {
 impl NetworkChanges {
     /// Subscribes; call it before reading the host, so no change falls in between.
     pub fn subscribe() -> Result<NetworkChanges> {
-        let mut subscription = Subscription::open(LINK_ADDRESS_AND_ROUTE_EVENTS)?;
+        let mut subscription = Subscription::open(HOST_EVENTS)?;
         let changed = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&changed);
         let reader = tokio::spawn(async move {
+            // Any message, an overrun (messages lost to a full socket buffer) or None (the
+            // socket failed, and was opened again) may mean a change.
             loop {
-                // None: the socket failed and messages were lost.
-                if subscription
-                    .next()
-                    .await
-                    .is_none_or(|message| may_change(&message))
-                {
-                    flag.store(true, Ordering::Release);
-                }
+                subscription.next().await;
+                flag.store(true, Ordering::Release);
             }
         });
         Ok(NetworkChanges { changed, reader })
@@ -61,75 +92,5 @@ impl NetworkChanges {
 impl Drop for NetworkChanges {
     fn drop(&mut self) {
         self.reader.abort();
-    }
-}
-
-/// A link, an address or a default route changed, or messages were lost to a full socket
-/// buffer. Links count because the kernel removes the IPv4 routes of a link that goes down
-/// without a notification of their own (`fib_flush`). The other routes, which on a router
-/// change all the time, do not matter.
-fn may_change(message: &NetlinkMessage<RouteNetlinkMessage>) -> bool {
-    match &message.payload {
-        NetlinkPayload::Overrun(_) => true,
-        NetlinkPayload::InnerMessage(
-            RouteNetlinkMessage::NewLink(_)
-            | RouteNetlinkMessage::DelLink(_)
-            | RouteNetlinkMessage::NewAddress(_)
-            | RouteNetlinkMessage::DelAddress(_),
-        ) => true,
-        NetlinkPayload::InnerMessage(
-            RouteNetlinkMessage::NewRoute(route) | RouteNetlinkMessage::DelRoute(route),
-        ) => route.header.destination_prefix_length == 0,
-        _ => false,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use rtnetlink::{
-        packet_core::NetlinkHeader,
-        packet_route::{address::AddressMessage, link::LinkMessage, route::RouteMessage},
-    };
-
-    use super::*;
-
-    fn message(payload: RouteNetlinkMessage) -> NetlinkMessage<RouteNetlinkMessage> {
-        NetlinkMessage::new(
-            NetlinkHeader::default(),
-            NetlinkPayload::InnerMessage(payload),
-        )
-    }
-
-    fn route(prefix_length: u8) -> RouteMessage {
-        let mut route = RouteMessage::default();
-        route.header.destination_prefix_length = prefix_length;
-        route
-    }
-
-    #[test]
-    fn links_addresses_default_routes_and_lost_messages_may_change_the_host() {
-        for payload in [
-            RouteNetlinkMessage::NewLink(LinkMessage::default()),
-            RouteNetlinkMessage::DelLink(LinkMessage::default()),
-            RouteNetlinkMessage::NewAddress(AddressMessage::default()),
-            RouteNetlinkMessage::DelAddress(AddressMessage::default()),
-            RouteNetlinkMessage::NewRoute(route(0)),
-            RouteNetlinkMessage::DelRoute(route(0)),
-        ] {
-            assert!(may_change(&message(payload.clone())), "{payload:?}");
-        }
-        let overrun =
-            NetlinkMessage::new(NetlinkHeader::default(), NetlinkPayload::Overrun(vec![]));
-        assert!(may_change(&overrun));
-    }
-
-    #[test]
-    fn other_routes_do_not() {
-        for payload in [
-            RouteNetlinkMessage::NewRoute(route(24)),
-            RouteNetlinkMessage::DelRoute(route(128)),
-        ] {
-            assert!(!may_change(&message(payload.clone())), "{payload:?}");
-        }
     }
 }
