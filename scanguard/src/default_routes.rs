@@ -1,7 +1,11 @@
 //! The default routes of this network namespace, from the kernel's own tables
 //! (/proc/net/route, /proc/net/ipv6_route): the interfaces that lead out, and their gateways.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::{
+    fs::File,
+    io::{BufRead, BufReader},
+    net::{IpAddr, Ipv4Addr, Ipv6Addr},
+};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DefaultRoute {
@@ -11,37 +15,54 @@ pub struct DefaultRoute {
 }
 
 /// The IPv4 default routes, then the IPv6 ones, each in table order; a table that cannot be
-/// read has none.
+/// read has none. The tables are read a line at a time: a router's hold a million routes.
 pub fn read() -> Vec<DefaultRoute> {
-    let ipv4 = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
-    let ipv6 = std::fs::read_to_string("/proc/net/ipv6_route").unwrap_or_default();
-    ipv4_defaults(&ipv4).chain(ipv6_defaults(&ipv6)).collect()
+    let table = |path| File::open(path).map(BufReader::new);
+    let mut routes = Vec::new();
+    if let Ok(ipv4) = table("/proc/net/route") {
+        routes.extend(ipv4_defaults(ipv4));
+    }
+    if let Ok(ipv6) = table("/proc/net/ipv6_route") {
+        routes.extend(ipv6_defaults(ipv6));
+    }
+    routes
 }
 
 /// Destination and mask 0.0.0.0.
-fn ipv4_defaults(table: &str) -> impl Iterator<Item = DefaultRoute> + '_ {
-    table.lines().skip(1).filter_map(|line| {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        let default = fields.get(1) == Some(&"00000000") && fields.get(7) == Some(&"00000000");
-        // The kernel prints the network-order address as a hex u32 in host order, so its bytes
-        // in memory are the address's.
-        let gateway = u32::from_str_radix(fields.get(2)?, 16).ok()?;
-        default.then(|| DefaultRoute {
-            interface: fields[0].to_string(),
-            gateway: (gateway != 0).then(|| IpAddr::V4(Ipv4Addr::from(gateway.to_ne_bytes()))),
+fn ipv4_defaults(table: impl BufRead) -> impl Iterator<Item = DefaultRoute> {
+    table
+        .lines()
+        .map_while(Result::ok)
+        .skip(1)
+        .filter_map(|line| {
+            // Iface Destination Gateway Flags RefCnt Use Metric Mask ...
+            let mut fields = line.split_whitespace();
+            let interface = fields.next()?;
+            if fields.next()? != "00000000" {
+                return None;
+            }
+            // The kernel prints the network-order address as a hex u32 in host order, so its bytes
+            // in memory are the address's.
+            let gateway = u32::from_str_radix(fields.next()?, 16).ok()?;
+            (fields.nth(4)? == "00000000").then(|| DefaultRoute {
+                interface: interface.to_string(),
+                gateway: (gateway != 0).then(|| IpAddr::V4(Ipv4Addr::from(gateway.to_ne_bytes()))),
+            })
         })
-    })
 }
 
 /// Destination ::/0, leaving out the unreachable routes the kernel keeps on lo.
-fn ipv6_defaults(table: &str) -> impl Iterator<Item = DefaultRoute> + '_ {
-    table.lines().filter_map(|line| {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        let default = fields.first() == Some(&"00000000000000000000000000000000")
-            && fields.get(1) == Some(&"00");
-        let interface = *fields.get(9)?;
-        let gateway = u128::from_str_radix(fields.get(4)?, 16).ok()?;
-        (default && interface != "lo").then(|| DefaultRoute {
+fn ipv6_defaults(table: impl BufRead) -> impl Iterator<Item = DefaultRoute> {
+    table.lines().map_while(Result::ok).filter_map(|line| {
+        // Destination, its prefix length, source, its prefix length, next hop, metric,
+        // reference count, use count, flags, interface.
+        let mut fields = line.split_whitespace();
+        if fields.next()? != "00000000000000000000000000000000" || fields.next()? != "00" {
+            return None;
+        }
+        let gateway = u128::from_str_radix(fields.nth(2)?, 16).ok()?;
+        let interface = fields.nth(4)?;
+        (interface != "lo").then(|| DefaultRoute {
             interface: interface.to_string(),
             gateway: (gateway != 0).then(|| IpAddr::V6(Ipv6Addr::from(gateway))),
         })
@@ -67,7 +88,7 @@ mod tests {
                      wlan0\t00000000\t0101A8C0\t0003\t0\t0\t600\t00000000\t0\t0\t0\n\
                      wg0\t00000000\t00000000\t0001\t0\t0\t700\t00000000\t0\t0\t0\n";
         assert_eq!(
-            ipv4_defaults(table).collect::<Vec<_>>(),
+            ipv4_defaults(table.as_bytes()).collect::<Vec<_>>(),
             [
                 route("eth0", Some("192.168.2.1")),
                 route("wlan0", Some("192.168.1.1")),
@@ -82,7 +103,7 @@ mod tests {
                      00000000000000000000000000000000 00 00000000000000000000000000000000 00 00000000000000000000000000000000 ffffffff 00000001 00000000 00200200       lo\n\
                      fe800000000000000000000000000000 40 00000000000000000000000000000000 00 00000000000000000000000000000000 00000100 00000001 00000000 00000001     eth0\n";
         assert_eq!(
-            ipv6_defaults(table).collect::<Vec<_>>(),
+            ipv6_defaults(table.as_bytes()).collect::<Vec<_>>(),
             [route("eth0", Some("fe80::1"))]
         );
     }
