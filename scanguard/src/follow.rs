@@ -33,7 +33,7 @@ use crate::{
 const RESYNC_INTERVAL: Duration = Duration::from_secs(30);
 
 const LINK_EVENTS: Groups = Groups {
-    groups: &[MulticastGroup::Link],
+    multicast: &[MulticastGroup::Link],
     filter: None,
 };
 

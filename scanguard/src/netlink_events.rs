@@ -20,7 +20,7 @@ type Events =
 /// Which messages to receive.
 #[derive(Clone, Copy, Debug)]
 pub struct Groups {
-    pub groups: &'static [MulticastGroup],
+    pub multicast: &'static [MulticastGroup],
     /// A classic BPF socket filter the kernel runs on each message before queueing it: those
     /// it returns 0 for never reach this process.
     pub filter: Option<&'static [libc::sock_filter]>,
@@ -34,9 +34,9 @@ pub struct Subscription {
 
 impl Subscription {
     pub fn open(groups: Groups) -> Result<Subscription> {
-        let subscribe = || format!("cannot subscribe to netlink events {:?}", groups.groups);
+        let subscribe = || format!("cannot subscribe to netlink events {:?}", groups.multicast);
         let (mut connection, _handle, events) =
-            rtnetlink::new_multicast_connection(groups.groups).with_context(subscribe)?;
+            rtnetlink::new_multicast_connection(groups.multicast).with_context(subscribe)?;
         if let Some(filter) = groups.filter {
             attach_filter(connection.socket_mut().as_raw_fd(), filter).with_context(subscribe)?;
         }
@@ -56,7 +56,7 @@ impl Subscription {
         }
         warn!(
             "netlink events {:?} stopped; subscribing again",
-            self.groups
+            self.groups.multicast
         );
         loop {
             match Subscription::open(self.groups) {

@@ -19,7 +19,7 @@ use crate::netlink_events::{Groups, Subscription};
 /// `DEFAULT_ROUTES_ONLY`. Links count because the kernel removes the IPv4 routes of a link that
 /// goes down without a notification of their own (`fib_flush`).
 pub const HOST_EVENTS: Groups = Groups {
-    groups: &[
+    multicast: &[
         MulticastGroup::Link,
         MulticastGroup::Ipv4Ifaddr,
         MulticastGroup::Ipv6Ifaddr,
