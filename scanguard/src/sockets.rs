@@ -77,10 +77,13 @@ pub fn for_each(scope: Scope, mut visit: impl FnMut(Socket) -> Result<()>) -> Re
     let mut netlink = Netlink::new(NETLINK_SOCK_DIAG).context("opening a sock_diag socket")?;
     netlink.bind_auto()?;
     netlink.connect(&NetlinkAddr::new(0, 0))?;
+    // Larger than any dump batch: the kernel sizes them to the reader's buffer, up to 32 KiB.
+    let mut received = Vec::with_capacity(64 * 1024);
     for protocol in [IPPROTO_TCP, IPPROTO_UDP] {
         for family in [AF_INET, AF_INET6] {
             dump(
                 &netlink,
+                &mut received,
                 family,
                 protocol,
                 scope.states(protocol),
@@ -91,10 +94,11 @@ pub fn for_each(scope: Scope, mut visit: impl FnMut(Socket) -> Result<()>) -> Re
     Ok(())
 }
 
-/// Visits the sockets of one family and protocol in `states`; an error of `visit` ends it as
-/// it is.
+/// Visits the sockets of one family and protocol in `states`, receiving into `received`; an
+/// error of `visit` ends it as it is.
 fn dump(
     netlink: &Netlink,
+    received: &mut Vec<u8>,
     family: u8,
     protocol: u8,
     states: StateFlags,
@@ -128,11 +132,9 @@ fn dump(
         )
     };
     netlink.send(&request, 0).with_context(unreadable)?;
-    // Larger than any dump batch: the kernel sizes them to the reader's buffer, up to 32 KiB.
-    let mut received = Vec::with_capacity(64 * 1024);
     loop {
         received.clear();
-        let size = netlink.recv(&mut received, 0).with_context(unreadable)?;
+        let size = netlink.recv(received, 0).with_context(unreadable)?;
         let mut offset = 0;
         while offset < size {
             let reply = NetlinkMessage::<SockDiagMessage>::deserialize(&received[offset..size])
