@@ -15,17 +15,19 @@ pub struct DefaultRoute {
 }
 
 /// The IPv4 default routes, then the IPv6 ones, each in table order; a table that cannot be
-/// read has none. The tables are read a line at a time: a router's hold a million routes.
-pub fn read() -> Vec<DefaultRoute> {
-    let table = |path| File::open(path).map(BufReader::new);
-    let mut routes = Vec::new();
-    if let Ok(ipv4) = table("/proc/net/route") {
-        routes.extend(ipv4_defaults(ipv4));
-    }
-    if let Ok(ipv6) = table("/proc/net/ipv6_route") {
-        routes.extend(ipv6_defaults(ipv6));
-    }
-    routes
+/// read has none. Lazy, a line at a time: a router's tables hold a million routes, and whoever
+/// wants only the first default route (IPv4's come first in its table) reads no further.
+pub fn read() -> impl Iterator<Item = DefaultRoute> {
+    let table = |path| File::open(path).map(BufReader::new).ok();
+    let ipv4 = ["/proc/net/route"]
+        .into_iter()
+        .filter_map(table)
+        .flat_map(ipv4_defaults);
+    let ipv6 = ["/proc/net/ipv6_route"]
+        .into_iter()
+        .filter_map(table)
+        .flat_map(ipv6_defaults);
+    ipv4.chain(ipv6)
 }
 
 /// Destination and mask 0.0.0.0.

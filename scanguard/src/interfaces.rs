@@ -29,8 +29,8 @@ pub fn names() -> Vec<String> {
 
 /// The interface of the IPv4 default route, else the IPv6 one.
 pub fn default_route_interface() -> Result<String> {
-    let mut routes = default_routes::read().into_iter();
-    routes.next().map(|route| route.interface).ok_or_else(|| {
+    default_routes::read()
+        .next().map(|route| route.interface).ok_or_else(|| {
         anyhow!(
             "no default route here: name the interfaces to protect, e.g. `scanguard attach eth0`"
         )
@@ -40,7 +40,6 @@ pub fn default_route_interface() -> Result<String> {
 /// Every interface that carries an IPv4 or IPv6 default route.
 pub fn default_route_interfaces() -> BTreeSet<String> {
     default_routes::read()
-        .into_iter()
         .map(|route| route.interface)
         .collect()
 }

@@ -17,9 +17,7 @@ pub fn protected_addresses() -> Vec<IpAddr> {
 }
 
 fn default_gateways() -> impl Iterator<Item = IpAddr> {
-    default_routes::read()
-        .into_iter()
-        .filter_map(|route| route.gateway)
+    default_routes::read().filter_map(|route| route.gateway)
 }
 
 fn own_addresses() -> Vec<IpAddr> {
