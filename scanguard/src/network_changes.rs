@@ -15,9 +15,10 @@ use tokio::task::JoinHandle;
 
 use crate::netlink_events::{Groups, Subscription};
 
-/// Links, addresses and default routes: the other routes are kept back in the kernel by
-/// `DEFAULT_ROUTES_ONLY`. Links count because the kernel removes the IPv4 routes of a link that
-/// goes down without a notification of their own (`fib_flush`).
+/// Links, addresses and default routes: the other routes, and the link messages that change
+/// no flag, are kept back in the kernel by `HOST_CHANGES_ONLY`. Links count because the kernel
+/// removes the IPv4 routes of a link that goes down without a notification of their own
+/// (`fib_flush`).
 pub const HOST_EVENTS: Groups = Groups {
     multicast: &[
         MulticastGroup::Link,
@@ -26,18 +27,23 @@ pub const HOST_EVENTS: Groups = Groups {
         MulticastGroup::Ipv4Route,
         MulticastGroup::Ipv6Route,
     ],
-    filter: Some(&DEFAULT_ROUTES_ONLY),
+    filter: Some(&HOST_CHANGES_ONLY),
 };
 
 /// Where the filter reads: `struct nlmsghdr` (length u32, then type u16 in host byte order),
-/// and after its 16 bytes a route's `struct rtmsg` (family u8, then the destination's prefix
-/// length u8). Every rtnetlink type is below 256, so its low byte names it.
+/// then after its 16 bytes a route's `struct rtmsg` (family u8, then the destination's prefix
+/// length u8) or a link's `struct ifinfomsg` (whose u32 at 12 holds the flags that changed).
+/// Every rtnetlink type is below 256, so its low byte names it.
 const NLMSG_TYPE_LOW_BYTE: u32 = if cfg!(target_endian = "little") { 4 } else { 5 };
 const RTM_DST_LEN: u32 = 17;
+const IFI_CHANGE: u32 = 28;
 
 /// Passes every message but a route's to a destination other than the default (a prefix
-/// length above 0).
-const DEFAULT_ROUTES_ONLY: [libc::sock_filter; 7] = {
+/// length above 0), and a link's that changes none of its flags. The latter are the kernel's
+/// other link events (features, MTU, carrier, name), which remove no address and no route:
+/// attaching XDP to a veth sends two, and each cost a daemon beside a full routing table
+/// another read of it.
+const HOST_CHANGES_ONLY: [libc::sock_filter; 10] = {
     const fn op(code: u32, k: u32, jt: u8, jf: u8) -> libc::sock_filter {
         libc::sock_filter {
             code: code as u16,
@@ -46,16 +52,21 @@ const DEFAULT_ROUTES_ONLY: [libc::sock_filter; 7] = {
             k,
         }
     }
-    use libc::{BPF_ABS, BPF_B, BPF_JEQ, BPF_JMP, BPF_K, BPF_LD, BPF_RET};
+    use libc::{BPF_ABS, BPF_B, BPF_JEQ, BPF_JMP, BPF_K, BPF_LD, BPF_RET, BPF_W};
     [
         op(BPF_LD | BPF_B | BPF_ABS, NLMSG_TYPE_LOW_BYTE, 0, 0),
         // A new route: to the prefix check; else on.
         op(BPF_JMP | BPF_JEQ | BPF_K, libc::RTM_NEWROUTE as u32, 1, 0),
-        // A route removed: to the prefix check; else pass.
+        // A route removed: to the prefix check; else to the link check.
         op(BPF_JMP | BPF_JEQ | BPF_K, libc::RTM_DELROUTE as u32, 0, 2),
         op(BPF_LD | BPF_B | BPF_ABS, RTM_DST_LEN, 0, 0),
         // The default route: pass; else drop.
-        op(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 1),
+        op(BPF_JMP | BPF_JEQ | BPF_K, 0, 3, 4),
+        // A link's news (new and removed links change every flag): to the flags; else pass.
+        op(BPF_JMP | BPF_JEQ | BPF_K, libc::RTM_NEWLINK as u32, 0, 2),
+        op(BPF_LD | BPF_W | BPF_ABS, IFI_CHANGE, 0, 0),
+        // No flag changed: drop; else pass.
+        op(BPF_JMP | BPF_JEQ | BPF_K, 0, 1, 0),
         op(BPF_RET | BPF_K, u32::MAX, 0, 0),
         op(BPF_RET | BPF_K, 0, 0, 0),
     ]

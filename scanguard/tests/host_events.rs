@@ -1,6 +1,7 @@
 //! The notifications the daemon follows its host by, read in a network namespace of the test's
 //! own: the kernel's socket filter keeps the routes to other networks back, so a router loading
-//! its table sends the daemon nothing, and lets a default route through. Needs root.
+//! its table sends the daemon nothing, and lets a default route through; it keeps back the link
+//! events that change no flag, and lets a link going down through. Needs root.
 
 mod lab;
 
@@ -8,7 +9,10 @@ use std::{process::Command, time::Duration};
 
 use aya::test_helpers::NetNsGuard;
 use lab::require_root;
-use rtnetlink::{packet_core::NetlinkPayload, packet_route::RouteNetlinkMessage};
+use rtnetlink::{
+    packet_core::NetlinkPayload,
+    packet_route::{RouteNetlinkMessage, link::LinkFlags},
+};
 use scanguard::{netlink_events::Subscription, network_changes::HOST_EVENTS};
 use scanguard_lab::run_checked;
 
@@ -25,37 +29,42 @@ fn routes(command: &str, routes: impl IntoIterator<Item = String>) {
     done.expect("ip -batch");
 }
 
-/// The route messages that arrive within `wait`: added or deleted, and the prefix length.
-async fn route_messages(subscription: &mut Subscription, wait: Duration) -> Vec<(&str, u8)> {
+/// The messages that arrive within `wait`.
+async fn received(subscription: &mut Subscription, wait: Duration) -> Vec<RouteNetlinkMessage> {
     let mut messages = Vec::new();
     let deadline = tokio::time::Instant::now() + wait;
     while let Ok(Some(message)) = tokio::time::timeout_at(deadline, subscription.next()).await {
-        match message.payload {
-            NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewRoute(route)) => {
-                messages.push(("new", route.header.destination_prefix_length))
-            }
-            NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelRoute(route)) => {
-                messages.push(("deleted", route.header.destination_prefix_length))
-            }
-            _ => {}
+        if let NetlinkPayload::InnerMessage(message) = message.payload {
+            messages.push(message);
         }
     }
     messages
 }
 
-#[tokio::test]
-async fn only_default_routes_reach_the_daemon() {
+/// `ip <command>` for each command, in the caller's namespace.
+fn ip(commands: &[&str]) {
+    for command in commands {
+        run_checked(Command::new("ip").args(command.split(' '))).expect(command);
+    }
+}
+
+/// A network namespace of the test's own with a veth pair, `h0` up with an address (its routes
+/// and link events stay in there), and a subscription to the events the daemon follows.
+fn subscribed_namespace() -> (NetNsGuard, Subscription) {
     require_root();
-    let _netns = NetNsGuard::new().expect("a network namespace of the test's own");
-    // A veth pair of the namespace's own: its routes, and its link events, stay in there.
-    for command in [
+    let netns = NetNsGuard::new().expect("a network namespace of the test's own");
+    ip(&[
         "link add h0 type veth peer name h1",
         "link set h0 up",
         "address add 10.79.0.1/24 dev h0",
-    ] {
-        run_checked(Command::new("ip").args(command.split(' '))).expect(command);
-    }
-    let mut subscription = Subscription::open(HOST_EVENTS).expect("subscribe");
+    ]);
+    let subscription = Subscription::open(HOST_EVENTS).expect("subscribe");
+    (netns, subscription)
+}
+
+#[tokio::test]
+async fn only_default_routes_reach_the_daemon() {
+    let (_netns, mut subscription) = subscribed_namespace();
     let table: Vec<String> = (0..2000)
         .map(|n| format!("10.80.{}.{}/32 via 10.79.0.2", n / 256, n % 256))
         .collect();
@@ -66,9 +75,45 @@ async fn only_default_routes_reach_the_daemon() {
     routes("add", default());
     routes("del", table);
     routes("del", default());
+    let routes: Vec<_> = received(&mut subscription, Duration::from_secs(1))
+        .await
+        .into_iter()
+        .filter_map(|message| match message {
+            RouteNetlinkMessage::NewRoute(route) => {
+                Some(("new", route.header.destination_prefix_length))
+            }
+            RouteNetlinkMessage::DelRoute(route) => {
+                Some(("deleted", route.header.destination_prefix_length))
+            }
+            _ => None,
+        })
+        .collect();
     assert_eq!(
-        route_messages(&mut subscription, Duration::from_secs(1)).await,
+        routes,
         [("new", 0), ("deleted", 0)],
         "only the default route's messages arrive"
     );
+}
+
+#[tokio::test]
+async fn only_link_messages_that_change_a_flag_reach_the_daemon() {
+    let (_netns, mut subscription) = subscribed_namespace();
+
+    // The kernel's other link events (here a link's MTU, hardware address and queue length;
+    // XDP attached to a veth changes its peer's features) remove no address and no route.
+    ip(&[
+        "link set h0 mtu 1400",
+        "link set h0 address 02:00:00:00:00:01",
+        "link set h0 txqueuelen 500",
+        "link set h0 down",
+    ]);
+    let links: Vec<_> = received(&mut subscription, Duration::from_secs(1))
+        .await
+        .into_iter()
+        .filter_map(|message| match message {
+            RouteNetlinkMessage::NewLink(link) => Some(link.header.change_mask),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(links, [LinkFlags::Up], "only the link going down arrives");
 }
