@@ -38,11 +38,8 @@ impl BanFilter {
     /// Maps the filter map `map` (created with BPF_F_MMAPABLE) into memory, beside the epoch
     /// map `epoch`.
     pub fn map(map: &MapData, epoch: MapData) -> Result<BanFilter> {
-        let lines = map.info()?.max_entries();
-        if !lines.is_power_of_two() {
-            bail!("the ban filter has {lines} lines, not a power of two");
-        }
-        let len = lines as usize * FILTER_LINE_BYTES;
+        let mask = mask_of(map)?;
+        let len = (mask as usize + 1) * FILTER_LINE_BYTES;
         let length = NonZeroUsize::new(len).context("the ban filter is empty")?;
         // SAFETY: a fresh shared mapping of the map's own memory, unmapped on drop; the kernel
         // keeps the map alive while it is mapped.
@@ -60,7 +57,7 @@ impl BanFilter {
         Ok(BanFilter {
             bytes: bytes.cast(),
             len,
-            mask: lines - 1,
+            mask,
             epoch: Array::try_from(aya::maps::Map::Array(epoch))?,
         })
     }
@@ -171,6 +168,16 @@ impl Drop for BanFilter {
         // SAFETY: the mapping made in `map`, with its length.
         let _ = unsafe { munmap(self.bytes.cast(), self.len) };
     }
+}
+
+/// What the program needs in its config to find a source's byte in the filter map `map`, whose
+/// lines are a power of two.
+pub fn mask_of(map: &MapData) -> Result<u32> {
+    let lines = map.info()?.max_entries();
+    if !lines.is_power_of_two() {
+        bail!("the ban filter has {lines} lines, not a power of two");
+    }
+    Ok(lines - 1)
 }
 
 /// Drops the program counted in its per-CPU verdicts and has not yet added to the bans (it

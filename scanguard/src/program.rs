@@ -23,7 +23,12 @@ use scanguard_common::{
     sweep::SWEEPS_MAP,
 };
 
-use crate::{ban_filter::BanFilter, pinned_layout, pins::Pins, settings::Settings};
+use crate::{
+    ban_filter::{self, BanFilter},
+    pinned_layout,
+    pins::Pins,
+    settings::Settings,
+};
 
 /// The program built by `build.rs` from scanguard-ebpf.
 pub static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/scanguard"));
@@ -197,7 +202,7 @@ impl Staged {
     ) -> Result<Staged> {
         let allow = allow_entries(settings, host)?;
         let config = Config {
-            ban_filter_mask: ban_filter(ebpf)?.mask(),
+            ban_filter_mask: ban_filter::mask_of(array(ebpf, BAN_FILTER_MAP)?)?,
             flows_tracked: u8::from(flows_tracked),
             ..settings.kernel_config()
         };
@@ -228,15 +233,18 @@ impl Staged {
 
 /// The program's ban filter, mapped into memory to mark bans made from here.
 pub fn ban_filter(ebpf: &Ebpf) -> Result<BanFilter> {
-    let array = |name: &str| match ebpf.map(name) {
-        Some(Map::Array(data)) => Ok(data),
-        _ => bail!("the embedded object has no {name} array"),
-    };
-    let epoch = array(BAN_EPOCH_SECTION)?
+    let epoch = array(ebpf, BAN_EPOCH_SECTION)?
         .fd()
         .as_fd()
         .try_clone_to_owned()?;
-    BanFilter::map(array(BAN_FILTER_MAP)?, MapData::from_fd(epoch)?)
+    BanFilter::map(array(ebpf, BAN_FILTER_MAP)?, MapData::from_fd(epoch)?)
+}
+
+fn array<'a>(ebpf: &'a Ebpf, name: &str) -> Result<&'a MapData> {
+    match ebpf.map(name) {
+        Some(Map::Array(data)) => Ok(data),
+        _ => bail!("the embedded object has no {name} array"),
+    }
 }
 
 /// Marks every ban in the ban map: bans adopted from pins must stay enforced whatever filter
