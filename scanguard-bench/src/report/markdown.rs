@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use super::Report;
-use crate::packet_cost::Row;
+use crate::{packet_cost::Row, stats::Summary};
 
 pub fn render(report: &Report) -> String {
     let mut md = String::new();
@@ -294,6 +294,30 @@ fn targets(out: &mut String, report: &Report) {
         );
     }
     line(out, "");
+    let floor = report
+        .packet_cost
+        .as_ref()
+        .and_then(|cost| cost.floors.first());
+    if let Some(spread) = floor.and_then(|floor| busy_spread(&floor.ns)) {
+        line(
+            out,
+            &format!(
+                "**The per-packet part ran in a busy spell:** the floor's median stood {spread:.0}% above its minimum (in quiet spells at most {QUIET_SPREAD_PERCENT:.0}%). On a shared VM such spells raise scanguard's medians more than the floor's, so this run's per-packet ratios read high."
+            ),
+        );
+        line(out, "");
+    }
+}
+
+/// How far the floor's median stands above its minimum at most in a quiet spell: up to 7% in
+/// the quiet runs on the two VMs of the README, 14 to 21% in the busy ones.
+const QUIET_SPREAD_PERCENT: f64 = 10.0;
+
+/// How far the floor's median stood above its minimum, in percent, if more than in a quiet
+/// spell.
+fn busy_spread(floor: &Summary) -> Option<f64> {
+    let spread = (floor.median / floor.min - 1.0) * 100.0;
+    (spread > QUIET_SPREAD_PERCENT).then_some(spread)
 }
 
 fn cost_table<'a>(out: &mut String, rows: impl Iterator<Item = &'a Row>) {
@@ -358,5 +382,17 @@ mod tests {
         assert_eq!(thousands(999), "999");
         assert_eq!(thousands(1000), "1,000");
         assert_eq!(thousands(1_000_000), "1,000,000");
+    }
+
+    #[test]
+    fn a_floor_median_far_above_its_minimum_marks_a_busy_spell() {
+        // Floors of real runs: quiet on the first VM and the second, then busy on the second.
+        assert_eq!(busy_spread(&Summary::of(&[21.0, 21.0, 21.0, 22.0])), None);
+        assert_eq!(busy_spread(&Summary::of(&[29.0, 31.0, 31.0, 32.0])), None);
+        let busy = busy_spread(&Summary::of(&[29.0, 34.0, 34.0, 36.0]));
+        assert!(
+            busy.is_some_and(|spread| (spread - 17.2).abs() < 0.1),
+            "{busy:?}"
+        );
     }
 }
