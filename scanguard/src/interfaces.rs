@@ -29,12 +29,12 @@ pub fn names() -> Vec<String> {
 
 /// The interface of the IPv4 default route, else the IPv6 one.
 pub fn default_route_interface() -> Result<String> {
-    default_routes::read()
-        .next().map(|route| route.interface).ok_or_else(|| {
+    let route = default_routes::read().next().ok_or_else(|| {
         anyhow!(
             "no default route here: name the interfaces to protect, e.g. `scanguard attach eth0`"
         )
-    })
+    })?;
+    Ok(route.interface)
 }
 
 /// Every interface that carries an IPv4 or IPv6 default route.

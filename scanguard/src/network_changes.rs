@@ -62,7 +62,7 @@ const HOST_CHANGES_ONLY: [libc::sock_filter; 10] = {
         op(BPF_LD | BPF_B | BPF_ABS, RTM_DST_LEN, 0, 0),
         // The default route: pass; else drop.
         op(BPF_JMP | BPF_JEQ | BPF_K, 0, 3, 4),
-        // A link's news (new and removed links change every flag): to the flags; else pass.
+        // A link's news: to its changed flags (a new link's are all set); else pass.
         op(BPF_JMP | BPF_JEQ | BPF_K, libc::RTM_NEWLINK as u32, 0, 2),
         op(BPF_LD | BPF_W | BPF_ABS, IFI_CHANGE, 0, 0),
         // No flag changed: drop; else pass.

@@ -99,14 +99,18 @@ async fn only_default_routes_reach_the_daemon() {
 async fn only_link_messages_that_change_a_flag_reach_the_daemon() {
     let (_netns, mut subscription) = subscribed_namespace();
 
-    // The kernel's other link events (here a link's MTU, hardware address and queue length;
-    // XDP attached to a veth changes its peer's features) remove no address and no route.
+    // A new link and a link going down change its flags. The kernel's other link events (here
+    // a link's MTU, hardware address and queue length; XDP attached to a veth changes its
+    // peer's features) remove no address and no route.
     ip(&[
         "link set h0 mtu 1400",
         "link set h0 address 02:00:00:00:00:01",
         "link set h0 txqueuelen 500",
+        "link add h2 type veth peer name h3",
         "link set h0 down",
     ]);
+    // A new link's message has every flag changed.
+    let new_link = LinkFlags::from_bits_retain(u32::MAX);
     let links: Vec<_> = received(&mut subscription, Duration::from_secs(1))
         .await
         .into_iter()
@@ -115,5 +119,9 @@ async fn only_link_messages_that_change_a_flag_reach_the_daemon() {
             _ => None,
         })
         .collect();
-    assert_eq!(links, [LinkFlags::Up], "only the link going down arrives");
+    assert_eq!(
+        links,
+        [new_link, new_link, LinkFlags::Up],
+        "only the new veth pair and the link going down arrive"
+    );
 }
