@@ -1,6 +1,7 @@
 //! The benchmark's own XDP programs: the floor every scanguard figure is divided by, reference
-//! programs that each add one of scanguard's building blocks to it, and the traffic generator
-//! that BPF_PROG_TEST_RUN runs in live-frames mode.
+//! programs that each add one of scanguard's building blocks to it, and the traffic generator:
+//! a program that BPF_PROG_TEST_RUN runs in live-frames mode, or, where the kernel refuses that
+//! mode, a relay that passes on the frames a packet socket feeds it.
 #![no_std]
 #![no_main]
 
@@ -9,7 +10,7 @@ mod checksum;
 use aya_ebpf::{
     Global,
     bindings::xdp_action,
-    helpers::{bpf_jiffies64, bpf_ktime_get_boot_ns, bpf_ktime_get_coarse_ns},
+    helpers::{bpf_jiffies64, bpf_ktime_get_boot_ns, bpf_ktime_get_coarse_ns, bpf_redirect},
     macros::{map, xdp},
     maps::{LruHashMap, PerCpuArray},
     programs::XdpContext,
@@ -132,10 +133,14 @@ static SOURCES: Global<u32> = Global::new(0);
 /// The first source address (host byte order); the n-th frame comes from `SOURCE_BASE + n % SOURCES`.
 #[unsafe(no_mangle)]
 static SOURCE_BASE: Global<u32> = Global::new(0);
-/// The only interface the generator transmits on: frames from anywhere else are passed, so
-/// the program can never bounce traffic, wherever it is attached.
+/// The interface the generator transmits on; `trafgen` acts only on frames "from" it (live
+/// frames arrive from the interface they are sent on), so it can never bounce other traffic,
+/// wherever it is attached.
 #[unsafe(no_mangle)]
 static TX_IFINDEX: Global<u32> = Global::new(0);
+/// The relay's feed: `relay` acts only on frames that arrive there.
+#[unsafe(no_mangle)]
+static FEED_IFINDEX: Global<u32> = Global::new(0);
 
 /// Frames sent on each CPU, which also numbers the sources.
 #[map]
@@ -153,15 +158,38 @@ const TCP_CHECKSUM: usize = ETHERNET_LEN + IPV4_LEN + 16;
 
 /// The generator: BPF_PROG_TEST_RUN with BPF_F_TEST_XDP_LIVE_FRAMES turns XDP_TX into a
 /// transmission out of the interface named in the context (net/bpf/test_run.c,
-/// `xdp_test_run_batch`). With `SOURCES` set, each frame gets the next source address, with
-/// both checksums updated (RFC 1624), so every receiver sees a well-formed datagram.
+/// `xdp_test_run_batch`).
 #[xdp]
 pub fn trafgen(ctx: XdpContext) -> u32 {
-    if ctx.ingress_ifindex() as u32 != TX_IFINDEX.load() {
-        return xdp_action::XDP_PASS;
+    match number(&ctx, TX_IFINDEX.load()) {
+        Ok(()) => xdp_action::XDP_TX,
+        Err(action) => action,
+    }
+}
+
+/// The generator where live frames are refused: attached to the far end of a veth pair that a
+/// packet socket writes to, it redirects each frame out of the sender's veth, so the receiver
+/// gets it as an XDP frame, as it gets live frames.
+#[xdp]
+pub fn relay(ctx: XdpContext) -> u32 {
+    match number(&ctx, FEED_IFINDEX.load()) {
+        // SAFETY: the helper has no preconditions; the index names an interface of the
+        // namespace the program runs in.
+        Ok(()) => unsafe { bpf_redirect(TX_IFINDEX.load(), 0) as u32 },
+        Err(action) => action,
+    }
+}
+
+/// Counts the frame sent and, with `SOURCES` set, gives it the next source address, with both
+/// checksums updated (RFC 1624), so every receiver sees a well-formed datagram. `Err` holds the
+/// verdict for a frame that did not arrive on `ifindex`, which is left alone.
+#[inline(always)]
+fn number(ctx: &XdpContext, ifindex: u32) -> Result<(), u32> {
+    if ctx.ingress_ifindex() as u32 != ifindex {
+        return Err(xdp_action::XDP_PASS);
     }
     let Some(sent) = GENERATED.get_ptr_mut(0) else {
-        return xdp_action::XDP_ABORTED;
+        return Err(xdp_action::XDP_ABORTED);
     };
     // SAFETY: the per-CPU entry is only touched by this CPU while the program runs.
     let n = unsafe {
@@ -171,9 +199,9 @@ pub fn trafgen(ctx: XdpContext) -> u32 {
     };
     let sources = SOURCES.load();
     if sources != 0 {
-        rewrite_source(&ctx, (n % u64::from(sources)) as u32);
+        rewrite_source(ctx, (n % u64::from(sources)) as u32);
     }
-    xdp_action::XDP_TX
+    Ok(())
 }
 
 #[inline(always)]

@@ -1,8 +1,16 @@
-//! The traffic generator: BPF_PROG_TEST_RUN in live-frames mode (BPF_F_TEST_XDP_LIVE_FRAMES)
-//! runs an XDP_TX program over a frame, and the kernel transmits each result out of the
-//! interface named in the context: the technique of xdp-tools' xdp-trafficgen, which does not
-//! load on this kernel. The generator thread is pinned to one CPU and sends from inside the
-//! sender's namespace, where the interface index is resolved.
+//! The traffic generator, in one of two modes; the thread that sends is pinned to one CPU and
+//! sends from inside the sender's namespace, where the interface indexes are resolved.
+//!
+//! - **Live frames**: BPF_PROG_TEST_RUN in live-frames mode (BPF_F_TEST_XDP_LIVE_FRAMES) runs
+//!   an XDP_TX program over a frame, and the kernel transmits each result out of the interface
+//!   named in the context: the technique of xdp-tools' xdp-trafficgen, which does not load on
+//!   this kernel.
+//! - **Relay**, where the kernel refuses live frames (some builds answer EPERM): a packet
+//!   socket writes the frame to a veth pair inside the sender's namespace, and an XDP program
+//!   on its far end redirects it out of the sender's veth. The receiver gets XDP frames either
+//!   way (a packet socket's own frames would reach it as skbs, which veth copies into a page
+//!   first), but the socket sends well under a million frames a second on this VM: enough for
+//!   the paced storm, too few to load a receiver that drops at XDP speed (see `flood`).
 //!
 //! Each test run of an XDP program not attached anywhere adds it to the kernel's XDP dispatcher
 //! and removes it again (`bpf_prog_change_xdp`), an update that waits for an RCU grace period:
@@ -26,8 +34,9 @@ use nix::sys::signal::SigSet;
 use scanguard_lab::Netns;
 
 use crate::{
-    cpu, interrupt,
-    object::{self, GENERATED, GeneratorSettings, TRAFGEN},
+    cpu, interrupt, netdev,
+    object::{self, FLOOR_DROP, GENERATED, GeneratorSettings, RELAY, TRAFGEN},
+    packet_socket::PacketSocket,
     test_run,
     topology::FloodLink,
 };
@@ -44,6 +53,25 @@ const MAX_BURST: u64 = 128;
 
 pub struct Generator {
     ebpf: Ebpf,
+    mode: Mode,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    LiveFrames,
+    /// Through the relay, fed by a packet socket on this interface of the sender's namespace.
+    Relay {
+        feed_ifindex: u32,
+    },
+}
+
+impl Mode {
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::LiveFrames => "live frames (BPF_F_TEST_XDP_LIVE_FRAMES)",
+            Mode::Relay { .. } => "relay (packet socket, XDP redirect)",
+        }
+    }
 }
 
 /// What the generator sent.
@@ -72,26 +100,40 @@ pub struct Target<'a> {
 }
 
 impl Generator {
-    /// Sends frames unchanged out of the link's sender, as fast as one CPU can.
+    /// Sends frames unchanged out of the link's sender.
     pub fn flood(link: &FloodLink) -> Result<Generator> {
-        Generator::load(link, 0, Ipv4Addr::UNSPECIFIED)
+        Generator::numbered(link, 0, Ipv4Addr::UNSPECIFIED)
     }
 
-    /// Gives the n-th frame the IPv4 source `base + n % sources`.
-    pub fn load(link: &FloodLink, sources: u32, base: Ipv4Addr) -> Result<Generator> {
-        let settings = GeneratorSettings {
-            tx_ifindex: link.tx_ifindex,
-            sources,
-            base: Some(base),
-        };
-        let mut ebpf = object::load_generator(&[TRAFGEN], settings)?;
-        {
-            let _inside = link.tx.enter()?;
-            object::program(&mut ebpf, TRAFGEN)?
-                .attach(&link.parking, XdpMode::Driver)
-                .context("park the generator in the XDP dispatcher")?;
+    /// Gives the n-th frame the IPv4 source `base + n % sources`: live frames where the kernel
+    /// runs them, the relay elsewhere.
+    pub fn numbered(link: &FloodLink, sources: u32, base: Ipv4Addr) -> Result<Generator> {
+        let ebpf = load(link, sources, base)?;
+        if live_frames_allowed(&ebpf)? {
+            return Generator::attach(link, ebpf, Mode::LiveFrames);
         }
-        Ok(Generator { ebpf })
+        Generator::attach(link, ebpf, relay_mode(link)?)
+    }
+
+    /// As [`Generator::numbered`], through the relay whatever the kernel allows.
+    pub fn relay(link: &FloodLink, sources: u32, base: Ipv4Addr) -> Result<Generator> {
+        Generator::attach(link, load(link, sources, base)?, relay_mode(link)?)
+    }
+
+    fn attach(link: &FloodLink, mut ebpf: Ebpf, mode: Mode) -> Result<Generator> {
+        let (program, attach_to) = match mode {
+            Mode::LiveFrames => (TRAFGEN, &link.parking),
+            Mode::Relay { .. } => (RELAY, &link.feed[1]),
+        };
+        let _inside = link.tx.enter()?;
+        object::program(&mut ebpf, program)?
+            .attach(attach_to, XdpMode::Driver)
+            .with_context(|| format!("attach the generator's {program} to {attach_to}"))?;
+        Ok(Generator { ebpf, mode })
+    }
+
+    pub fn mode(&self) -> Mode {
+        self.mode
     }
 
     /// Sends as fast as one CPU can until `stop` is set, `limit` has passed or the run is
@@ -143,8 +185,7 @@ impl Generator {
             .thread_block()
             .context("block signals in the generator thread")?;
         let _inside = target.netns.enter()?;
-        let xdp = test_run::xdp(&self.ebpf, TRAFGEN)?;
-        let context = xdp_md(target.frame.len(), target.ifindex)?;
+        let mut write = self.writer(target)?;
         let sent_before = self.sent()?;
         let start = Instant::now();
         for call in 0..calls {
@@ -157,19 +198,43 @@ impl Generator {
             if runs == 0 {
                 continue;
             }
-            xdp.test_run(TestRunOptions {
-                data_in: Some(target.frame),
-                ctx_in: Some(&context),
-                repeat: runs,
-                attrs: TestRunAttrs::new().xdp_live_frames(BATCH),
-                ..Default::default()
-            })
-            .context("BPF_PROG_TEST_RUN in live-frames mode")?;
+            write(runs)?;
         }
         let seconds = start.elapsed().as_secs_f64();
         Ok(Sent {
             frames: self.sent()? - sent_before,
             seconds,
+        })
+    }
+
+    /// What sends `runs` frames in this generator's mode, from inside the target's namespace.
+    fn writer<'a>(
+        &'a self,
+        target: &'a Target<'_>,
+    ) -> Result<Box<dyn FnMut(u32) -> Result<()> + 'a>> {
+        Ok(match self.mode {
+            Mode::LiveFrames => {
+                let xdp = test_run::xdp(&self.ebpf, TRAFGEN)?;
+                let context = xdp_md(target.frame.len(), target.ifindex)?;
+                Box::new(move |runs| {
+                    xdp.test_run(TestRunOptions {
+                        data_in: Some(target.frame),
+                        ctx_in: Some(&context),
+                        repeat: runs,
+                        attrs: TestRunAttrs::new().xdp_live_frames(BATCH),
+                        ..Default::default()
+                    })
+                    .context("BPF_PROG_TEST_RUN in live-frames mode")?;
+                    Ok(())
+                })
+            }
+            Mode::Relay { feed_ifindex } => {
+                let socket = PacketSocket::open(feed_ifindex)?;
+                Box::new(move |runs| {
+                    socket.send(target.frame, u64::from(runs))?;
+                    Ok(())
+                })
+            }
         })
     }
 
@@ -190,4 +255,36 @@ fn xdp_md(len: usize, ifindex: u32) -> Result<[u8; 24]> {
         chunk.copy_from_slice(&field.to_ne_bytes());
     }
     Ok(bytes)
+}
+
+/// The generator's object for `link`, its programs loaded.
+fn load(link: &FloodLink, sources: u32, base: Ipv4Addr) -> Result<Ebpf> {
+    let settings = GeneratorSettings {
+        tx_ifindex: link.tx_ifindex,
+        feed_ifindex: netdev::ifindex(&link.tx.netns, &link.feed[1])?,
+        sources,
+        base: Some(base),
+    };
+    object::load_generator(&[TRAFGEN, RELAY, FLOOR_DROP], settings)
+}
+
+fn relay_mode(link: &FloodLink) -> Result<Mode> {
+    Ok(Mode::Relay {
+        feed_ifindex: netdev::ifindex(&link.tx.netns, &link.feed[0])?,
+    })
+}
+
+/// Whether this kernel runs XDP programs in live-frames mode: one run of the empty XDP_DROP
+/// program, which sends nothing.
+fn live_frames_allowed(ebpf: &Ebpf) -> Result<bool> {
+    let xdp = test_run::xdp(ebpf, FLOOR_DROP)?;
+    let frame = [0u8; 64];
+    Ok(xdp
+        .test_run(TestRunOptions {
+            data_in: Some(&frame),
+            repeat: 1,
+            attrs: TestRunAttrs::new().xdp_live_frames(BATCH),
+            ..Default::default()
+        })
+        .is_ok())
 }

@@ -12,6 +12,7 @@ pub mod interrupt;
 pub mod netdev;
 pub mod object;
 pub mod packet_cost;
+pub mod packet_socket;
 pub mod report;
 pub mod scale;
 pub mod stats;

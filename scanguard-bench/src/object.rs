@@ -28,6 +28,9 @@ pub const REF_LOOKUP: &str = "ref_lookup";
 pub const REF_BANS: &str = "REF_BANS";
 /// Returns XDP_TX, optionally after giving the frame the next source address.
 pub const TRAFGEN: &str = "trafgen";
+/// Redirects each frame from its feed out of the sender's veth, optionally after giving it the
+/// next source address.
+pub const RELAY: &str = "relay";
 
 /// Its per-CPU count of frames sent.
 pub const GENERATED: &str = "GENERATED";
@@ -41,8 +44,10 @@ pub fn load(programs: &[&str]) -> Result<Ebpf> {
 /// The generator's settings, fixed at load time.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct GeneratorSettings {
-    /// The interface it transmits on; it passes frames from any other.
+    /// The interface it transmits on; the trafgen passes frames from any other.
     pub tx_ifindex: u32,
+    /// The relay's feed; the relay passes frames from any other.
+    pub feed_ifindex: u32,
     /// The n-th frame gets the source `base + n % sources` (0: frames unchanged).
     pub sources: u32,
     pub base: Option<Ipv4Addr>,
@@ -52,12 +57,14 @@ pub struct GeneratorSettings {
 pub fn load_generator(programs: &[&str], generator: GeneratorSettings) -> Result<Ebpf> {
     let GeneratorSettings {
         tx_ifindex,
+        feed_ifindex,
         sources,
         base,
     } = generator;
     let base = u32::from(base.unwrap_or(Ipv4Addr::UNSPECIFIED));
     let mut ebpf = EbpfLoader::new()
         .override_global("TX_IFINDEX", &tx_ifindex, true)
+        .override_global("FEED_IFINDEX", &feed_ifindex, true)
         .override_global("SOURCES", &sources, true)
         .override_global("SOURCE_BASE", &base, true)
         .load(OBJECT)

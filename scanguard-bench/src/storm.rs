@@ -53,6 +53,8 @@ pub struct Level {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Storm {
+    /// How the frames were sent (`generator::Mode::name`).
+    pub generator: &'static str,
     pub levels: Vec<Level>,
     pub rss_idle_kib: u64,
     /// VmHWM: the most the daemon ever held resident.
@@ -91,6 +93,7 @@ pub fn run(link: &FloodLink, scanguard: &Path, config: &Config) -> Result<Storm>
     let rss_idle_kib = status_kib(pid, "VmRSS:")?;
     let mut offset = 0u32;
     let mut levels = Vec::new();
+    let mut generator_mode = None;
     for &(rate, duration) in &config.levels {
         interrupt::check()?;
         // Twice what the level should send, so no source repeats even if it sends a little more.
@@ -98,7 +101,8 @@ pub fn run(link: &FloodLink, scanguard: &Path, config: &Config) -> Result<Storm>
             u32::try_from((2 * u64::from(rate) * duration.as_secs().max(1)).min(1 << 21))?;
         let base = Ipv4Addr::from(u32::from(SOURCE_BASE) + offset);
         offset += sources;
-        let generator = Generator::load(link, sources, base)?;
+        let generator = Generator::numbered(link, sources, base)?;
+        generator_mode = Some(generator.mode().name());
         let frame = link.frame_from(base.into(), 0);
         let level = run_level(link, &attach, pid, &generator, &frame, rate, duration)?;
         println!(
@@ -119,6 +123,7 @@ pub fn run(link: &FloodLink, scanguard: &Path, config: &Config) -> Result<Storm>
     // One daemon per interface: this one goes before the next comes.
     drop(attach);
     Ok(Storm {
+        generator: generator_mode.unwrap_or("none"),
         levels,
         rss_idle_kib,
         rss_peak_kib,

@@ -2,7 +2,7 @@
 //! All traffic stays on it; dropping the link deletes both namespaces, and with them the veth,
 //! every XDP program attached to it and every netfilter rule inside.
 
-use std::{net::IpAddr, process::Command};
+use std::net::IpAddr;
 
 use anyhow::{Context as _, Result, bail};
 use aya::{Ebpf, programs::XdpMode};
@@ -25,6 +25,9 @@ pub struct FloodLink {
     /// One end of a veth pair in the sender's namespace that is never brought up: the
     /// generator is attached there only to stay in the XDP dispatcher (see `generator`).
     pub parking: String,
+    /// A veth pair in the sender's namespace for the relay generator (see `generator`): a
+    /// packet socket writes to the first end, the relay on the second sends the frames on.
+    pub feed: [String; 2],
     /// An XDP_PASS program on the sender's veth: live frames are sent "from" its receive
     /// queue, which must be registered for XDP (net/bpf/test_run.c, `xdp_convert_md_to_buff`).
     _sender_xdp: Ebpf,
@@ -45,18 +48,12 @@ impl FloodLink {
         netdev::enable_threaded_napi(&rx.netns, &rx.interface)?;
         let tx_ifindex = netdev::ifindex(&tx.netns, &tx.interface)?;
         let parking = "park0".to_string();
-        run_checked(Command::new("ip").args([
-            "-n",
-            tx.netns.name(),
-            "link",
-            "add",
-            &parking,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "park1",
-        ]))?;
+        add_veth_pair(&tx, [&parking, "park1"])?;
+        let feed = ["feed0".to_string(), "feed1".to_string()];
+        add_veth_pair(&tx, [&feed[0], &feed[1]])?;
+        for end in &feed {
+            run_checked(tx.netns.ip().args(["link", "set", end, "up"]))?;
+        }
         let mut sender_xdp = object::load(&[FLOOR_PASS])?;
         {
             let _inside = tx.enter()?;
@@ -69,6 +66,7 @@ impl FloodLink {
             rx,
             tx_ifindex,
             parking,
+            feed,
             _sender_xdp: sender_xdp,
             _lab: lab,
         })
@@ -119,4 +117,14 @@ impl FloodLink {
     pub fn rx_stats(&self) -> Result<netdev::LinkStats> {
         netdev::link_stats(&self.rx.netns, &self.rx.interface)
     }
+}
+
+/// A veth pair with both ends in `host`'s namespace, left down.
+fn add_veth_pair(host: &Host, [end, peer]: [&str; 2]) -> Result<()> {
+    run_checked(
+        host.netns
+            .ip()
+            .args(["link", "add", end, "type", "veth", "peer", "name", peer]),
+    )?;
+    Ok(())
 }

@@ -104,7 +104,7 @@ impl Netns {
 
     /// `ip -n <name>`: iproute2 acting inside this namespace, so whatever it
     /// creates is born here and never appears in the root namespace.
-    pub(crate) fn ip(&self) -> Command {
+    pub fn ip(&self) -> Command {
         let mut command = Command::new("ip");
         command.args(["-n", &self.name]);
         command

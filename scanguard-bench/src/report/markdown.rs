@@ -240,11 +240,12 @@ pub fn render(report: &Report) -> String {
         line(
             out,
             &format!(
-                "RSS idle {:.1} MB, peak (VmHWM) {:.1} MB. `scanguard stats --json` at the end: events_sent {}, events_lost {}.",
+                "RSS idle {:.1} MB, peak (VmHWM) {:.1} MB. `scanguard stats --json` at the end: events_sent {}, events_lost {}. Generator: {}.",
                 storm.rss_idle_kib as f64 * 1024.0 / 1e6,
                 storm.rss_peak_kib as f64 * 1024.0 / 1e6,
                 thousands(storm.stats_events_sent),
                 thousands(storm.stats_events_lost),
+                storm.generator,
             ),
         );
         line(out, "");
