@@ -160,7 +160,7 @@ fn per_packet_config(quick: bool) -> packet_cost::Config {
     } else {
         packet_cost::Config {
             repeat: 1_000_000,
-            rounds: 7,
+            rounds: 11,
             first_frames: 20_000,
             first_rounds: 3,
         }
@@ -180,7 +180,7 @@ fn scale_config(quick: bool) -> scale::Config {
     scale::Config {
         bans: if quick { 100_000 } else { 1_000_000 },
         repeat: if quick { 100_000 } else { 1_000_000 },
-        rounds: if quick { 3 } else { 5 },
+        rounds: if quick { 3 } else { 11 },
         spread: 10_000,
         listings: if quick { 1 } else { 3 },
         unbans: if quick { 5 } else { 20 },
