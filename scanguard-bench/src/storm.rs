@@ -34,7 +34,8 @@ pub struct Level {
     pub target_per_second: u32,
     pub seconds: f64,
     pub sent_per_second: f64,
-    /// Sources the program banned per second (`bans_created`).
+    /// Sources the program banned (`bans_created`) per second the generator sent: the bans
+    /// follow the frames, and the level's wall time runs up to a polling interval longer.
     pub detections_per_second: f64,
     /// Events the kernel handed to the daemon's perf buffers (`events_sent`).
     pub events_sent: u64,
@@ -178,7 +179,7 @@ fn run_level(
         target_per_second: rate,
         seconds,
         sent_per_second: sent.rate(),
-        detections_per_second: delta("bans_created") as f64 / seconds,
+        detections_per_second: delta("bans_created") as f64 / sent.seconds,
         events_sent: delta("events_sent"),
         events_printed: printed,
         printed_per_second: printed_in_level as f64 / seconds,
