@@ -1,8 +1,9 @@
-//! Part 2: drop rate under flood. The live-frames generator (where the kernel allows it) floods the receiver of a lab veth
-//! pair from a banned source; each method in turn drops it, the methods alternating within each
-//! repetition. The rate is what the method dropped per second, by its own counter (the program's
-//! or the rule's), beside what the receiver's NAPI thread consumed (veth counts every frame it
-//! polls); the empty program has no counter and drops every frame consumed.
+//! Part 2: drop rate under flood. The live-frames generator, where the kernel allows it, floods
+//! the receiver of a lab veth pair from a banned source; each method in turn drops it, the
+//! methods alternating within each repetition. The rate is what the method dropped per second,
+//! by its own counter (the program's or the rule's), beside what the receiver's NAPI thread
+//! consumed (veth counts every frame it polls); the empty program has no counter and drops
+//! every frame consumed.
 //!
 //! The receiving thread's CPU time over the window gives a second figure, frames per second of
 //! receiver CPU: the cost of each method per frame, which other work on the machine (taking
