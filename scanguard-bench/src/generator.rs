@@ -34,7 +34,7 @@ use nix::sys::signal::SigSet;
 use scanguard_lab::Netns;
 
 use crate::{
-    cpu, interrupt, netdev,
+    cpu, interrupt,
     object::{self, FLOOR_DROP, GENERATED, GeneratorSettings, RELAY, TRAFGEN},
     packet_socket::PacketSocket,
     test_run,
@@ -112,12 +112,12 @@ impl Generator {
         if live_frames_allowed(&ebpf)? {
             return Generator::attach(link, ebpf, Mode::LiveFrames);
         }
-        Generator::attach(link, ebpf, relay_mode(link)?)
+        Generator::attach(link, ebpf, relay_mode(link))
     }
 
     /// As [`Generator::numbered`], through the relay whatever the kernel allows.
     pub fn relay(link: &FloodLink, sources: u32, base: Ipv4Addr) -> Result<Generator> {
-        Generator::attach(link, load(link, sources, base)?, relay_mode(link)?)
+        Generator::attach(link, load(link, sources, base)?, relay_mode(link))
     }
 
     fn attach(link: &FloodLink, mut ebpf: Ebpf, mode: Mode) -> Result<Generator> {
@@ -261,17 +261,17 @@ fn xdp_md(len: usize, ifindex: u32) -> Result<[u8; 24]> {
 fn load(link: &FloodLink, sources: u32, base: Ipv4Addr) -> Result<Ebpf> {
     let settings = GeneratorSettings {
         tx_ifindex: link.tx_ifindex,
-        feed_ifindex: netdev::ifindex(&link.tx.netns, &link.feed[1])?,
+        feed_ifindex: link.feed_ifindex[1],
         sources,
         base: Some(base),
     };
     object::load_generator(&[TRAFGEN, RELAY, FLOOR_DROP], settings)
 }
 
-fn relay_mode(link: &FloodLink) -> Result<Mode> {
-    Ok(Mode::Relay {
-        feed_ifindex: netdev::ifindex(&link.tx.netns, &link.feed[0])?,
-    })
+fn relay_mode(link: &FloodLink) -> Mode {
+    Mode::Relay {
+        feed_ifindex: link.feed_ifindex[0],
+    }
 }
 
 /// Whether this kernel runs XDP programs in live-frames mode: one run of the empty XDP_DROP

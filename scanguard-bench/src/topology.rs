@@ -28,6 +28,8 @@ pub struct FloodLink {
     /// A veth pair in the sender's namespace for the relay generator (see `generator`): a
     /// packet socket writes to the first end, the relay on the second sends the frames on.
     pub feed: [String; 2],
+    /// Their interface indexes, in the same order.
+    pub feed_ifindex: [u32; 2],
     /// An XDP_PASS program on the sender's veth: live frames are sent "from" its receive
     /// queue, which must be registered for XDP (net/bpf/test_run.c, `xdp_convert_md_to_buff`).
     _sender_xdp: Ebpf,
@@ -54,6 +56,10 @@ impl FloodLink {
         for end in &feed {
             run_checked(tx.netns.ip().args(["link", "set", end, "up"]))?;
         }
+        let feed_ifindex = [
+            netdev::ifindex(&tx.netns, &feed[0])?,
+            netdev::ifindex(&tx.netns, &feed[1])?,
+        ];
         let mut sender_xdp = object::load(&[FLOOR_PASS])?;
         {
             let _inside = tx.enter()?;
@@ -67,6 +73,7 @@ impl FloodLink {
             tx_ifindex,
             parking,
             feed,
+            feed_ifindex,
             _sender_xdp: sender_xdp,
             _lab: lab,
         })
