@@ -6,7 +6,7 @@
 //! Bytes rather than bits: storing a byte is atomic where a read-modify-write of a bit shared
 //! with other sources is not, and a lost mark would be a ban that is never enforced.
 
-use crate::{ban::AddrKey, wire_struct};
+use crate::{addr::AddrKey, wire_struct};
 
 pub const BAN_FILTER_MAP: &str = "BAN_FILTER";
 /// One u64 that whoever makes or lifts a ban changes: the program caches verdicts per CPU
@@ -73,7 +73,7 @@ pub const fn filter_spot(hash: u32, mask: u32) -> (u32, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ban::AddrKey;
+    use crate::addr::AddrKey;
 
     #[test]
     fn lines_are_powers_of_two_covering_eight_bytes_per_ban() {

@@ -1,6 +1,6 @@
 //! Detection events, sent through a perf event array and rate-limited per source.
 
-use crate::{ban::AddrKey, wire_struct};
+use crate::{addr::AddrKey, wire_struct};
 
 pub const EVENTS_MAP: &str = "EVENTS";
 pub const EVENT_SCRATCH_MAP: &str = "EVENT_SCRATCH";

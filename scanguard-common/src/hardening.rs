@@ -1,7 +1,7 @@
 //! What keeps scanguard from being turned against its owner: a ban needs enough probes with a
 //! consistent TTL, new bans per network are capped, and repeat offenders stay out longer.
 
-use crate::{ban::AddrKey, wire_struct};
+use crate::{addr::AddrKey, wire_struct};
 
 pub const SUSPECTS_MAP: &str = "SUSPECTS";
 pub const SUBNET_BANS_MAP: &str = "SUBNET_BANS";

@@ -1,7 +1,7 @@
 //! Port-sweep detection: per source, the distinct destination ports probed inside a time window,
 //! kept as a 128-bit sketch (portsentry/psad style, in constant memory per source).
 
-use crate::{ban::AddrKey, wire_struct};
+use crate::{addr::AddrKey, wire_struct};
 
 pub const SWEEPS_MAP: &str = "SWEEPS";
 /// Sources tracked at once; the least recently seen is forgotten first.

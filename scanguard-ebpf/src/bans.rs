@@ -6,7 +6,8 @@ use aya_ebpf::{
     maps::{Array, LruHashMap},
 };
 use scanguard_common::{
-    ban::{AddrKey, Ban},
+    addr::AddrKey,
+    ban::Ban,
     bucket::TokenBucket,
     config::{BanMode, Config},
     counters::Counter,

@@ -3,7 +3,7 @@
 
 use aya_ebpf::{macros::map, maps::LruHashMap};
 use scanguard_common::{
-    ban::AddrKey,
+    addr::AddrKey,
     classify::{classify_stateless, classify_tcp, is_connection_request},
     config::Config,
     fingerprint::Fingerprint,

@@ -7,7 +7,7 @@ use aya_ebpf::{
     programs::XdpContext,
 };
 use scanguard_common::{
-    ban::AddrKey,
+    addr::AddrKey,
     bucket::TokenBucket,
     config::Config,
     counters::Counter,

@@ -7,7 +7,7 @@ use aya_ebpf::{
     maps::{LruHashMap, PerCpuArray},
 };
 use scanguard_common::{
-    ban::AddrKey,
+    addr::AddrKey,
     flow::{DEFAULT_FLOW_CAPACITY, FLOW_HIT_SLOTS, FlowHit, FlowKey, flow_slot},
     parse::Frame,
 };

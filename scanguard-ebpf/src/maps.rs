@@ -6,8 +6,9 @@ use aya_ebpf::{
     maps::{LpmTrie, LruHashMap, PerCpuArray, lpm_trie::Key},
 };
 use scanguard_common::{
+    addr::AddrKey,
     allow::ALLOW_CAPACITY,
-    ban::{AddrKey, Ban, DEFAULT_BAN_CAPACITY},
+    ban::{Ban, DEFAULT_BAN_CAPACITY},
     config::Config,
     counters::Counters,
     ports::{PORT_COUNT, PortRoles},

@@ -12,7 +12,7 @@ use aya_ebpf::{
     maps::{Array, PerCpuArray},
 };
 use scanguard_common::{
-    ban::AddrKey,
+    addr::AddrKey,
     ban_filter::{FilterLine, VERDICT_SLOTS, Verdict, filter_spot, source_hash},
     config::Config,
 };

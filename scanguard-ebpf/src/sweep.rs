@@ -3,7 +3,7 @@
 use crate::{maps::allowance, state::update};
 use aya_ebpf::{helpers::bpf_ktime_get_coarse_ns, macros::map, maps::LruHashMap};
 use scanguard_common::{
-    ban::AddrKey,
+    addr::AddrKey,
     config::Config,
     sweep::{SWEEPS_CAPACITY, Sweep},
 };

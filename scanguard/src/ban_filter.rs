@@ -17,7 +17,7 @@ use anyhow::{Context as _, Result, bail};
 use aya::maps::{Array, MapData, PerCpuArray};
 use nix::sys::mman::{MapFlags, ProtFlags, mmap, munmap};
 use scanguard_common::{
-    ban::AddrKey,
+    addr::AddrKey,
     ban_filter::{FILTER_LINE_BYTES, Verdict, filter_spot, source_hash},
 };
 

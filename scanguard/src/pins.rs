@@ -5,8 +5,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result, bail};
 use aya::maps::{Array, HashMap, LpmTrie, Map, MapData, PerCpuArray, lpm_trie::Key};
 use scanguard_common::{
+    addr::AddrKey,
     allow::ALLOW_MAP,
-    ban::{AddrKey, BANS_MAP},
+    ban::BANS_MAP,
     ban_filter::{BAN_EPOCH_MAP, BAN_FILTER_MAP, VERDICTS_MAP, Verdict},
     config::{CONFIG_MAP, Config},
     counters::{COUNTERS_MAP, Counters},

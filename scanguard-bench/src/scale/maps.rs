@@ -13,7 +13,8 @@ use aya::{
 };
 use scanguard::{ban_filter::BanFilter, clock::boot_ns, map_batch};
 use scanguard_common::{
-    ban::{AddrKey, BANS_MAP, Ban},
+    addr::AddrKey,
+    ban::{BANS_MAP, Ban},
     config::NANOS_PER_SECOND,
 };
 use serde::Serialize;

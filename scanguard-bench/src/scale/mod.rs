@@ -18,7 +18,8 @@ use aya::{
 };
 use scanguard::map_batch;
 use scanguard_common::{
-    ban::{AddrKey, BANS_MAP, Ban},
+    addr::AddrKey,
+    ban::{BANS_MAP, Ban},
     classify::SYN,
 };
 use serde::Serialize;

@@ -5,7 +5,7 @@
 use network_types::ip::Ipv6Hdr;
 
 use super::{ETH_P_8021AD, ETH_P_8021Q, ETHER_TYPE_AT, Frame, Packet};
-use crate::{ban::AddrKey, classify::SYN, fingerprint::TcpOptions};
+use crate::{addr::AddrKey, classify::SYN, fingerprint::TcpOptions};
 
 const ETHER_TYPE_LEN: usize = 2;
 const VLAN_ID_MASK: u16 = 0x0fff;

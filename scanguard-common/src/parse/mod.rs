@@ -23,7 +23,7 @@ use network_types::{
     vlan::VlanHdr,
 };
 
-use crate::ban::AddrKey;
+use crate::addr::AddrKey;
 
 /// A stretch of the frame checked against its end once, so the fields inside it are read
 /// without further checks. What it holds is the packet's business: an address in the XDP

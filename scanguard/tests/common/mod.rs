@@ -27,7 +27,8 @@ use scanguard::{
     settings::Settings,
 };
 use scanguard_common::{
-    ban::{AddrKey, BANS_MAP, Ban},
+    addr::AddrKey,
+    ban::{BANS_MAP, Ban},
     ban_filter::{VERDICTS_MAP, Verdict as CachedVerdict},
     config::{CONFIG_SECTION, Config},
     counters::{COUNTERS_MAP, Counter, Counters, counter_slot, detection_slot},
