@@ -3,8 +3,6 @@
 use crate::{addr::AddrKey, wire_struct};
 
 pub const EVENTS_MAP: &str = "EVENTS";
-pub const EVENT_SCRATCH_MAP: &str = "EVENT_SCRATCH";
-pub const EVENT_BUCKETS_MAP: &str = "EVENT_BUCKETS";
 /// Sources whose event budget is tracked at once; the least recent is forgotten first.
 pub const EVENT_BUCKETS_CAPACITY: u32 = 16_384;
 

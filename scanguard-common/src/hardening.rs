@@ -3,8 +3,6 @@
 
 use crate::{addr::AddrKey, wire_struct};
 
-pub const SUSPECTS_MAP: &str = "SUSPECTS";
-pub const SUBNET_BANS_MAP: &str = "SUBNET_BANS";
 pub const OFFENDERS_MAP: &str = "OFFENDERS";
 pub const HARDENING_CAPACITY: u32 = 65_536;
 /// Repeats counted before the ban length stops doubling (2^16 times the base).
