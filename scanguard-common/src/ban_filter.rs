@@ -29,7 +29,7 @@ pub const VERDICT_SLOTS: u32 = 1_024;
 /// What the ban map said of `src` during `jiffy` at `epoch`, cached by one CPU.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Verdict {
+pub struct CachedVerdict {
     pub src: AddrKey,
     pub jiffy: u64,
     pub epoch: u64,
@@ -39,7 +39,7 @@ pub struct Verdict {
     /// through a `memset` call each time it stores a verdict.
     pub banned: u64,
 }
-wire_struct!(Verdict, 48);
+wire_struct!(CachedVerdict, 48);
 
 /// Filter lines for a ban map of `capacity` entries: a power of two, so a mask picks the line.
 pub fn filter_lines(capacity: u32) -> u32 {

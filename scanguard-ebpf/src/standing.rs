@@ -13,7 +13,7 @@ use aya_ebpf::{
 };
 use scanguard_common::{
     addr::AddrKey,
-    ban_filter::{FilterLine, VERDICT_SLOTS, Verdict, filter_spot, source_hash},
+    ban_filter::{CachedVerdict, FilterLine, VERDICT_SLOTS, filter_spot, source_hash},
     config::Config,
 };
 
@@ -33,7 +33,7 @@ static mut BAN_EPOCH: u64 = 0;
 
 /// Per CPU, so no entry is shared and none needs atomics.
 #[map]
-static VERDICTS: PerCpuArray<Verdict> = PerCpuArray::with_max_entries(VERDICT_SLOTS, 0);
+static VERDICTS: PerCpuArray<CachedVerdict> = PerCpuArray::with_max_entries(VERDICT_SLOTS, 0);
 
 pub enum Standing {
     Clear,
@@ -73,7 +73,7 @@ pub fn standing(src: AddrKey, config: &Config, clock: &mut Clock) -> Standing {
         0
     };
     let standing = confirm(&src, carried, config, clock);
-    *slot = Verdict {
+    *slot = CachedVerdict {
         src,
         jiffy,
         epoch,
@@ -113,7 +113,7 @@ fn confirm(src: &AddrKey, carried: u64, config: &Config, clock: &mut Clock) -> S
 
 /// Tells the ban map of the drops a slot counted for its previous source.
 #[inline(always)]
-fn hand_over(slot: &Verdict) {
+fn hand_over(slot: &CachedVerdict) {
     if slot.dropped == 0 {
         return;
     }

@@ -8,7 +8,7 @@ use scanguard_common::{
     addr::AddrKey,
     allow::ALLOW_MAP,
     ban::BANS_MAP,
-    ban_filter::{BAN_EPOCH_MAP, BAN_FILTER_MAP, VERDICTS_MAP, Verdict},
+    ban_filter::{BAN_EPOCH_MAP, BAN_FILTER_MAP, CachedVerdict, VERDICTS_MAP},
     config::{CONFIG_MAP, Config},
     counters::{COUNTERS_MAP, Counters},
     flow::{FLOWS_MAP, FlowKey},
@@ -93,7 +93,7 @@ impl Pins {
     }
 
     /// The program's per-CPU verdicts, with the drops not yet added to the bans.
-    pub fn verdicts(&self) -> Result<PerCpuArray<MapData, Verdict>> {
+    pub fn verdicts(&self) -> Result<PerCpuArray<MapData, CachedVerdict>> {
         Ok(PerCpuArray::try_from(self.map(VERDICTS_MAP)?)?)
     }
 

@@ -29,7 +29,7 @@ use scanguard::{
 use scanguard_common::{
     addr::AddrKey,
     ban::{BANS_MAP, Ban},
-    ban_filter::{VERDICTS_MAP, Verdict as CachedVerdict},
+    ban_filter::{CachedVerdict, VERDICTS_MAP},
     config::{CONFIG_SECTION, Config},
     counters::{COUNTERS_MAP, Counter, Counters, counter_slot, detection_slot},
     event::{EVENTS_MAP, Event},
