@@ -17,9 +17,9 @@ use scanguard_common::{
 
 use crate::{
     counters::count,
+    map_update::{update, update_global},
     maps::BANS,
     standing::remember_ban,
-    state::{update, update_global},
 };
 
 #[map]

@@ -18,8 +18,8 @@ use scanguard_common::{
 
 use crate::{
     counters::count,
+    map_update::{update, update_global},
     packet::PacketOf,
-    state::{update, update_global},
 };
 
 #[map]

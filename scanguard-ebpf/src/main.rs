@@ -10,10 +10,10 @@ mod detect;
 mod egress;
 mod events;
 mod flows;
+mod map_update;
 mod maps;
 mod packet;
 mod standing;
-mod state;
 mod sweep;
 
 use aya_ebpf::{bindings::xdp_action, macros::xdp, programs::XdpContext};

@@ -1,6 +1,6 @@
 //! Port-sweep sketches per source.
 
-use crate::{maps::allowance, state::update};
+use crate::{map_update::update, maps::allowance};
 use aya_ebpf::{helpers::bpf_ktime_get_coarse_ns, macros::map, maps::LruHashMap};
 use scanguard_common::{
     addr::AddrKey,
