@@ -1,41 +1,21 @@
 //! Enforcing and creating bans in the LRU ban map.
 
 use aya_ebpf::bindings::BPF_NOEXIST;
-use aya_ebpf::{
-    macros::map,
-    maps::{Array, LruHashMap},
-};
 use scanguard_common::{
     addr::AddrKey,
     ban::Ban,
-    bucket::TokenBucket,
     config::{BanMode, Config},
     counters::Counter,
-    hardening::{HARDENING_CAPACITY, Offender, SubnetBans, Suspect, subnet_of},
+    hardening::{Offender, SubnetBans, Suspect, subnet_of},
     kind::Kind,
 };
 
 use crate::{
     counters::count,
     map_update::{update, update_global},
-    maps::BANS,
+    maps::{BAN_BUDGET, BANS, OFFENDERS, SUBNET_BANS, SUSPECTS},
     standing::remember_ban,
 };
-
-#[map]
-static SUSPECTS: LruHashMap<AddrKey, Suspect> = LruHashMap::with_max_entries(HARDENING_CAPACITY, 0);
-
-#[map]
-static SUBNET_BANS: LruHashMap<AddrKey, SubnetBans> =
-    LruHashMap::with_max_entries(HARDENING_CAPACITY, 0);
-
-#[map]
-static OFFENDERS: LruHashMap<AddrKey, Offender> =
-    LruHashMap::with_max_entries(HARDENING_CAPACITY, 0);
-
-/// The global budget of new bans; starts empty and fills at once (its clock starts at 0).
-#[map]
-static BAN_BUDGET: Array<TokenBucket> = Array::with_max_entries(1, 0);
 
 /// include/uapi/asm-generic/errno-base.h; the bindings do not carry errno values.
 const EEXIST: i32 = 17;

@@ -1,17 +1,12 @@
 //! Detection events through the perf event array, rate-limited per source by a token bucket
 //! (the `-m limit` of the seeds' LOG rules).
 
-use aya_ebpf::{
-    macros::map,
-    maps::{Array, LruHashMap, PerCpuArray, PerfEventArray},
-    programs::XdpContext,
-};
+use aya_ebpf::programs::XdpContext;
 use scanguard_common::{
     addr::AddrKey,
     bucket::TokenBucket,
     config::Config,
     counters::Counter,
-    event::{EVENT_BUCKETS_CAPACITY, Event},
     fingerprint::Fingerprint,
     parse::{Frame, Packet},
 };
@@ -19,23 +14,9 @@ use scanguard_common::{
 use crate::{
     counters::count,
     map_update::{update, update_global},
+    maps::{EVENT_BUCKETS, EVENT_SCRATCH, EVENTS, GLOBAL_EVENTS},
     packet::PacketOf,
 };
-
-#[map]
-static EVENTS: PerfEventArray<Event> = PerfEventArray::new(0);
-
-/// An event is too big for the 512-byte stack next to a parsed frame; it is built here.
-#[map]
-static EVENT_SCRATCH: PerCpuArray<Event> = PerCpuArray::with_max_entries(1, 0);
-
-#[map]
-static EVENT_BUCKETS: LruHashMap<AddrKey, TokenBucket> =
-    LruHashMap::with_max_entries(EVENT_BUCKETS_CAPACITY, 0);
-
-/// All sources together; its clock starts at 0, so it is full at the first event.
-#[map]
-static GLOBAL_EVENTS: Array<TokenBucket> = Array::with_max_entries(1, 0);
 
 pub struct Report {
     pub event_type: u8,
@@ -56,6 +37,7 @@ pub fn report(ctx: &XdpContext, frame: &Frame, now_ns: u64, config: &Config, rep
         count(Counter::EventsSuppressed);
         return;
     }
+    // Built in a map: an event is too big for the stack next to a parsed frame.
     let Some(event) = EVENT_SCRATCH.get_ptr_mut(0) else {
         return;
     };
