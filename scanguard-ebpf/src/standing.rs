@@ -15,7 +15,7 @@ use scanguard_common::{
 use crate::{
     bans,
     clock::Clock,
-    maps::{self, BAN_FILTER, BANS, VERDICTS},
+    maps::{self, BAN_FILTER, VERDICTS},
 };
 
 pub enum Standing {
@@ -52,7 +52,8 @@ pub fn standing(src: AddrKey, config: &Config, clock: &mut Clock) -> Standing {
     let carried = if slot.src == src {
         slot.dropped
     } else {
-        hand_over(slot);
+        // The drops this slot counted for its previous source go to that source's ban.
+        bans::hand_over(&slot.src, slot.dropped);
         0
     };
     let standing = confirm(&src, carried, config, clock);
@@ -64,18 +65,6 @@ pub fn standing(src: AddrKey, config: &Config, clock: &mut Clock) -> Standing {
         banned: u64::from(!matches!(standing, Standing::Clear)),
     };
     standing
-}
-
-/// Records a ban this CPU just created at `now_ns`: marked in the filter, and every cached
-/// verdict ended, this CPU's "clear" for the source included.
-#[inline(always)]
-pub fn remember_ban(src: &AddrKey, now_ns: u64, config: &Config) {
-    let (line, byte) = filter_spot(source_hash(src), config.ban_filter_mask);
-    if let Some(line) = BAN_FILTER.get_ptr_mut(line) {
-        // SAFETY: a live array value; a byte store is atomic, so no other mark is lost.
-        unsafe { (*line)[byte] = 1 };
-    }
-    maps::set_ban_epoch(now_ns);
 }
 
 /// A missing filter line reads as "maybe": the ban map decides.
@@ -90,17 +79,5 @@ fn confirm(src: &AddrKey, carried: u64, config: &Config, clock: &mut Clock) -> S
     match bans::enforce(src, carried, clock.now_ns(), config.ban_mode()) {
         Some(reason) => Standing::Confirmed(reason),
         None => Standing::Clear,
-    }
-}
-
-/// Tells the ban map of the drops a slot counted for its previous source.
-#[inline(always)]
-fn hand_over(slot: &CachedVerdict) {
-    if slot.dropped == 0 {
-        return;
-    }
-    if let Some(ban) = BANS.get_ptr_mut(&slot.src) {
-        // SAFETY: a live map value; see `bans::enforce` for the lost-count race.
-        unsafe { (*ban).dropped_packets += slot.dropped };
     }
 }
