@@ -1,4 +1,18 @@
 //! The scanguard XDP program: drop everything from banned sources, classify the rest, ban scanners.
+//!
+//! A frame's path, module by module:
+//! - `packet`: the frame's bytes behind one bounds check ([`PacketOf`] a program context), which
+//!   `scanguard_common::parse` reads into a [`Frame`] of the headers a verdict needs;
+//! - `standing`: whether its source is banned (the ban filter, a per-CPU cache, then `bans`);
+//! - `detect`: what a frame from a source that is not banned is, if anything (with `flows` and
+//!   `sweep`);
+//! - `bans`: enforcing bans, and making new ones within the hardening rules;
+//! - `events`: rate-limited detection events for the daemon;
+//! - `counters`: per-CPU counters, each [`Verdict`] under its own.
+//!
+//! Beside the path: `maps` holds every map and global variable, `map_update` changes their
+//! values in place, `clock` reads the boot clock at most once, and `egress` is the TC program
+//! that records this host's flows.
 #![no_std]
 #![no_main]
 #![feature(asm_experimental_arch)]
