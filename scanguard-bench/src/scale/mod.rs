@@ -4,12 +4,7 @@
 
 mod maps;
 
-use std::{
-    net::{IpAddr, Ipv4Addr},
-    os::fd::AsFd as _,
-    path::Path,
-    time::Instant,
-};
+use std::{os::fd::AsFd as _, path::Path, time::Instant};
 
 use anyhow::{Context as _, Result, bail};
 use aya::{
@@ -24,7 +19,7 @@ use scanguard_common::{
 };
 use serde::Serialize;
 
-use maps::{BanMap, fill, hash_map_data, is_banned};
+use maps::{BanMap, fill, filler, hash_map_data, is_banned};
 pub use maps::{MapMemory, fill_with, open_maps};
 
 use crate::{
@@ -70,11 +65,6 @@ pub struct Scale {
     /// Full map against nearly empty one, same program and capacity, same rounds.
     pub rows: Vec<Row>,
     pub full_vs_empty: Vec<(String, Summary)>,
-}
-
-/// The n-th filler source: 100.64.0.0/10 (RFC 6598) holds four million.
-fn filler(n: u32) -> IpAddr {
-    Ipv4Addr::from(u32::from(Ipv4Addr::new(100, 64, 0, 0)) + n).into()
 }
 
 pub fn run(scanguard: &Path, config: Config) -> Result<Scale> {
