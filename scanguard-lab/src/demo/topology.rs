@@ -83,7 +83,7 @@ impl DemoLab {
 
     /// Starts the services (threads of this process, as long as it lives).
     pub fn serve(&self) -> DemoResult<()> {
-        services::serve_all(self)
+        services::serve_all(&self.victim, &self.web.inside)
     }
 
     /// Every namespace of the lab, oldest first.
