@@ -1,3 +1,6 @@
+//! The demo's network: victim, attacker and client on a LAN, and a Docker-shaped bridge with two
+//! containers on the victim; also rebuilt from a description another process printed.
+
 use std::{
     io,
     net::{Ipv4Addr, Ipv6Addr},
