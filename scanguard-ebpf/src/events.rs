@@ -1,5 +1,5 @@
 //! Detection events through the perf event array, rate-limited per source by a token bucket
-//! (the `-m limit` of the seeds' LOG rules).
+//! (the `-m limit` on the LOG targets of the classic iptables rules).
 
 use aya_ebpf::programs::XdpContext;
 use scanguard_common::{
