@@ -24,8 +24,8 @@ use serde::Serialize;
 use crate::{
     attach::Attach,
     interrupt,
+    process::{clock_ticks, cpu_ticks, status_kib},
     scale::fill_with,
-    storm::{clock_ticks, cpu_ticks, status_kib},
     topology::FloodLink,
 };
 

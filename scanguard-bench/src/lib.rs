@@ -13,6 +13,7 @@ pub mod netdev;
 pub mod object;
 pub mod packet_cost;
 pub mod packet_socket;
+pub mod process;
 pub mod report;
 pub mod scale;
 pub mod stats;

@@ -13,7 +13,8 @@ use aya::{
 };
 use scanguard::events::reader;
 use scanguard_common::{
-    ban::{AddrKey, BANS_MAP, Ban},
+    addr::AddrKey,
+    ban::{BANS_MAP, Ban},
     event::EVENTS_MAP,
 };
 

@@ -6,7 +6,7 @@
 //! Bytes rather than bits: storing a byte is atomic where a read-modify-write of a bit shared
 //! with other sources is not, and a lost mark would be a ban that is never enforced.
 
-use crate::{ban::AddrKey, wire_struct};
+use crate::{addr::AddrKey, wire_struct};
 
 pub const BAN_FILTER_MAP: &str = "BAN_FILTER";
 /// One u64 that whoever makes or lifts a ban changes: the program caches verdicts per CPU
@@ -29,7 +29,7 @@ pub const VERDICT_SLOTS: u32 = 1_024;
 /// What the ban map said of `src` during `jiffy` at `epoch`, cached by one CPU.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Verdict {
+pub struct CachedVerdict {
     pub src: AddrKey,
     pub jiffy: u64,
     pub epoch: u64,
@@ -39,7 +39,7 @@ pub struct Verdict {
     /// through a `memset` call each time it stores a verdict.
     pub banned: u64,
 }
-wire_struct!(Verdict, 48);
+wire_struct!(CachedVerdict, 48);
 
 /// Filter lines for a ban map of `capacity` entries: a power of two, so a mask picks the line.
 pub fn filter_lines(capacity: u32) -> u32 {
@@ -73,7 +73,7 @@ pub const fn filter_spot(hash: u32, mask: u32) -> (u32, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ban::AddrKey;
+    use crate::addr::AddrKey;
 
     #[test]
     fn lines_are_powers_of_two_covering_eight_bytes_per_ban() {

@@ -54,7 +54,8 @@ pub struct Config {
     pub ban_ns: u64,
     /// An `Action` per `Kind`, indexed by the kind's discriminant.
     pub actions: [u8; MAX_KINDS],
-    /// Detection events per source, as `-m limit` on the seeds' LOG rules.
+    /// Detection events per source, as `-m limit` on the LOG targets of the classic iptables
+    /// rules.
     pub event_rate: Rate,
     /// Detection events from all sources together, so a spoofed flood from random sources
     /// cannot flood the log either.
@@ -102,7 +103,7 @@ pub const DEFAULT_EVENTS_PER_MINUTE: u32 = 3;
 pub const DEFAULT_EVENT_BURST: u32 = 5;
 
 pub const NANOS_PER_SECOND: u64 = 1_000_000_000;
-/// As the seeds' `-m recent --seconds 60`.
+/// As the classic iptables rules' `-m recent --seconds 60`.
 pub const DEFAULT_BAN_SECONDS: u64 = 60;
 
 /// All sources together, per second: enough to see a scan storm, not to drown the daemon.

@@ -1,10 +1,8 @@
 //! Detection events, sent through a perf event array and rate-limited per source.
 
-use crate::{ban::AddrKey, wire_struct};
+use crate::{addr::AddrKey, wire_struct};
 
 pub const EVENTS_MAP: &str = "EVENTS";
-pub const EVENT_SCRATCH_MAP: &str = "EVENT_SCRATCH";
-pub const EVENT_BUCKETS_MAP: &str = "EVENT_BUCKETS";
 /// Sources whose event budget is tracked at once; the least recent is forgotten first.
 pub const EVENT_BUCKETS_CAPACITY: u32 = 16_384;
 

@@ -3,7 +3,7 @@
 //! from traffic of real connections without the conntrack kfuncs (aya cannot call kfuncs yet).
 
 use crate::{
-    ban::AddrKey,
+    addr::AddrKey,
     ban_filter::{VERDICT_SLOTS, source_hash},
     wire_struct,
 };

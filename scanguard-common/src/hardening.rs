@@ -1,10 +1,8 @@
 //! What keeps scanguard from being turned against its owner: a ban needs enough probes with a
 //! consistent TTL, new bans per network are capped, and repeat offenders stay out longer.
 
-use crate::{ban::AddrKey, wire_struct};
+use crate::{addr::AddrKey, wire_struct};
 
-pub const SUSPECTS_MAP: &str = "SUSPECTS";
-pub const SUBNET_BANS_MAP: &str = "SUBNET_BANS";
 pub const OFFENDERS_MAP: &str = "OFFENDERS";
 pub const HARDENING_CAPACITY: u32 = 65_536;
 /// Repeats counted before the ban length stops doubling (2^16 times the base).

@@ -6,6 +6,7 @@
 #![no_std]
 
 pub mod action;
+pub mod addr;
 pub mod allow;
 pub mod ban;
 pub mod ban_filter;

@@ -38,7 +38,8 @@ pub const DEFAULT_WATCHED_UDP_PORTS: [u16; 10] = [7, 9, 13, 17, 19, 37, 69, 111,
 /// from the outside is a scanner looking for something old and broken.
 /// - 7, 9, 13, 17, 19, 37: the "small services" (echo, discard, daytime, qotd, chargen, time;
 ///   RFC 862-868), off everywhere and known as amplification vectors.
-/// - 23 telnet and 79 finger: the seeds' own list (cleartext logins, user enumeration).
+/// - 23 telnet and 79 finger: the classic iptables rules' own list (cleartext logins, user
+///   enumeration).
 /// - 512, 513, 514: rexec, rlogin, rsh (address-based trust, replaced by ssh).
 /// - 540 uucp, 1524 ingreslock (a classic backdoor port), 2323 (alternate telnet Mirai probes).
 pub const DEFAULT_WATCHED_PORTS: [u16; 14] =

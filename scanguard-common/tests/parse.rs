@@ -4,7 +4,7 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use scanguard_common::{
-    ban::AddrKey,
+    addr::AddrKey,
     classify::{ACK, FIN, PSH, SYN, URG},
     fingerprint::TcpOptions,
     parse::{

@@ -1,40 +1,22 @@
-//! Enforcing and creating bans in the LRU ban map.
+//! Enforcing and creating bans in the LRU ban map: a banned source's drops are counted on its
+//! ban, and a new ban is marked in the ban filter and ends every cached verdict (`standing`).
 
 use aya_ebpf::bindings::BPF_NOEXIST;
-use aya_ebpf::{
-    macros::map,
-    maps::{Array, LruHashMap},
-};
 use scanguard_common::{
-    ban::{AddrKey, Ban},
-    bucket::TokenBucket,
+    addr::AddrKey,
+    ban::Ban,
+    ban_filter::{filter_spot, source_hash},
     config::{BanMode, Config},
     counters::Counter,
-    hardening::{HARDENING_CAPACITY, Offender, SubnetBans, Suspect, subnet_of},
+    hardening::{Offender, SubnetBans, Suspect, subnet_of},
     kind::Kind,
 };
 
 use crate::{
     counters::count,
-    maps::BANS,
-    standing::remember_ban,
-    state::{update, update_global},
+    map_update::{update, update_global},
+    maps::{self, BAN_BUDGET, BAN_FILTER, BANS, OFFENDERS, SUBNET_BANS, SUSPECTS},
 };
-
-#[map]
-static SUSPECTS: LruHashMap<AddrKey, Suspect> = LruHashMap::with_max_entries(HARDENING_CAPACITY, 0);
-
-#[map]
-static SUBNET_BANS: LruHashMap<AddrKey, SubnetBans> =
-    LruHashMap::with_max_entries(HARDENING_CAPACITY, 0);
-
-#[map]
-static OFFENDERS: LruHashMap<AddrKey, Offender> =
-    LruHashMap::with_max_entries(HARDENING_CAPACITY, 0);
-
-/// The global budget of new bans; starts empty and fills at once (its clock starts at 0).
-#[map]
-static BAN_BUDGET: Array<TokenBucket> = Array::with_max_entries(1, 0);
 
 /// include/uapi/asm-generic/errno-base.h; the bindings do not carry errno values.
 const EEXIST: i32 = 17;
@@ -45,9 +27,7 @@ const EEXIST: i32 = 17;
 #[inline(always)]
 pub fn enforce(src: &AddrKey, carried: u64, now_ns: u64, mode: BanMode) -> Option<u8> {
     let ban = BANS.get_ptr_mut(src)?;
-    // SAFETY: the pointer is a live map value. Two CPUs dropping packets of the same source at
-    // the same instant may lose one count: the bpfel target offers no atomic fetch_add in stable
-    // core, and the counter is informational.
+    // SAFETY: the pointer is a live map value; see `add_drops` for the lost-count race.
     let ban = unsafe { &mut *ban };
     if ban.is_expired(now_ns, mode) {
         if BANS.remove(src).is_ok() {
@@ -56,8 +36,27 @@ pub fn enforce(src: &AddrKey, carried: u64, now_ns: u64, mode: BanMode) -> Optio
         return None;
     }
     ban.last_seen_ns = now_ns;
-    ban.dropped_packets += 1 + carried;
+    add_drops(ban, 1 + carried);
     Some(ban.reason)
+}
+
+/// Adds `drops` counted elsewhere (a CPU's cached verdict) to `src`'s ban, if it has one.
+#[inline(always)]
+pub fn hand_over(src: &AddrKey, drops: u64) {
+    if drops == 0 {
+        return;
+    }
+    if let Some(ban) = BANS.get_ptr_mut(src) {
+        // SAFETY: a live map value; see `add_drops` for the lost-count race.
+        add_drops(unsafe { &mut *ban }, drops);
+    }
+}
+
+/// Two CPUs dropping packets of the same source at the same instant may lose one count: the
+/// bpfel target offers no atomic fetch_add in stable core, and the counter is informational.
+#[inline(always)]
+fn add_drops(ban: &mut Ban, drops: u64) {
+    ban.dropped_packets += drops;
 }
 
 /// What became of a probe whose kind's action is `ban`.
@@ -107,6 +106,18 @@ pub fn ban(
     }
     remember_ban(&src, now_ns, config);
     Outcome::Banned
+}
+
+/// Records a ban this CPU just created at `now_ns`: marked in the filter, and every cached
+/// verdict ended, this CPU's "clear" for the source included.
+#[inline(always)]
+fn remember_ban(src: &AddrKey, now_ns: u64, config: &Config) {
+    let (line, byte) = filter_spot(source_hash(src), config.ban_filter_mask);
+    if let Some(line) = BAN_FILTER.get_ptr_mut(line) {
+        // SAFETY: a live array value; a byte store is atomic, so no other mark is lost.
+        unsafe { (*line)[byte] = 1 };
+    }
+    maps::set_ban_epoch(now_ns);
 }
 
 #[inline(always)]

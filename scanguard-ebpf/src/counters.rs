@@ -5,7 +5,7 @@ use scanguard_common::{
     kind::Kind,
 };
 
-use crate::maps::COUNTERS;
+use crate::{maps::COUNTERS, verdict::Verdict};
 
 #[inline(always)]
 pub fn count(counter: Counter) {
@@ -17,10 +17,14 @@ pub fn count_detection(kind: Kind) {
     bump(detection_slot(kind));
 }
 
-/// Counts a packet and its outcome (`Passed`, `DroppedBanned`, `DroppedProbe`): one lookup
-/// for what every packet counts.
+/// Counts a packet and its verdict: one lookup for what every packet counts.
 #[inline(always)]
-pub fn count_packet(outcome: Counter) {
+pub fn count_packet(verdict: Verdict) {
+    let outcome = match verdict {
+        Verdict::Pass => Counter::Passed,
+        Verdict::DropBanned => Counter::DroppedBanned,
+        Verdict::DropProbe => Counter::DroppedProbe,
+    };
     if let Some(counters) = COUNTERS.get_ptr_mut(0) {
         // SAFETY: the per-CPU entry is only touched by this CPU while the program runs.
         let counters = unsafe { &mut *counters };

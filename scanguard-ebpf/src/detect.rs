@@ -1,9 +1,8 @@
 //! What a frame from a source that is not banned is, if anything: the flag classifier of
 //! scanguard-common plus what needs kernel state (flows, sweeps, default-deny).
 
-use aya_ebpf::{macros::map, maps::LruHashMap};
 use scanguard_common::{
-    ban::AddrKey,
+    addr::AddrKey,
     classify::{classify_stateless, classify_tcp, is_connection_request},
     config::Config,
     fingerprint::Fingerprint,
@@ -12,19 +11,11 @@ use scanguard_common::{
     ports::{ROLE_OPEN, ROLE_PROTECTED, ROLE_WATCHED_UDP, SERVED},
 };
 
-use crate::{flows, maps::port_roles, sweep::is_sweep};
-
-/// Default-deny sensor mode reports a source's first probe of each port, not every packet.
-#[map]
-static DENIED_PROBES: LruHashMap<DeniedProbe, u8> = LruHashMap::with_max_entries(65_536, 0);
-
-#[repr(C)]
-#[derive(Clone, Copy)]
-struct DeniedProbe {
-    src: AddrKey,
-    port: u16,
-    _pad: [u8; 6],
-}
+use crate::{
+    flows,
+    maps::{DENIED_PROBES, DeniedProbe, port_roles},
+    sweep::is_sweep,
+};
 
 pub struct Detection {
     pub kind: Kind,
@@ -169,6 +160,7 @@ fn sweep_or(kind: Kind, frame: &Frame, config: &Config) -> Kind {
     }
 }
 
+/// Default-deny sensor mode reports a source's first probe of each port, not every packet.
 #[inline(always)]
 fn first_denied(src: &AddrKey, port: u16) -> bool {
     let key = DeniedProbe {

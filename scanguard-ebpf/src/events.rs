@@ -1,41 +1,22 @@
 //! Detection events through the perf event array, rate-limited per source by a token bucket
-//! (the `-m limit` of the seeds' LOG rules).
+//! (the `-m limit` on the LOG targets of the classic iptables rules).
 
-use aya_ebpf::{
-    macros::map,
-    maps::{Array, LruHashMap, PerCpuArray, PerfEventArray},
-    programs::XdpContext,
-};
+use aya_ebpf::programs::XdpContext;
 use scanguard_common::{
-    ban::AddrKey,
+    addr::AddrKey,
     bucket::TokenBucket,
     config::Config,
     counters::Counter,
-    event::{EVENT_BUCKETS_CAPACITY, Event},
     fingerprint::Fingerprint,
     parse::{Frame, Packet},
 };
 
 use crate::{
     counters::count,
+    map_update::{update, update_global},
+    maps::{EVENT_BUCKETS, EVENT_SCRATCH, EVENTS, GLOBAL_EVENTS},
     packet::PacketOf,
-    state::{update, update_global},
 };
-
-#[map]
-static EVENTS: PerfEventArray<Event> = PerfEventArray::new(0);
-
-/// An event is too big for the 512-byte stack next to a parsed frame; it is built here.
-#[map]
-static EVENT_SCRATCH: PerCpuArray<Event> = PerCpuArray::with_max_entries(1, 0);
-
-#[map]
-static EVENT_BUCKETS: LruHashMap<AddrKey, TokenBucket> =
-    LruHashMap::with_max_entries(EVENT_BUCKETS_CAPACITY, 0);
-
-/// All sources together; its clock starts at 0, so it is full at the first event.
-#[map]
-static GLOBAL_EVENTS: Array<TokenBucket> = Array::with_max_entries(1, 0);
 
 pub struct Report {
     pub event_type: u8,
@@ -56,6 +37,7 @@ pub fn report(ctx: &XdpContext, frame: &Frame, now_ns: u64, config: &Config, rep
         count(Counter::EventsSuppressed);
         return;
     }
+    // Built in a map: an event is too big for the stack next to a parsed frame.
     let Some(event) = EVENT_SCRATCH.get_ptr_mut(0) else {
         return;
     };

@@ -1,24 +1,14 @@
 //! The flows this host takes part in: written by the TC egress program (and by the loader from
 //! the socket table), read by the XDP program to tell stateless probes from real traffic.
 
-use aya_ebpf::{
-    helpers::bpf_jiffies64,
-    macros::map,
-    maps::{LruHashMap, PerCpuArray},
-};
+use aya_ebpf::helpers::bpf_jiffies64;
 use scanguard_common::{
-    ban::AddrKey,
-    flow::{DEFAULT_FLOW_CAPACITY, FLOW_HIT_SLOTS, FlowHit, FlowKey, flow_slot},
+    addr::AddrKey,
+    flow::{FlowHit, FlowKey, flow_slot},
     parse::Frame,
 };
 
-/// Resized by the loader; the value is when the flow was first recorded.
-#[map]
-static FLOWS: LruHashMap<FlowKey, u64> = LruHashMap::with_max_entries(DEFAULT_FLOW_CAPACITY, 0);
-
-/// Per CPU, so no entry is shared and none needs atomics.
-#[map]
-static FLOW_HITS: PerCpuArray<FlowHit> = PerCpuArray::with_max_entries(FLOW_HIT_SLOTS, 0);
+use crate::maps::{FLOW_HITS, FLOWS};
 
 /// Whether an inbound frame belongs to a recorded flow (peer = its source). A flow found once
 /// is taken as found for the rest of the tick on this CPU: a flow the LRU map evicts is
@@ -38,6 +28,7 @@ pub fn contains_inbound(frame: &Frame) -> bool {
     };
     // SAFETY: the helper has no preconditions; the verifier inlines it into a load.
     let jiffy = unsafe { bpf_jiffies64() };
+    // Per CPU, so no entry is shared and none needs atomics.
     let slot = FLOW_HITS.get_ptr_mut(flow_slot(&key()));
     if let Some(slot) = slot {
         // SAFETY: this CPU's entry, only touched by this CPU while the program runs.

@@ -1,4 +1,18 @@
 //! The scanguard XDP program: drop everything from banned sources, classify the rest, ban scanners.
+//!
+//! A frame's path, module by module:
+//! - `packet`: the frame's bytes behind one bounds check ([`PacketOf`] a program context), which
+//!   `scanguard_common::parse` reads into a [`Frame`] of the headers a verdict needs;
+//! - `standing`: whether its source is banned (the ban filter, a per-CPU cache, then `bans`);
+//! - `detect`: what a frame from a source that is not banned is, if anything (with `flows` and
+//!   `sweep`);
+//! - `bans`: enforcing bans, and making new ones within the hardening rules;
+//! - `events`: rate-limited detection events for the daemon;
+//! - `counters`: per-CPU counters, each [`Verdict`] under its own.
+//!
+//! Beside the path: `maps` holds every map and global variable, `map_update` changes their
+//! values in place, `clock` reads the boot clock at most once, and `egress` is the TC program
+//! that records this host's flows.
 #![no_std]
 #![no_main]
 #![feature(asm_experimental_arch)]
@@ -10,11 +24,12 @@ mod detect;
 mod egress;
 mod events;
 mod flows;
+mod map_update;
 mod maps;
 mod packet;
 mod standing;
-mod state;
 mod sweep;
+mod verdict;
 
 use aya_ebpf::{bindings::xdp_action, macros::xdp, programs::XdpContext};
 use aya_log_ebpf::debug;
@@ -36,28 +51,29 @@ use crate::{
     events::Report,
     packet::PacketOf,
     standing::{Standing, standing},
+    verdict::Verdict,
 };
 
 #[xdp]
 pub fn scanguard(ctx: XdpContext) -> u32 {
-    let outcome = inspect(&ctx, maps::config());
-    count_packet(outcome);
-    match outcome {
-        Counter::Passed => xdp_action::XDP_PASS,
-        _ => xdp_action::XDP_DROP,
+    let verdict = inspect(&ctx, maps::config());
+    count_packet(verdict);
+    match verdict {
+        Verdict::Pass => xdp_action::XDP_PASS,
+        Verdict::DropBanned | Verdict::DropProbe => xdp_action::XDP_DROP,
     }
 }
 
-/// What becomes of a frame: `Passed`, `DroppedBanned` or `DroppedProbe`.
+/// What becomes of a frame.
 #[inline(always)]
-fn inspect(ctx: &XdpContext, config: &Config) -> Counter {
+fn inspect(ctx: &XdpContext, config: &Config) -> Verdict {
     let packet = PacketOf(ctx);
     let network = match parse_network(&packet) {
         Ok(network) => network,
-        Err(ParseError::NotIp) => return Counter::Passed,
+        Err(ParseError::NotIp) => return Verdict::Pass,
         Err(ParseError::Malformed) => {
             count(Counter::ParseFailed);
-            return Counter::Passed;
+            return Verdict::Pass;
         }
     };
     let mut clock = Clock::new();
@@ -65,7 +81,7 @@ fn inspect(ctx: &XdpContext, config: &Config) -> Counter {
         Standing::Clear => judge(ctx, &network.finish(&packet), &mut clock, config),
         // Only a tick's first drop is offered to the event rate limit: its bucket lookup is a
         // helper call, which the drops after it are spared.
-        Standing::Banned => Counter::DroppedBanned,
+        Standing::Banned => Verdict::DropBanned,
         Standing::Confirmed(reason) => {
             let frame = network.finish(&packet);
             let report = Report {
@@ -75,44 +91,44 @@ fn inspect(ctx: &XdpContext, config: &Config) -> Counter {
                 fingerprint: Fingerprint::None,
             };
             events::report(ctx, &frame, clock.now_ns(), config, report);
-            Counter::DroppedBanned
+            Verdict::DropBanned
         }
     }
 }
 
 /// Decides what to do with a frame from a source that is not banned.
 #[inline(always)]
-fn judge(ctx: &XdpContext, frame: &Frame, clock: &mut Clock, config: &Config) -> Counter {
+fn judge(ctx: &XdpContext, frame: &Frame, clock: &mut Clock, config: &Config) -> Verdict {
     if frame.transport.header == Header::Unparseable {
         count(Counter::ParseFailed);
-        return Counter::Passed;
+        return Verdict::Pass;
     }
     let packet = PacketOf(ctx);
     let Some(detection) = detect(frame, &packet, config) else {
-        return Counter::Passed;
+        return Verdict::Pass;
     };
     let kind = detection.kind;
     let action = config.action(kind);
     if action == Action::Ignore {
-        return Counter::Passed;
+        return Verdict::Pass;
     }
     count_detection(kind);
     let allowance = maps::allowance(&frame.src);
     if allowance == Some(ALLOW_LISTED) {
-        return Counter::Passed;
+        return Verdict::Pass;
     }
-    let (outcome, taken) = match action {
-        Action::Ignore | Action::Log => (Counter::Passed, action as u8),
+    let (verdict, taken) = match action {
+        Action::Ignore | Action::Log => (Verdict::Pass, action as u8),
         Action::Ban if allowance == Some(ALLOW_LOCKOUT) => {
             count(Counter::BansSpared);
-            (Counter::Passed, ACTION_WOULD_BAN)
+            (Verdict::Pass, ACTION_WOULD_BAN)
         }
-        Action::Drop => (Counter::DroppedProbe, Action::Drop as u8),
+        Action::Drop => (Verdict::DropProbe, Action::Drop as u8),
         Action::Ban => {
             let ttl = || frame.details(&packet).ttl;
             match bans::ban(frame.src, ttl, clock.now_ns(), config, kind) {
-                Outcome::Banned => (Counter::DroppedProbe, Action::Ban as u8),
-                Outcome::Pending | Outcome::Capped => (Counter::DroppedProbe, Action::Drop as u8),
+                Outcome::Banned => (Verdict::DropProbe, Action::Ban as u8),
+                Outcome::Pending | Outcome::Capped => (Verdict::DropProbe, Action::Drop as u8),
             }
         }
     };
@@ -133,7 +149,7 @@ fn judge(ctx: &XdpContext, frame: &Frame, clock: &mut Clock, config: &Config) ->
         };
         events::report(ctx, frame, clock.now_ns(), config, report);
     }
-    outcome
+    verdict
 }
 
 #[cfg(not(test))]

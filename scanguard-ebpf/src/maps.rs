@@ -1,44 +1,142 @@
-//! The program's maps and global variables. Names are the `*_MAP` and `*_SECTION` constants of
-//! scanguard-common, which the loader uses to find, size, fill and pin them.
+//! Every map and global variable of the programs, in one place: their names are the pin
+//! contract with userspace (the `*_MAP` and `*_SECTION` constants of scanguard-common, by which
+//! the loader finds, sizes, fills and pins them). Each says its type, key → value, and who
+//! writes it; the modules that use them say why.
 
 use aya_ebpf::{
+    bindings::BPF_F_MMAPABLE,
     macros::map,
-    maps::{LpmTrie, LruHashMap, PerCpuArray, lpm_trie::Key},
+    maps::{Array, LpmTrie, LruHashMap, PerCpuArray, PerfEventArray, lpm_trie::Key},
 };
 use scanguard_common::{
+    addr::AddrKey,
     allow::ALLOW_CAPACITY,
-    ban::{AddrKey, Ban, DEFAULT_BAN_CAPACITY},
+    ban::{Ban, DEFAULT_BAN_CAPACITY},
+    ban_filter::{CachedVerdict, FilterLine, VERDICT_SLOTS},
+    bucket::TokenBucket,
     config::Config,
     counters::Counters,
+    event::{EVENT_BUCKETS_CAPACITY, Event},
+    flow::{DEFAULT_FLOW_CAPACITY, FLOW_HIT_SLOTS, FlowHit, FlowKey},
+    hardening::{HARDENING_CAPACITY, Offender, SubnetBans, Suspect},
     ports::{PORT_COUNT, PortRoles},
+    sweep::{SWEEPS_CAPACITY, Sweep},
 };
 
-// The config and the port roles are global variables, each in a section aya makes a one-entry
-// array map of: the program reads them with a load, where a map costs a lookup per packet, and
-// LLVM keeps no pointer to them in the few registers a helper call leaves. Never written by the
-// program; the loader stores them before attaching. Exported, so LLVM cannot take their zero
-// initial values for constants.
+// The config, the port roles and the ban epoch are global variables, each in a section aya
+// makes a one-entry array map of: the program reads them with a load, where a map costs a
+// lookup per packet, and LLVM keeps no pointer to them in the few registers a helper call
+// leaves. Exported, so LLVM cannot take their zero initial values for constants.
 
-/// In `CONFIG_SECTION`.
+/// Global in `CONFIG_SECTION`: the runtime settings. Written by the loader only.
 #[unsafe(no_mangle)]
 #[unsafe(link_section = ".bss.config")]
 static mut CONFIG: Config = Config::OFF;
 
-/// `ROLE_*` bits per destination port, in `PORT_ROLES_SECTION`.
+/// Global in `PORT_ROLES_SECTION`: `ROLE_*` bits per destination port. Written by the loader.
 #[unsafe(no_mangle)]
 #[unsafe(link_section = ".bss.port_roles")]
 static mut PORT_ROLES: PortRoles = [0; PORT_COUNT as usize];
 
-/// Sources that are never banned nor dropped, IPv4 as IPv4-mapped prefixes (/96 + len).
+/// Global in `BAN_EPOCH_SECTION`, u64: any new value ends every cached verdict. Written by
+/// whoever makes or lifts a ban (the program, `scanguard ban` and `unban`), each storing a whole
+/// new value, so two writers at once still change it.
+#[unsafe(no_mangle)]
+#[unsafe(link_section = ".bss.ban_epoch")]
+static mut BAN_EPOCH: u64 = 0;
+
+/// LPM trie, source prefix → `ALLOW_LISTED`/`ALLOW_LOCKOUT`: never banned nor dropped (IPv4 as
+/// IPv4-mapped prefixes, /96 + len). Written by the loader.
 #[map]
 pub static ALLOW: LpmTrie<AddrKey, u8> = LpmTrie::with_max_entries(ALLOW_CAPACITY, 0);
 
-/// Resized by the loader to the configured capacity.
+/// LRU hash, source → `Ban`: who is banned. Written by the program (new bans, drop counts,
+/// expiry), `scanguard ban`/`unban` and the daemon's sweeps; sized by the loader.
 #[map]
 pub static BANS: LruHashMap<AddrKey, Ban> = LruHashMap::with_max_entries(DEFAULT_BAN_CAPACITY, 0);
 
+/// Mmapable array, line → `FilterLine`: one byte per hashed source, set while it may be banned.
+/// Marked by the program and by userspace's bans, cleared by the daemon's sweeps; sized by the
+/// loader.
+#[map]
+pub static BAN_FILTER: Array<FilterLine> = Array::with_max_entries(1, BPF_F_MMAPABLE);
+
+/// Per-CPU array, `source_hash % VERDICT_SLOTS` → `CachedVerdict`: the ban map's answer for a
+/// source within one tick. Written by the program; `scanguard bans` reads the drops it holds.
+#[map]
+pub static VERDICTS: PerCpuArray<CachedVerdict> = PerCpuArray::with_max_entries(VERDICT_SLOTS, 0);
+
+/// LRU hash, source → `Suspect`: its probes towards `min_probes`. Written by the program.
+#[map]
+pub static SUSPECTS: LruHashMap<AddrKey, Suspect> =
+    LruHashMap::with_max_entries(HARDENING_CAPACITY, 0);
+
+/// LRU hash, /24 or /64 → `SubnetBans`: new bans in its current minute. Written by the program.
+#[map]
+pub static SUBNET_BANS: LruHashMap<AddrKey, SubnetBans> =
+    LruHashMap::with_max_entries(HARDENING_CAPACITY, 0);
+
+/// LRU hash, source → `Offender`: its last ban, for repeat offenders. Written by the program;
+/// `scanguard unban` forgets a source.
+#[map]
+pub static OFFENDERS: LruHashMap<AddrKey, Offender> =
+    LruHashMap::with_max_entries(HARDENING_CAPACITY, 0);
+
+/// One-entry array, 0 → `TokenBucket`: the global budget of new bans; starts empty and fills at
+/// once (its clock starts at 0). Written by the program.
+#[map]
+pub static BAN_BUDGET: Array<TokenBucket> = Array::with_max_entries(1, 0);
+
+/// LRU hash, flow → first seen (boot ns): the flows this host takes part in. Written by the
+/// egress program and by the loader from the socket table; sized by the loader.
+#[map]
+pub static FLOWS: LruHashMap<FlowKey, u64> = LruHashMap::with_max_entries(DEFAULT_FLOW_CAPACITY, 0);
+
+/// Per-CPU array, `flow_slot` → `FlowHit`: a flow found in `FLOWS` this tick. Written by the
+/// program.
+#[map]
+pub static FLOW_HITS: PerCpuArray<FlowHit> = PerCpuArray::with_max_entries(FLOW_HIT_SLOTS, 0);
+
+/// LRU hash, source → `Sweep`: the ports it probed in the current window. Written by the
+/// program.
+#[map]
+pub static SWEEPS: LruHashMap<AddrKey, Sweep> = LruHashMap::with_max_entries(SWEEPS_CAPACITY, 0);
+
+/// LRU hash, (source, port) → 1: default-deny probes already reported. Written by the program.
+#[map]
+pub static DENIED_PROBES: LruHashMap<DeniedProbe, u8> = LruHashMap::with_max_entries(65_536, 0);
+
+/// Perf event array of `Event`s for the daemon. Written by the program.
+#[map]
+pub static EVENTS: PerfEventArray<Event> = PerfEventArray::new(0);
+
+/// Per-CPU array, 0 → `Event`: where an event is built, too big for the 512-byte stack next to
+/// a parsed frame. Written by the program.
+#[map]
+pub static EVENT_SCRATCH: PerCpuArray<Event> = PerCpuArray::with_max_entries(1, 0);
+
+/// LRU hash, source → `TokenBucket`: its event rate limit. Written by the program.
+#[map]
+pub static EVENT_BUCKETS: LruHashMap<AddrKey, TokenBucket> =
+    LruHashMap::with_max_entries(EVENT_BUCKETS_CAPACITY, 0);
+
+/// One-entry array, 0 → `TokenBucket`: the event rate limit of all sources together; its clock
+/// starts at 0, so it is full at the first event. Written by the program.
+#[map]
+pub static GLOBAL_EVENTS: Array<TokenBucket> = Array::with_max_entries(1, 0);
+
+/// Per-CPU array, 0 → `Counters`. Written by the program; read by `scanguard stats`.
 #[map]
 pub static COUNTERS: PerCpuArray<Counters> = PerCpuArray::with_max_entries(1, 0);
+
+/// The key of `DENIED_PROBES`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct DeniedProbe {
+    pub src: AddrKey,
+    pub port: u16,
+    pub _pad: [u8; 6],
+}
 
 #[inline(always)]
 pub fn config() -> &'static Config {
@@ -50,6 +148,19 @@ pub fn config() -> &'static Config {
 pub fn port_roles(port: u16) -> u8 {
     // SAFETY: as for the config; a u16 indexes within the 65,536 ports.
     unsafe { (*(&raw const PORT_ROLES))[usize::from(port)] }
+}
+
+#[inline(always)]
+pub fn ban_epoch() -> u64 {
+    // SAFETY: a u64 of the program's own, whose writers each store a whole new value.
+    unsafe { (&raw const BAN_EPOCH).read() }
+}
+
+/// Ends every cached verdict, this CPU's included.
+#[inline(always)]
+pub fn set_ban_epoch(epoch: u64) {
+    // SAFETY: as in `ban_epoch`; any new value ends the cached verdicts.
+    unsafe { (&raw mut BAN_EPOCH).write(epoch) };
 }
 
 /// The allow-list value of a source (`ALLOW_LISTED` or `ALLOW_LOCKOUT`), if it has one.

@@ -1,4 +1,5 @@
-//! Bounds-checked reads of packet memory, the only way the programs touch a frame.
+//! Bounds-checked reads of packet memory, the only way the programs touch a frame: a program
+//! context ([`Context`]) seen as the parser's [`Packet`] ([`PacketOf`]).
 
 use core::{
     arch::asm,
@@ -12,8 +13,8 @@ use aya_ebpf::{
 };
 use scanguard_common::parse::{Packet, Span, Word};
 
-/// A program context that exposes its frame as `[data, data_end)`.
-pub trait Frame {
+/// A program context (XDP or TC) that exposes its frame as `[data, data_end)`.
+pub trait Context {
     fn data(&self) -> usize;
     fn data_end(&self) -> usize;
     /// Fills `to` from `offset` through the context's load-bytes helper; false past the end,
@@ -21,7 +22,7 @@ pub trait Frame {
     fn load_bytes<const N: usize>(&self, offset: usize, to: &mut MaybeUninit<[u8; N]>) -> bool;
 }
 
-impl Frame for XdpContext {
+impl Context for XdpContext {
     #[inline(always)]
     fn data(&self) -> usize {
         XdpContext::data(self)
@@ -40,7 +41,7 @@ impl Frame for XdpContext {
     }
 }
 
-impl Frame for TcContext {
+impl Context for TcContext {
     #[inline(always)]
     fn data(&self) -> usize {
         TcContext::data(self)
@@ -59,9 +60,10 @@ impl Frame for TcContext {
     }
 }
 
-pub struct PacketOf<'a, C: Frame>(pub &'a C);
+/// The frame of a program context, read field by field as `scanguard_common::parse` reads it.
+pub struct PacketOf<'a, C: Context>(pub &'a C);
 
-impl<C: Frame> Packet for PacketOf<'_, C> {
+impl<C: Context> Packet for PacketOf<'_, C> {
     #[inline(always)]
     fn span(&self, offset: usize, len: usize) -> Option<Span> {
         let start = self.0.data() + offset;

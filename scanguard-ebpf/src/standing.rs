@@ -5,35 +5,18 @@
 //! expiry takes effect within a tick, and a ban's drop count and last-seen time are at most a
 //! tick behind.
 
-use aya_ebpf::{
-    bindings::BPF_F_MMAPABLE,
-    helpers::bpf_jiffies64,
-    macros::map,
-    maps::{Array, PerCpuArray},
-};
+use aya_ebpf::helpers::bpf_jiffies64;
 use scanguard_common::{
-    ban::AddrKey,
-    ban_filter::{FilterLine, VERDICT_SLOTS, Verdict, filter_spot, source_hash},
+    addr::AddrKey,
+    ban_filter::{CachedVerdict, VERDICT_SLOTS, filter_spot, source_hash},
     config::Config,
 };
 
-use crate::{bans, clock::Clock, maps::BANS};
-
-/// Resized by the loader to `filter_lines(capacity)`; userspace marks its own bans through a
-/// memory mapping, one byte store each.
-#[map]
-static BAN_FILTER: Array<FilterLine> = Array::with_max_entries(1, BPF_F_MMAPABLE);
-
-/// Changed by whoever makes or lifts a ban (the program, `scanguard ban` and `unban`), which
-/// ends every cached verdict: a value, not a count, so two writers at once still change it.
-/// A global variable in `BAN_EPOCH_SECTION`, read with a load (see `maps` for why).
-#[unsafe(no_mangle)]
-#[unsafe(link_section = ".bss.ban_epoch")]
-static mut BAN_EPOCH: u64 = 0;
-
-/// Per CPU, so no entry is shared and none needs atomics.
-#[map]
-static VERDICTS: PerCpuArray<Verdict> = PerCpuArray::with_max_entries(VERDICT_SLOTS, 0);
+use crate::{
+    bans,
+    clock::Clock,
+    maps::{self, BAN_FILTER, VERDICTS},
+};
 
 pub enum Standing {
     Clear,
@@ -52,8 +35,8 @@ pub fn standing(src: AddrKey, config: &Config, clock: &mut Clock) -> Standing {
     }
     // SAFETY: the helper has no preconditions; the verifier inlines it into a load.
     let jiffy = unsafe { bpf_jiffies64() };
-    // SAFETY: a u64 of the program's own, whose writers each store a whole new value.
-    let epoch = unsafe { (&raw const BAN_EPOCH).read() };
+    let epoch = maps::ban_epoch();
+    // Per CPU, so no entry is shared and none needs atomics.
     let Some(slot) = VERDICTS.get_ptr_mut(hash % VERDICT_SLOTS) else {
         return confirm(&src, 0, config, clock);
     };
@@ -69,11 +52,12 @@ pub fn standing(src: AddrKey, config: &Config, clock: &mut Clock) -> Standing {
     let carried = if slot.src == src {
         slot.dropped
     } else {
-        hand_over(slot);
+        // The drops this slot counted for its previous source go to that source's ban.
+        bans::hand_over(&slot.src, slot.dropped);
         0
     };
     let standing = confirm(&src, carried, config, clock);
-    *slot = Verdict {
+    *slot = CachedVerdict {
         src,
         jiffy,
         epoch,
@@ -81,19 +65,6 @@ pub fn standing(src: AddrKey, config: &Config, clock: &mut Clock) -> Standing {
         banned: u64::from(!matches!(standing, Standing::Clear)),
     };
     standing
-}
-
-/// Records a ban this CPU just created at `now_ns`: marked in the filter, and every cached
-/// verdict ended, this CPU's "clear" for the source included.
-#[inline(always)]
-pub fn remember_ban(src: &AddrKey, now_ns: u64, config: &Config) {
-    let (line, byte) = filter_spot(source_hash(src), config.ban_filter_mask);
-    if let Some(line) = BAN_FILTER.get_ptr_mut(line) {
-        // SAFETY: a live array value; a byte store is atomic, so no other mark is lost.
-        unsafe { (*line)[byte] = 1 };
-    }
-    // SAFETY: as in `standing`; any new value ends the cached verdicts.
-    unsafe { (&raw mut BAN_EPOCH).write(now_ns) };
 }
 
 /// A missing filter line reads as "maybe": the ban map decides.
@@ -108,17 +79,5 @@ fn confirm(src: &AddrKey, carried: u64, config: &Config, clock: &mut Clock) -> S
     match bans::enforce(src, carried, clock.now_ns(), config.ban_mode()) {
         Some(reason) => Standing::Confirmed(reason),
         None => Standing::Clear,
-    }
-}
-
-/// Tells the ban map of the drops a slot counted for its previous source.
-#[inline(always)]
-fn hand_over(slot: &Verdict) {
-    if slot.dropped == 0 {
-        return;
-    }
-    if let Some(ban) = BANS.get_ptr_mut(&slot.src) {
-        // SAFETY: a live map value; see `bans::enforce` for the lost-count race.
-        unsafe { (*ban).dropped_packets += slot.dropped };
     }
 }

@@ -1,15 +1,12 @@
 //! Port-sweep sketches per source.
 
-use crate::{maps::allowance, state::update};
-use aya_ebpf::{helpers::bpf_ktime_get_coarse_ns, macros::map, maps::LruHashMap};
-use scanguard_common::{
-    ban::AddrKey,
-    config::Config,
-    sweep::{SWEEPS_CAPACITY, Sweep},
-};
+use aya_ebpf::helpers::bpf_ktime_get_coarse_ns;
+use scanguard_common::{addr::AddrKey, config::Config, sweep::Sweep};
 
-#[map]
-static SWEEPS: LruHashMap<AddrKey, Sweep> = LruHashMap::with_max_entries(SWEEPS_CAPACITY, 0);
+use crate::{
+    map_update::update,
+    maps::{SWEEPS, allowance},
+};
 
 /// Records a probe of `port` by `src`; returns whether the source crossed the threshold.
 #[inline(always)]

@@ -1,3 +1,5 @@
+//! A Linux bridge in a lab namespace: one L2 segment hosts plug into.
+
 use crate::Netns;
 
 /// A Linux bridge inside a lab namespace: one L2 segment that hosts plug into

@@ -1,3 +1,6 @@
+//! Running the lab's external commands (ip, nsenter, ping...) with errors that name the command
+//! and quote what it printed.
+
 use std::process::{Command, Output};
 
 use crate::{LabError, Result};

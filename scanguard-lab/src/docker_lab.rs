@@ -1,3 +1,6 @@
+//! A Docker-shaped network built without Docker: a bridge named like Docker's in a namespace
+//! standing for the Docker host, and containers plugged into it by veth pairs.
+
 use std::{
     collections::HashMap,
     ffi::OsStr,

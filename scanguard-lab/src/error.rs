@@ -1,3 +1,5 @@
+//! The lab's error type, whose messages tell what to do (run as root, fix a role name...).
+
 use std::{fmt, io, process::ExitStatus};
 
 /// Why building, using or tearing down a lab failed.

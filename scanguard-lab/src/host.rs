@@ -1,3 +1,6 @@
+//! A lab host: a namespace seen through one interface and its addresses, the unit tests send
+//! traffic from and to.
+
 use std::{
     ffi::OsStr,
     net::{IpAddr, Ipv4Addr, Ipv6Addr},

@@ -1,3 +1,6 @@
+//! Building labs: namespaces, veth pairs and bridges with addresses, all torn down when the
+//! `Lab` drops.
+
 use std::{collections::HashMap, net::Ipv4Addr, process::Command};
 
 use crate::{

@@ -1,3 +1,5 @@
+//! Cleaning up after killed runs: deleting lab namespaces whose creating process is gone.
+
 use std::{io, path::Path, process::Command};
 
 use crate::{

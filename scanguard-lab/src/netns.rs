@@ -1,3 +1,6 @@
+//! Network namespaces: commands run inside one, and the current thread moved into one for as
+//! long as a guard lives.
+
 use std::{
     ffi::OsStr,
     fs::File,

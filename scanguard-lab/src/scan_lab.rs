@@ -1,3 +1,6 @@
+//! The port-scan topology most kernel tests use: a victim, an attacker and a client on one
+//! bridge.
+
 use crate::{Bridge, Host, Lab, Result};
 
 /// The port-scan topology: `victim`, `attacker` and `client`, each alone in

@@ -1,3 +1,5 @@
+//! Polling for a condition with a deadline, for what the kernel or a daemon does in its own time.
+
 use std::time::{Duration, Instant};
 
 /// Polls `condition` every `poll` until it holds or `timeout` has passed;

@@ -17,8 +17,8 @@ use anyhow::{Context as _, Result, bail};
 use aya::maps::{Array, MapData, PerCpuArray};
 use nix::sys::mman::{MapFlags, ProtFlags, mmap, munmap};
 use scanguard_common::{
-    ban::AddrKey,
-    ban_filter::{FILTER_LINE_BYTES, Verdict, filter_spot, source_hash},
+    addr::AddrKey,
+    ban_filter::{CachedVerdict, FILTER_LINE_BYTES, filter_spot, source_hash},
 };
 
 use crate::clock;
@@ -183,7 +183,7 @@ pub fn mask_of(map: &MapData) -> Result<u32> {
 /// Drops the program counted in its per-CPU verdicts and has not yet added to the bans (it
 /// does at the source's next packet in a later tick), per source.
 pub fn pending_drops<T: Borrow<MapData>>(
-    verdicts: &PerCpuArray<T, Verdict>,
+    verdicts: &PerCpuArray<T, CachedVerdict>,
 ) -> Result<HashMap<AddrKey, u64>> {
     let mut pending = HashMap::new();
     for verdict in banned_verdicts(verdicts)? {
@@ -196,8 +196,8 @@ pub fn pending_drops<T: Borrow<MapData>>(
 
 /// The "banned" verdicts cached on every CPU.
 pub fn banned_verdicts<T: Borrow<MapData>>(
-    verdicts: &PerCpuArray<T, Verdict>,
-) -> Result<Vec<Verdict>> {
+    verdicts: &PerCpuArray<T, CachedVerdict>,
+) -> Result<Vec<CachedVerdict>> {
     let mut banned = Vec::new();
     for slot in 0..verdicts.len() {
         let per_cpu = verdicts.get(&slot, 0)?;

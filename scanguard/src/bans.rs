@@ -12,7 +12,8 @@ use aya::maps::{HashMap, IterableMap as _, MapData, MapError};
 use ipnet::IpNet;
 use log::info;
 use scanguard_common::{
-    ban::{AddrKey, Ban, reason_name},
+    addr::AddrKey,
+    ban::{Ban, reason_name},
     config::BanMode,
     hardening::Offender,
 };

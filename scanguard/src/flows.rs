@@ -7,7 +7,7 @@ use aya::{
     maps::{HashMap, MapData},
 };
 use scanguard_common::{
-    ban::AddrKey,
+    addr::AddrKey,
     flow::{FLOWS_MAP, FlowKey},
 };
 

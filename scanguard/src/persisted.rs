@@ -18,7 +18,7 @@ use aya::{
         loaded_programs,
     },
 };
-use scanguard_common::{ban::AddrKey, config::Config, ports::PortRoles};
+use scanguard_common::{addr::AddrKey, config::Config, ports::PortRoles};
 
 use crate::{
     bpf_sys,

@@ -5,9 +5,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result, bail};
 use aya::maps::{Array, HashMap, LpmTrie, Map, MapData, PerCpuArray, lpm_trie::Key};
 use scanguard_common::{
+    addr::AddrKey,
     allow::ALLOW_MAP,
-    ban::{AddrKey, BANS_MAP},
-    ban_filter::{BAN_EPOCH_MAP, BAN_FILTER_MAP, VERDICTS_MAP, Verdict},
+    ban::BANS_MAP,
+    ban_filter::{BAN_EPOCH_MAP, BAN_FILTER_MAP, CachedVerdict, VERDICTS_MAP},
     config::{CONFIG_MAP, Config},
     counters::{COUNTERS_MAP, Counters},
     flow::{FLOWS_MAP, FlowKey},
@@ -92,7 +93,7 @@ impl Pins {
     }
 
     /// The program's per-CPU verdicts, with the drops not yet added to the bans.
-    pub fn verdicts(&self) -> Result<PerCpuArray<MapData, Verdict>> {
+    pub fn verdicts(&self) -> Result<PerCpuArray<MapData, CachedVerdict>> {
         Ok(PerCpuArray::try_from(self.map(VERDICTS_MAP)?)?)
     }
 

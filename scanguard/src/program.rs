@@ -12,8 +12,9 @@ use aya_log::Level;
 use aya_obj::programs::XdpAttachType;
 use ipnet::IpNet;
 use scanguard_common::{
+    addr::AddrKey,
     allow::{ALLOW_CAPACITY, ALLOW_LISTED, ALLOW_LOCKOUT, ALLOW_MAP, ipv4_mapped_prefix_len},
-    ban::{AddrKey, BANS_MAP, Ban},
+    ban::{BANS_MAP, Ban},
     ban_filter::{BAN_EPOCH_MAP, BAN_EPOCH_SECTION, BAN_FILTER_MAP, VERDICTS_MAP, filter_lines},
     config::{CONFIG_MAP, CONFIG_SECTION, Config},
     counters::COUNTERS_MAP,

@@ -15,7 +15,7 @@ use ipnet::IpNet;
 use scanguard::settings::Settings;
 use scanguard_common::{
     action::Action,
-    ban::AddrKey,
+    addr::AddrKey,
     classify::classify_tcp,
     kind::Kind,
     parse::{Fragment, Header, IPPROTO_TCP, IPPROTO_UDP, parse},

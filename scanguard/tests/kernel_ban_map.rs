@@ -16,7 +16,8 @@ use scanguard::{
     ban_filter::BanFilter, bans, clock::boot_ns, map_batch, program, settings::Settings,
 };
 use scanguard_common::{
-    ban::{AddrKey, BANS_MAP, Ban},
+    addr::AddrKey,
+    ban::{BANS_MAP, Ban},
     ban_filter::{filter_spot, source_hash},
     config::{BanMode, NANOS_PER_SECOND},
 };

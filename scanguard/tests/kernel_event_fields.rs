@@ -15,7 +15,8 @@ use scanguard::{
 };
 use scanguard_common::{
     action::Action,
-    ban::{AddrKey, Ban, REASON_MANUAL},
+    addr::AddrKey,
+    ban::{Ban, REASON_MANUAL},
     classify::SYN,
     config::NANOS_PER_SECOND,
     event::{EVENT_BANNED_DROP, EVENT_DETECTION, Event},

@@ -1,3 +1,5 @@
+//! `cargo xtask lab-clean`: what killed test runs and demo labs left behind.
+
 use anyhow::{Context, Result};
 
 use crate::lab::state;

@@ -1,3 +1,6 @@
+//! Running cargo and other tools from xtask: their output on the terminal, or captured, and a
+//! failure that names the command.
+
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};

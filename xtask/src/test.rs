@@ -1,3 +1,6 @@
+//! `cargo xtask test`: every test of the workspace in release, then clippy and rustfmt, with
+//! lab namespaces cleaned up before and after.
+
 use anyhow::{Context, Result};
 
 use crate::{

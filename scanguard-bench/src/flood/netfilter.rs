@@ -5,8 +5,8 @@ use anyhow::{Context as _, Result};
 use scanguard_lab::{Host, run_checked};
 use serde_json::Value;
 
-/// The seeds' INPUT rules (README): the stealth-scan rules, the SYN rule that fills the
-/// `portscan` list, and the 60-second blacklist check that drops a listed source.
+/// The classic iptables rules, as INPUT rules (README): the stealth-scan rules, the SYN rule
+/// that fills the `portscan` list, and the 60-second blacklist check that drops a listed source.
 pub const SEEDS_RULES: [&str; 5] = [
     "-p tcp --tcp-flags ALL NONE -j DROP",
     "-p tcp --tcp-flags ALL FIN -j DROP",

@@ -11,7 +11,7 @@ use scanguard::{
 };
 use scanguard_common::{
     action::Action,
-    ban::AddrKey,
+    addr::AddrKey,
     classify::{ACK, FIN, PSH, SYN, URG},
     fingerprint::Fingerprint,
     kind::Kind,

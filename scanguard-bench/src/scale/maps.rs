@@ -3,6 +3,7 @@
 
 use std::{
     collections::BTreeMap,
+    net::{IpAddr, Ipv4Addr},
     os::fd::{AsFd as _, BorrowedFd},
 };
 
@@ -13,12 +14,12 @@ use aya::{
 };
 use scanguard::{ban_filter::BanFilter, clock::boot_ns, map_batch};
 use scanguard_common::{
-    ban::{AddrKey, BANS_MAP, Ban},
+    addr::AddrKey,
+    ban::{BANS_MAP, Ban},
     config::NANOS_PER_SECOND,
 };
 use serde::Serialize;
 
-use super::filler;
 use crate::interrupt;
 
 #[derive(Clone, Debug, Serialize)]
@@ -31,6 +32,11 @@ pub struct MapMemory {
 }
 
 pub type BanMap<'a> = aya::maps::HashMap<&'a MapData, AddrKey, Ban>;
+
+/// The n-th filler source: 100.64.0.0/10 (RFC 6598) holds four million.
+pub fn filler(n: u32) -> IpAddr {
+    Ipv4Addr::from(u32::from(Ipv4Addr::new(100, 64, 0, 0)) + n).into()
+}
 
 pub fn is_banned(map: &Map, n: u32) -> bool {
     BanMap::try_from(map).is_ok_and(|bans| bans.get(&AddrKey::from(filler(n)), 0).is_ok())

@@ -4,12 +4,7 @@
 
 mod maps;
 
-use std::{
-    net::{IpAddr, Ipv4Addr},
-    os::fd::AsFd as _,
-    path::Path,
-    time::Instant,
-};
+use std::{os::fd::AsFd as _, path::Path, time::Instant};
 
 use anyhow::{Context as _, Result, bail};
 use aya::{
@@ -18,12 +13,13 @@ use aya::{
 };
 use scanguard::map_batch;
 use scanguard_common::{
-    ban::{AddrKey, BANS_MAP, Ban},
+    addr::AddrKey,
+    ban::{BANS_MAP, Ban},
     classify::SYN,
 };
 use serde::Serialize;
 
-use maps::{BanMap, fill, hash_map_data, is_banned};
+use maps::{BanMap, fill, filler, hash_map_data, is_banned};
 pub use maps::{MapMemory, fill_with, open_maps};
 
 use crate::{
@@ -69,11 +65,6 @@ pub struct Scale {
     /// Full map against nearly empty one, same program and capacity, same rounds.
     pub rows: Vec<Row>,
     pub full_vs_empty: Vec<(String, Summary)>,
-}
-
-/// The n-th filler source: 100.64.0.0/10 (RFC 6598) holds four million.
-fn filler(n: u32) -> IpAddr {
-    Ipv4Addr::from(u32::from(Ipv4Addr::new(100, 64, 0, 0)) + n).into()
 }
 
 pub fn run(scanguard: &Path, config: Config) -> Result<Scale> {

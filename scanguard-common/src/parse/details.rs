@@ -1,18 +1,17 @@
 //! The fields of a frame that only an event, a ban's record or a scanner fingerprint needs,
-//! read when one is made. Field offsets are those of IEEE 802.1Q, RFC 791 section 3.1,
-//! RFC 8200 section 3 and RFC 9293 section 3.1.
+//! read when one is made, at the offsets of `offsets`.
 
 use network_types::ip::Ipv6Hdr;
 
-use super::{ETH_P_8021AD, ETH_P_8021Q, ETHER_TYPE_AT, Frame, Packet};
-use crate::{ban::AddrKey, classify::SYN, fingerprint::TcpOptions};
+use super::{
+    ETH_P_8021AD, ETH_P_8021Q, Frame, Packet,
+    offsets::{
+        ETHER_TYPE_AT, ETHER_TYPE_LEN, IPV4_DST_AT, IPV6_DST_AT, TCP_DATA_OFFSET_AT, TCP_OPTIONS_AT,
+    },
+};
+use crate::{addr::AddrKey, classify::SYN, fingerprint::TcpOptions};
 
-const ETHER_TYPE_LEN: usize = 2;
 const VLAN_ID_MASK: u16 = 0x0fff;
-const TCP_DATA_OFFSET_AT: usize = 12;
-const TCP_OPTIONS_AT: usize = 20;
-const IPV4_DST_AT: usize = 16;
-const IPV6_DST_AT: usize = 24;
 
 /// A frame's fields beyond what its verdict needs. One the frame no longer holds reads 0.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

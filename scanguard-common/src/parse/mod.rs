@@ -12,6 +12,7 @@
 //! benign packet more in register spills than the rest of its parse.
 
 mod details;
+mod offsets;
 
 pub use details::Details;
 
@@ -23,7 +24,13 @@ use network_types::{
     vlan::VlanHdr,
 };
 
-use crate::ban::AddrKey;
+use self::offsets::{
+    ETH_DST_AT, ETHER_TYPE_AT, EXT_FRAGMENT_AT, EXT_LEN_AT, EXT_NEXT_HEADER_AT, IPV4_FRAGMENT_AT,
+    IPV4_PROTOCOL_AT, IPV4_SRC_AT, IPV4_VERSION_IHL_AT, IPV6_NEXT_HEADER_AT, IPV6_SRC_AT,
+    IPV6_VERSION_AT, TCP_DST_PORT_AT, TCP_FLAGS_AT, TCP_SRC_PORT_AT, UDP_DST_PORT_AT,
+    UDP_SRC_PORT_AT, VLAN_ETHER_TYPE_AT,
+};
+use crate::addr::AddrKey;
 
 /// A stretch of the frame checked against its end once, so the fields inside it are read
 /// without further checks. What it holds is the packet's business: an address in the XDP
@@ -98,8 +105,6 @@ impl Packet for [u8] {
     }
 }
 
-/// Where the Ethernet header's type field sits.
-const ETHER_TYPE_AT: usize = 12;
 // Ethertypes and protocol numbers as they sit in the frame (network byte order for u16).
 const ETH_P_IP: u16 = 0x0800u16.to_be();
 const ETH_P_IPV6: u16 = 0x86DDu16.to_be();
@@ -241,15 +246,14 @@ pub fn parse_network<P: Packet + ?Sized>(packet: &P) -> Result<Network, ParseErr
         if ether_type != ETH_P_8021Q && ether_type != ETH_P_8021AD {
             break;
         }
-        // IEEE 802.1Q: tag control (priority, DEI, 12-bit id), then the next ethertype.
         let vlan = packet
             .span(offset, VlanHdr::LEN)
             .ok_or(ParseError::Malformed)?;
-        ether_type = packet.load::<_, 2>(vlan);
+        ether_type = packet.load::<_, VLAN_ETHER_TYPE_AT>(vlan);
         offset += VlanHdr::LEN;
     }
     let mut frame = Frame {
-        link_multicast: packet.load::<u8, 0>(eth) & 1 != 0,
+        link_multicast: packet.load::<u8, ETH_DST_AT>(eth) & 1 != 0,
         ipv6: false,
         src: AddrKey::default(),
         fragment: Fragment::No,
@@ -271,7 +275,6 @@ pub fn parse_network<P: Packet + ?Sized>(packet: &P) -> Result<Network, ParseErr
 }
 
 /// Returns the transport protocol and the offset of its header, `None` when it cannot be found.
-/// Field offsets are RFC 791 section 3.1's.
 #[inline(always)]
 fn parse_ipv4<P: Packet + ?Sized>(
     packet: &P,
@@ -281,12 +284,12 @@ fn parse_ipv4<P: Packet + ?Sized>(
     let ip = packet
         .span(offset, Ipv4Hdr::LEN)
         .ok_or(ParseError::Malformed)?;
-    let version_ihl: u8 = packet.load::<_, 0>(ip);
+    let version_ihl: u8 = packet.load::<_, IPV4_VERSION_IHL_AT>(ip);
     let header_len = usize::from(version_ihl & 0x0f) * 4;
     if version_ihl >> 4 != 4 || header_len < Ipv4Hdr::LEN {
         return Err(ParseError::Malformed);
     }
-    let frags = u16::from_be(packet.load::<_, 6>(ip));
+    let frags = u16::from_be(packet.load::<_, IPV4_FRAGMENT_AT>(ip));
     frame.fragment_offset = frags & IPV4_OFFSET_MASK;
     frame.fragment = if frags & IPV4_OFFSET_MASK != 0 {
         Fragment::Later
@@ -295,11 +298,13 @@ fn parse_ipv4<P: Packet + ?Sized>(
     } else {
         Fragment::No
     };
-    frame.src = AddrKey::ipv4(packet.load::<u32, 12>(ip).to_ne_bytes());
-    Ok((packet.load::<_, 9>(ip), Some(offset + header_len)))
+    frame.src = AddrKey::ipv4(packet.load::<u32, IPV4_SRC_AT>(ip).to_ne_bytes());
+    Ok((
+        packet.load::<_, IPV4_PROTOCOL_AT>(ip),
+        Some(offset + header_len),
+    ))
 }
 
-/// Field offsets are RFC 8200 section 3's.
 #[inline(always)]
 fn parse_ipv6<P: Packet + ?Sized>(
     packet: &P,
@@ -309,26 +314,28 @@ fn parse_ipv6<P: Packet + ?Sized>(
     let ip = packet
         .span(offset, Ipv6Hdr::LEN)
         .ok_or(ParseError::Malformed)?;
-    let version: u8 = packet.load::<_, 0>(ip);
+    let version: u8 = packet.load::<_, IPV6_VERSION_AT>(ip);
     if version >> 4 != 6 {
         return Err(ParseError::Malformed);
     }
     frame.ipv6 = true;
-    frame.src = AddrKey::from_words([packet.load::<_, 8>(ip), packet.load::<_, 16>(ip)]);
-    let mut next: u8 = packet.load::<_, 6>(ip);
+    frame.src = AddrKey::from_words([
+        packet.load::<_, IPV6_SRC_AT>(ip),
+        packet.load::<_, { IPV6_SRC_AT + 8 }>(ip),
+    ]);
+    let mut next: u8 = packet.load::<_, IPV6_NEXT_HEADER_AT>(ip);
     let mut offset = offset + Ipv6Hdr::LEN;
     for _ in 0..MAX_IPV6_EXT_HEADERS {
         match next {
             IPPROTO_HOPOPTS | IPPROTO_ROUTING | IPPROTO_DSTOPTS => {
-                // RFC 8200 section 4.3: next header, then length in 8-octet units beyond the first 8.
                 let ext = packet.span(offset, 2).ok_or(ParseError::Malformed)?;
-                next = packet.load::<_, 0>(ext);
-                offset += (usize::from(packet.load::<u8, 1>(ext)) + 1) * 8;
+                next = packet.load::<_, EXT_NEXT_HEADER_AT>(ext);
+                offset += (usize::from(packet.load::<u8, EXT_LEN_AT>(ext)) + 1) * 8;
             }
             IPPROTO_FRAGMENT => {
-                // RFC 8200 section 4.5: next header, reserved, offset (13 bits) + M flag, id.
+                // RFC 8200 section 4.5: 8 bytes, the fragment offset within the first 4.
                 let ext = packet.span(offset, 4).ok_or(ParseError::Malformed)?;
-                let offset_and_flags = u16::from_be(packet.load::<_, 2>(ext));
+                let offset_and_flags = u16::from_be(packet.load::<_, EXT_FRAGMENT_AT>(ext));
                 frame.fragment_offset = offset_and_flags >> 3;
                 frame.fragment = if offset_and_flags >> 3 != 0 {
                     Fragment::Later
@@ -337,7 +344,7 @@ fn parse_ipv6<P: Packet + ?Sized>(
                 } else {
                     Fragment::No
                 };
-                next = packet.load::<_, 0>(ext);
+                next = packet.load::<_, EXT_NEXT_HEADER_AT>(ext);
                 offset += 8;
             }
             _ => return Ok((next, Some(offset))),
@@ -364,19 +371,18 @@ fn parse_transport<P: Packet + ?Sized>(
     };
     let mut transport = Transport::without_header(protocol, Header::Parsed);
     match protocol {
-        // Offsets are from RFC 9293 section 3.1.
         IPPROTO_TCP => match packet.span(offset, TCP_HEADER_LEN) {
             Some(tcp) => {
-                transport.src_port = u16::from_be(packet.load::<_, 0>(tcp));
-                transport.dst_port = u16::from_be(packet.load::<_, 2>(tcp));
-                transport.tcp_flags = packet.load::<_, 13>(tcp);
+                transport.src_port = u16::from_be(packet.load::<_, TCP_SRC_PORT_AT>(tcp));
+                transport.dst_port = u16::from_be(packet.load::<_, TCP_DST_PORT_AT>(tcp));
+                transport.tcp_flags = packet.load::<_, TCP_FLAGS_AT>(tcp);
             }
             None => transport.header = cut_short,
         },
         IPPROTO_UDP => match packet.span(offset, UdpHdr::LEN) {
             Some(udp) => {
-                transport.src_port = u16::from_be(packet.load::<_, 0>(udp));
-                transport.dst_port = u16::from_be(packet.load::<_, 2>(udp));
+                transport.src_port = u16::from_be(packet.load::<_, UDP_SRC_PORT_AT>(udp));
+                transport.dst_port = u16::from_be(packet.load::<_, UDP_DST_PORT_AT>(udp));
             }
             None => transport.header = cut_short,
         },

@@ -6,18 +6,15 @@ use std::{
     thread,
 };
 
-use super::{DemoLab, DemoResult, HONEYPOT_PORT, MANAGEMENT_PORT, WEB_PORT, failed};
+use super::{DemoResult, HONEYPOT_PORT, MANAGEMENT_PORT, WEB_PORT, failed};
 use crate::Host;
 
-pub(super) fn serve_all(lab: &DemoLab) -> DemoResult<()> {
-    serve(&lab.victim, HONEYPOT_PORT, "SSH-2.0-OpenSSH_7.4 honeypot")?;
-    serve(&lab.victim, WEB_PORT, "HTTP/1.0 200 OK victim")?;
-    serve(
-        &lab.victim,
-        MANAGEMENT_PORT,
-        "SSH-2.0-OpenSSH_9.2 management",
-    )?;
-    serve(&lab.web.inside, WEB_PORT, "HTTP/1.0 200 OK web container")?;
+/// The victim's honeypot, web and management services, and the web container's.
+pub(super) fn serve_all(victim: &Host, web: &Host) -> DemoResult<()> {
+    serve(victim, HONEYPOT_PORT, "SSH-2.0-OpenSSH_7.4 honeypot")?;
+    serve(victim, WEB_PORT, "HTTP/1.0 200 OK victim")?;
+    serve(victim, MANAGEMENT_PORT, "SSH-2.0-OpenSSH_9.2 management")?;
+    serve(web, WEB_PORT, "HTTP/1.0 200 OK web container")?;
     Ok(())
 }
 

@@ -1,3 +1,6 @@
+//! The demo's network: victim, attacker and client on a LAN, and a Docker-shaped bridge with two
+//! containers on the victim; also rebuilt from a description another process printed.
+
 use std::{
     io,
     net::{Ipv4Addr, Ipv6Addr},
@@ -83,7 +86,7 @@ impl DemoLab {
 
     /// Starts the services (threads of this process, as long as it lives).
     pub fn serve(&self) -> DemoResult<()> {
-        services::serve_all(self)
+        services::serve_all(&self.victim, &self.web.inside)
     }
 
     /// Every namespace of the lab, oldest first.

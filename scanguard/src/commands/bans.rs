@@ -8,7 +8,7 @@ use std::{
 
 use anyhow::Result;
 use humantime::Rfc3339Timestamp;
-use scanguard_common::ban::AddrKey;
+use scanguard_common::addr::AddrKey;
 use serde::Serialize;
 
 use crate::{

@@ -5,8 +5,9 @@ use aya::maps::{MapData, lpm_trie::Key};
 use ipnet::IpNet;
 use scanguard_common::{
     action::Action,
+    addr::AddrKey,
     allow::{ALLOW_LISTED, ALLOW_LOCKOUT},
-    ban::{AddrKey, BANS_MAP},
+    ban::BANS_MAP,
     kind::Kind,
     ports::ROLE_SERVED,
 };

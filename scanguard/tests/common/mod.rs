@@ -27,8 +27,9 @@ use scanguard::{
     settings::Settings,
 };
 use scanguard_common::{
-    ban::{AddrKey, BANS_MAP, Ban},
-    ban_filter::{VERDICTS_MAP, Verdict as CachedVerdict},
+    addr::AddrKey,
+    ban::{BANS_MAP, Ban},
+    ban_filter::{CachedVerdict, VERDICTS_MAP},
     config::{CONFIG_SECTION, Config},
     counters::{COUNTERS_MAP, Counter, Counters, counter_slot, detection_slot},
     event::{EVENTS_MAP, Event},

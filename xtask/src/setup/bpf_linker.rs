@@ -1,3 +1,5 @@
+//! Setup step: bpf-linker, built against nightly's own libLLVM.
+
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};

@@ -1,3 +1,6 @@
+//! Setup step: the Debian packages the kernel tests, the lab and the benchmark run (iproute2,
+//! nmap, hping3, bpftool, xdp-tools, iptables...).
+
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};

@@ -1,3 +1,5 @@
+//! Setup step: the nightly toolchain with rust-src, which building the eBPF crate needs.
+
 use std::process::Command;
 
 use anyhow::{Context, Result};

@@ -1,3 +1,5 @@
+//! Setup step: clippy and rustfmt on the stable toolchain, for the end of `cargo xtask test`.
+
 use std::process::Command;
 
 use anyhow::{Context, Result};

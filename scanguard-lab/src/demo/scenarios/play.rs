@@ -1,3 +1,6 @@
+//! Playing the matrix: each scenario's probe without scanguard, then with it attached, watching
+//! its counters, log and bans.
+
 use std::{
     collections::BTreeMap,
     thread,

@@ -1,3 +1,6 @@
+//! One played scenario's record, what it should have been, and how it is explained when it is
+//! not.
+
 use std::fmt::Write as _;
 
 use super::Scenario;

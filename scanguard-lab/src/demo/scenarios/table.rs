@@ -1,3 +1,5 @@
+//! The played rows as the aligned summary table `cargo xtask lab` prints.
+
 use std::fmt::Write as _;
 
 use super::{Row, Step};

@@ -1,4 +1,5 @@
-//! Read-modify-write of per-source and global state kept in maps.
+//! Read-modify-write helpers for map values: change a source's entry in an LRU hash map in
+//! place (or store a fresh one), or the single entry of a global array, through a closure.
 //!
 //! Two CPUs updating one entry at once may lose an update: this state is counters, windows and
 //! token credit, where that costs a count, never memory safety (the value stays in the map).
