@@ -5,8 +5,8 @@ use std::{net::IpAddr, path::PathBuf, time::Duration};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use ipnet::IpNet;
 
-use crate::{
-    config_file,
+use crate::config::{
+    self,
     paths::{DEFAULT_PIN_DIR, DEFAULT_RUN_DIR},
 };
 
@@ -155,7 +155,7 @@ pub struct UnbanArgs {
     #[arg(
         required_unless_present = "all",
         conflicts_with = "all",
-        value_parser = config_file::parse_net
+        value_parser = config::file::parse_net
     )]
     pub addresses: Vec<IpNet>,
     /// Unban everyone.
@@ -166,7 +166,7 @@ pub struct UnbanArgs {
 #[derive(Debug, Args)]
 pub struct BanArgs {
     /// The source to ban, IPv4 or IPv6.
-    #[arg(value_parser = config_file::parse_address)]
+    #[arg(value_parser = config::file::parse_address)]
     pub address: IpAddr,
     /// How long, e.g. 90s, 10m, 1h [default: the configured ban_seconds].
     #[arg(long = "for", value_parser = humantime::parse_duration)]

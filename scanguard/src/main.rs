@@ -3,9 +3,10 @@
 
 use clap::{CommandFactory as _, Parser as _, error::ErrorKind};
 use scanguard::{
+    bpf::pins::Pins,
     cli::{self, Cli, Command, ConfigCommand},
-    commands, daemon_status,
-    pins::Pins,
+    commands,
+    daemon::status_file,
 };
 
 #[tokio::main]
@@ -57,7 +58,7 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
         Command::Ban(args) => commands::ban::execute(&Pins::open(&cli.pin_dir)?, args),
         Command::Stats(args) => {
             let events_lost =
-                daemon_status::read(&cli.run_dir).map_or(0, |daemon| daemon.events_lost);
+                status_file::read(&cli.run_dir).map_or(0, |daemon| daemon.events_lost);
             commands::stats::execute(&Pins::open(&cli.pin_dir)?, events_lost, args.json)
         }
         Command::Events(args) => scanguard::events::fanout::follow(&cli.run_dir, args.json).await,

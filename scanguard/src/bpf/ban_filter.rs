@@ -21,7 +21,7 @@ use scanguard_common::{
     ban_filter::{FILTER_LINE_BYTES, Verdict, filter_spot, source_hash},
 };
 
-use crate::clock;
+use crate::bpf::clock;
 
 /// Stale bytes (set, though no ban in force needs them) are cleared once they are this share of
 /// the filter: 1/32, about 3% of the sources never banned paying a needless ban-map lookup.

@@ -17,7 +17,7 @@ use scanguard_common::{
     hardening::Offender,
 };
 
-use crate::{ban_filter::BanFilter, clock, map_batch};
+use crate::bpf::{ban_filter::BanFilter, clock, map_batch};
 
 pub type BanMap<T> = HashMap<T, AddrKey, Ban>;
 

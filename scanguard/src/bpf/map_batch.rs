@@ -6,7 +6,7 @@ use std::os::fd::{AsRawFd as _, BorrowedFd};
 use anyhow::{Context as _, Result, bail};
 use bytemuck::Pod;
 
-use crate::bpf_sys::bpf;
+use crate::bpf::sys::bpf;
 
 /// include/uapi/linux/bpf.h, `enum bpf_cmd`.
 const BPF_MAP_LOOKUP_BATCH: libc::c_long = 24;

@@ -20,10 +20,9 @@ use aya::{
 };
 use scanguard_common::{ban::AddrKey, config::Config, ports::PortRoles};
 
-use crate::{
-    bpf_sys,
+use crate::bpf::{
     pins::{LinkKind, Pins, link_pin},
-    program,
+    program, sys,
 };
 
 pub struct Persisted {
@@ -78,8 +77,8 @@ impl Persisted {
         pins.port_roles()?.set(0, *self.port_roles, 0)?;
         program::replace_allow(&mut pins.allow()?, &self.allow)?;
         for (pin, program) in &self.links {
-            let link = bpf_sys::open_pinned(pin)?;
-            bpf_sys::link_update(link.as_fd(), program.as_fd())
+            let link = sys::open_pinned(pin)?;
+            sys::link_update(link.as_fd(), program.as_fd())
                 .with_context(|| format!("cannot restore the program of {}", pin.display()))?;
         }
         Ok(())

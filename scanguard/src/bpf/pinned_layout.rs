@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::{Context as _, Result, bail};
 use aya::maps::MapInfo;
 
-use crate::program;
+use crate::bpf::object;
 
 /// Refuses a pin in `pin_dir` among `names` whose key or value size differs from the
 /// definition of the same map in `object`.
@@ -15,7 +15,7 @@ pub fn check(object: &[u8], pin_dir: &Path, names: &[&str]) -> Result<()> {
     let object = aya_obj::Object::parse(object).context("cannot parse the embedded object")?;
     for name in names {
         let path = pin_dir.join(name);
-        let Some(wanted) = object.maps.get(program::object_map(name)) else {
+        let Some(wanted) = object.maps.get(object::object_map(name)) else {
             continue;
         };
         if !path.exists() {

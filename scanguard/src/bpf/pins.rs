@@ -17,7 +17,10 @@ use scanguard_common::{
 
 use aya::programs::links::PinnedLink;
 
-use crate::{ban_filter::BanFilter, bans::BanMap, paths::LINKS_DIR, pinned_layout, program};
+use crate::{
+    bpf::{ban_filter::BanFilter, bans::BanMap, object, pinned_layout},
+    config::paths::LINKS_DIR,
+};
 
 /// The two programs a persisted scanguard pins a link of, per interface.
 #[derive(Clone, Copy, Debug)]
@@ -65,7 +68,7 @@ impl Pins {
     /// A map the running daemon pinned; one missing was not pinned by the daemon's version,
     /// one of another layout by another version.
     fn map_data(&self, name: &str) -> Result<MapData> {
-        pinned_layout::check(program::OBJECT, &self.dir, &[name])?;
+        pinned_layout::check(object::OBJECT, &self.dir, &[name])?;
         let path = self.dir.join(name);
         MapData::from_pin(&path).with_context(|| {
             format!(

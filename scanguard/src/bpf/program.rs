@@ -14,53 +14,22 @@ use ipnet::IpNet;
 use scanguard_common::{
     allow::{ALLOW_CAPACITY, ALLOW_LISTED, ALLOW_LOCKOUT, ALLOW_MAP, ipv4_mapped_prefix_len},
     ban::{AddrKey, BANS_MAP, Ban},
-    ban_filter::{BAN_EPOCH_MAP, BAN_EPOCH_SECTION, BAN_FILTER_MAP, VERDICTS_MAP, filter_lines},
-    config::{CONFIG_MAP, CONFIG_SECTION, Config},
-    counters::COUNTERS_MAP,
+    ban_filter::{BAN_EPOCH_SECTION, BAN_FILTER_MAP, filter_lines},
+    config::{CONFIG_SECTION, Config},
     flow::FLOWS_MAP,
-    hardening::OFFENDERS_MAP,
-    ports::{PORT_ROLES_MAP, PORT_ROLES_SECTION, PortRoles, ROLE_SERVED},
-    sweep::SWEEPS_MAP,
+    ports::{PORT_ROLES_SECTION, PortRoles, ROLE_SERVED},
 };
 
 use crate::{
-    ban_filter::{self, BanFilter},
-    pinned_layout,
-    pins::Pins,
-    settings::Settings,
+    bpf::{
+        ban_filter::{self, BanFilter},
+        bans,
+        object::{EGRESS_PROGRAM_NAME, MAPS, OBJECT, PROGRAM_NAME, object_map},
+        pinned_layout,
+        pins::Pins,
+    },
+    config::settings::Settings,
 };
-
-/// The program built by `build.rs` from scanguard-ebpf.
-pub static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/scanguard"));
-pub const PROGRAM_NAME: &str = "scanguard";
-/// The TC egress program that records the flows this host takes part in.
-pub const EGRESS_PROGRAM_NAME: &str = "scanguard_egress";
-/// The maps other processes and later runs need, pinned by this name under the pin directory
-/// (see `object_map` for their names in the object).
-pub const MAPS: [&str; 11] = [
-    CONFIG_MAP,
-    PORT_ROLES_MAP,
-    ALLOW_MAP,
-    BANS_MAP,
-    BAN_FILTER_MAP,
-    BAN_EPOCH_MAP,
-    VERDICTS_MAP,
-    COUNTERS_MAP,
-    FLOWS_MAP,
-    SWEEPS_MAP,
-    OFFENDERS_MAP,
-];
-
-/// The object's name of the map pinned as `pin`: the config, the port roles and the ban epoch
-/// are global variables of the program, whose maps aya names after their sections.
-pub fn object_map(pin: &str) -> &str {
-    match pin {
-        CONFIG_MAP => CONFIG_SECTION,
-        PORT_ROLES_MAP => PORT_ROLES_SECTION,
-        BAN_EPOCH_MAP => BAN_EPOCH_SECTION,
-        _ => pin,
-    }
-}
 
 /// What the daemon finds on this host that adds to the settings.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -251,8 +220,8 @@ fn array<'a>(ebpf: &'a Ebpf, name: &str) -> Result<&'a MapData> {
 /// they were marked in before.
 fn mark_bans(ebpf: &mut Ebpf) -> Result<()> {
     let mut filter = ban_filter(ebpf)?;
-    let bans: HashMap<&mut MapData, AddrKey, Ban> = HashMap::try_from(map(ebpf, BANS_MAP)?)?;
-    crate::bans::mark_every_ban(&bans, &mut filter)
+    let ban_map: HashMap<&mut MapData, AddrKey, Ban> = HashMap::try_from(map(ebpf, BANS_MAP)?)?;
+    bans::mark_every_ban(&ban_map, &mut filter)
 }
 
 /// Tells the program the egress program now records flows, so the checks that need them

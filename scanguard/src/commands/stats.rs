@@ -8,7 +8,7 @@ use scanguard_common::{
     kind::Kind,
 };
 
-use crate::pins::Pins;
+use crate::bpf::pins::Pins;
 
 /// `events_lost` is the running daemon's count of events the kernel could not deliver.
 pub fn execute(pins: &Pins, events_lost: u64, json: bool) -> Result<()> {

@@ -13,11 +13,10 @@ use scanguard_common::{
 use serde::Serialize;
 
 use crate::{
+    bpf::{pins::Pins, program::allow_net},
     cli::Cli,
-    daemon_status::{self, AttachedInterface, FollowedBridge},
-    interfaces,
-    pins::Pins,
-    program::allow_net,
+    daemon::status_file::{self, AttachedInterface, FollowedBridge},
+    host::{interfaces, xdp},
 };
 
 #[derive(Serialize)]
@@ -42,7 +41,7 @@ struct Status {
 
 pub async fn execute(cli: &Cli, json: bool) -> Result<()> {
     let pins = Pins::open(&cli.pin_dir)?;
-    let daemon = daemon_status::read(&cli.run_dir);
+    let daemon = status_file::read(&cli.run_dir);
     let persisted_links = pins.persisted_links();
     let interfaces = match &daemon {
         Some(daemon) => daemon.interfaces.clone(),
@@ -106,7 +105,7 @@ async fn persisted_interfaces(names: &[String]) -> Vec<AttachedInterface> {
         let Ok(ifindex) = interfaces::ifindex(name) else {
             continue;
         };
-        if let Ok(Some(attachment)) = interfaces::xdp_attachment(ifindex).await {
+        if let Ok(Some(attachment)) = xdp::xdp_attachment(ifindex).await {
             attached.push(AttachedInterface {
                 name: name.clone(),
                 ifindex,

@@ -3,7 +3,10 @@
 use anyhow::Result;
 use ipnet::IpNet;
 
-use crate::{bans, cli::UnbanArgs, pins::Pins};
+use crate::{
+    bpf::{bans, pins::Pins},
+    cli::UnbanArgs,
+};
 
 /// Lifting a ban by hand also forgives: the source's next ban is a first offence again.
 pub fn execute(pins: &Pins, args: &UnbanArgs) -> Result<()> {

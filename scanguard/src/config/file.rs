@@ -8,7 +8,7 @@ use scanguard_common::{
 };
 use serde::Deserialize;
 
-use crate::settings::{FingerprintName, Settings};
+use crate::config::settings::{FingerprintName, Settings};
 
 /// The file as written; every key optional, unknown keys rejected.
 #[derive(Debug, Default, Deserialize)]

@@ -17,12 +17,14 @@ use aya::{
 use log::{info, warn};
 
 use crate::{
+    bpf::{
+        object::PROGRAM_NAME,
+        pins::{LinkKind, link_pin},
+        program,
+    },
     cli::Mode,
-    daemon_status::AttachedInterface,
-    iface_kind::IfaceKind,
-    interfaces,
-    pins::{LinkKind, link_pin},
-    program,
+    daemon::status_file::AttachedInterface,
+    host::{iface_kind::IfaceKind, interfaces, xdp},
 };
 
 /// The two programs every interface gets.
@@ -149,15 +151,15 @@ pub async fn attach_interface(
     let xdp_pin = link_pin(&options.pin_dir, LinkKind::Xdp, name);
     let xdp = programs.xdp()?;
     let mut generic_fallback = None;
-    let mut existing = interfaces::xdp_attachment(*ifindex).await?;
-    if let Some(orphan) = existing.filter(|found| {
-        !xdp_pin.exists() && interfaces::program_name(found.program_id) == program::PROGRAM_NAME
-    }) {
+    let mut existing = xdp::xdp_attachment(*ifindex).await?;
+    if let Some(orphan) = existing
+        .filter(|found| !xdp_pin.exists() && xdp::program_name(found.program_id) == PROGRAM_NAME)
+    {
         warn!(
             "{name}: removing scanguard program {} left attached by a run that did not exit cleanly",
             orphan.program_id
         );
-        interfaces::detach_xdp(*ifindex).await?;
+        xdp::detach_xdp(*ifindex).await?;
         existing = None;
     }
     let adopted = existing.is_some();
@@ -165,7 +167,7 @@ pub async fn attach_interface(
         if !xdp_pin.exists() {
             bail!(
                 "interface {name} already carries XDP program {:?} (id {}) from another tool; remove it first (ip link set dev {name} xdp off)",
-                interfaces::program_name(existing.program_id),
+                xdp::program_name(existing.program_id),
                 existing.program_id
             );
         }
@@ -201,7 +203,7 @@ pub async fn attach_interface(
         Some(xdp_link)
     };
     let egress_link = attach_egress(programs.egress()?, name, options.persist, &options.pin_dir)?;
-    let attachment = interfaces::xdp_attachment(*ifindex)
+    let attachment = xdp::xdp_attachment(*ifindex)
         .await?
         .with_context(|| format!("{name}: the kernel reports no XDP program after attaching"))?;
     Ok(Attached {

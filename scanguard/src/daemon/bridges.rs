@@ -19,13 +19,17 @@ use rtnetlink::{
 use tokio::task::JoinHandle;
 
 use crate::{
-    attaching::{self, AttachOptions, Links, OwnPrograms},
-    daemon_status::{AttachedInterface, FollowedBridge, StatusFile},
-    interfaces,
-    links::{self, Link},
-    netlink_events::{Groups, Subscription},
-    program,
-    targets::{self, Targets},
+    bpf::program,
+    daemon::{
+        attachment::{self, AttachOptions, Links, OwnPrograms},
+        status_file::{AttachedInterface, FollowedBridge, StatusFile},
+        targets::{self, Targets},
+    },
+    host::{
+        interfaces,
+        links::{self, Link},
+        netlink_events::{Groups, Subscription},
+    },
 };
 
 /// A full socket buffer drops messages and says so, which starts a resync at once; the periodic
@@ -88,7 +92,7 @@ impl Follower {
             }
             let target = targets::target(&link, Some(&bridge));
             let attached =
-                attaching::attach_interface(&mut follower.programs, &target, &follower.options)
+                attachment::attach_interface(&mut follower.programs, &target, &follower.options)
                     .await?;
             info!(
                 "protecting {} ({} mode), port of {bridge}",
@@ -212,7 +216,7 @@ impl Follower {
             return false;
         }
         let target = targets::target(link, Some(bridge));
-        match attaching::attach_interface(&mut self.programs, &target, &self.options).await {
+        match attachment::attach_interface(&mut self.programs, &target, &self.options).await {
             Ok(attached) => {
                 self.options.release_adopted_pins(&link.name);
                 info!(

@@ -12,8 +12,8 @@ use scanguard_common::{
 };
 
 use crate::{
-    clock,
-    sockets::{self, Scope, Socket},
+    bpf::clock,
+    host::sockets::{self, Scope, Socket},
 };
 
 /// Records every connected socket as the kernel reports it; returns how many.

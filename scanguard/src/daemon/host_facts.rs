@@ -6,11 +6,12 @@ use anyhow::Result;
 use log::info;
 
 use crate::{
-    lockout,
-    program::HostFacts,
-    served,
-    settings::Settings,
-    sockets::{self, Scope},
+    bpf::program::HostFacts,
+    config::settings::Settings,
+    host::{
+        lockout, served,
+        sockets::{self, Scope},
+    },
 };
 
 /// What this host adds to `settings` now: the ports its services listen on, and with lock-out

@@ -11,7 +11,7 @@ use anyhow::{Context as _, Result, bail};
 use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 
-use crate::paths::{LOCK_FILE, STATUS_FILE};
+use crate::config::paths::{LOCK_FILE, STATUS_FILE};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct DaemonStatus {

@@ -5,12 +5,14 @@
 use anyhow::{Context as _, Result};
 
 use crate::{
-    attaching::Target,
     cli::AttachArgs,
-    docker::Engine,
-    iface_kind::{self, IfaceKind},
-    interfaces,
-    links::{self, Link},
+    daemon::attachment::Target,
+    host::{
+        docker::Engine,
+        iface_kind::{self, IfaceKind},
+        interfaces,
+        links::{self, Link},
+    },
 };
 
 #[derive(Debug)]

@@ -9,7 +9,7 @@ use futures::TryStreamExt as _;
 use nix::sched::{CloneFlags, setns};
 use rtnetlink::packet_route::link::{LinkAttribute, LinkFlags, LinkInfo, LinkMessage};
 
-use crate::interfaces::{self, XdpAttachment};
+use crate::host::xdp::{self, XdpAttachment};
 
 /// One interface, from one RTM_NEWLINK message.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -60,7 +60,7 @@ impl Link {
                 LinkAttribute::Address(bytes) if bytes.len() == 6 => {
                     link.mac = Some(mac_string(bytes));
                 }
-                LinkAttribute::Xdp(xdp) => link.xdp = interfaces::parse_xdp(xdp),
+                LinkAttribute::Xdp(xdp) => link.xdp = xdp::parse_xdp(xdp),
                 LinkAttribute::LinkInfo(infos) => {
                     for info in infos {
                         if let LinkInfo::Kind(kind) = info {
@@ -132,7 +132,7 @@ mod tests {
     use rtnetlink::packet_route::link::{InfoKind, LinkXdp, XdpAttached};
 
     use super::*;
-    use crate::interfaces::XdpAttachMode;
+    use crate::host::xdp::XdpAttachMode;
 
     #[test]
     fn a_host_side_veth_message_gives_kind_master_peer_mac_and_xdp() {

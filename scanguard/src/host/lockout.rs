@@ -4,7 +4,7 @@
 
 use std::net::IpAddr;
 
-use crate::default_routes;
+use crate::host::default_routes;
 
 /// Every address lock-out protection covers, from this network namespace's tables.
 pub fn protected_addresses() -> Vec<IpAddr> {

@@ -13,7 +13,7 @@ use anyhow::Result;
 use rtnetlink::MulticastGroup;
 use tokio::task::JoinHandle;
 
-use crate::netlink_events::{Groups, Subscription};
+use crate::host::netlink_events::{Groups, Subscription};
 
 /// Links, addresses and default routes: the other routes, and the link messages that change
 /// no flag, are kept back in the kernel by `HOST_CHANGES_ONLY`. Links count because the kernel

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::sockets::Socket;
+use crate::host::sockets::Socket;
 
 /// The ports of every serving socket.
 pub fn ports(sockets: &[Socket]) -> BTreeSet<u16> {

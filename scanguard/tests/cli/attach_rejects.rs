@@ -3,8 +3,6 @@
 //! and no status file. Run against a real lab interface, so an attach that
 //! went through would show.
 
-mod lab;
-
 use std::{
     net::TcpListener,
     path::{Path, PathBuf},
@@ -12,13 +10,14 @@ use std::{
     time::{Duration, Instant},
 };
 
-use lab::{SCANGUARD, require_root, xdp_attachment};
 use proptest::{
     prelude::*,
     sample::select,
     test_runner::{Config as ProptestConfig, TestRunner},
 };
 use scanguard_lab::{Host, ScanLab, daemon::Daemon};
+
+use crate::support::lab::{SCANGUARD, require_root, xdp_attachment};
 
 /// The pin and run directories of one refused attach.
 struct Dirs {

@@ -1,17 +1,11 @@
 //! The CLI against a running daemon in the lab: bans, unban, ban --for, stats, status, and
 //! the life cycle with and without --persist.
 
-mod lab;
-
 use std::{net::IpAddr, thread, time::Duration};
 
 use ipnet::IpNet;
-use lab::{
-    ConfigFile, SCANGUARD, SERVICE, add_spare_interface, require_root, served_lab, xdp_attachment,
-    xdp_attachment_on,
-};
 use nix::sys::signal::Signal;
-use scanguard::{pins::Pins, program::allow_key};
+use scanguard::bpf::{pins::Pins, program::allow_key};
 use scanguard_common::{
     allow::{ALLOW_CAPACITY, ALLOW_LOCKOUT},
     ports::ROLE_SERVED,
@@ -20,6 +14,11 @@ use scanguard_lab::{Host, ScanLab, run_checked, wait_until};
 use scanguard_lab::{
     daemon::{Daemon, PinCleanup},
     traffic::{nmap_port_state, serve, talk},
+};
+
+use crate::support::lab::{
+    ConfigFile, SCANGUARD, SERVICE, add_spare_interface, require_root, served_lab, xdp_attachment,
+    xdp_attachment_on,
 };
 
 const CLOSED: u16 = 81;

@@ -8,7 +8,7 @@ use clap::{Parser as _, error::ErrorKind};
 use proptest::{prelude::*, sample::select, test_runner::Config as ProptestConfig};
 use scanguard::{
     cli::{Cli, one_line},
-    config_file,
+    config,
 };
 
 const KINDS: [&str; 12] = [
@@ -27,7 +27,7 @@ const KINDS: [&str; 12] = [
 ];
 const ACTIONS: [&str; 4] = ["ban", "drop", "log", "ignore"];
 const FINGERPRINTS: [&str; 4] = ["nmap", "masscan", "zmap", "raw-ip-id"];
-/// The most entries a map may be given (`config_file::MAX_CAPACITY`).
+/// The most entries a map may be given (`config::file::MAX_CAPACITY`).
 const MAX_CAPACITY: u64 = 16_777_216;
 
 /// Tables of the file; everything else is a top-level key.
@@ -427,7 +427,7 @@ fn valid_entries() -> impl Strategy<Value = Vec<Entry>> {
     })
 }
 
-fn assert_one_line(error: &config_file::ConfigError, text: &str) {
+fn assert_one_line(error: &config::file::ConfigError, text: &str) {
     let line = error.to_string();
     assert!(
         !line.contains(['\n', '\r']),
@@ -445,7 +445,7 @@ proptest! {
     #[test]
     fn documents_of_valid_entries_parse(entries in valid_entries()) {
         let text = render(&entries);
-        if let Err(error) = config_file::parse(&text) {
+        if let Err(error) = config::file::parse(&text) {
             panic!("{error}\n{text}");
         }
     }
@@ -463,7 +463,7 @@ proptest! {
         }
         entries.insert(position.index(entries.len() + 1), invalid.clone());
         let text = render(&entries);
-        let error = config_file::parse(&text)
+        let error = config::file::parse(&text)
             .err()
             .unwrap_or_else(|| panic!("accepted:\n{text}"));
         assert_one_line(&error, &text);
@@ -475,7 +475,7 @@ proptest! {
     /// Whatever the text, `parse` answers, and a refusal is one line with a key.
     #[test]
     fn any_text_is_answered_in_one_line(text in any::<String>()) {
-        if let Err(error) = config_file::parse(&text) {
+        if let Err(error) = config::file::parse(&text) {
             assert_one_line(&error, &text);
         }
     }
@@ -500,7 +500,7 @@ proptest! {
         )
     ) {
         let text = words.concat();
-        if let Err(error) = config_file::parse(&text) {
+        if let Err(error) = config::file::parse(&text) {
             assert_one_line(&error, &text);
         }
     }

@@ -3,18 +3,17 @@
 //! its table sends the daemon nothing, and lets a default route through; it keeps back the link
 //! events that change no flag, and lets a link going down through. Needs root.
 
-mod lab;
-
 use std::{process::Command, time::Duration};
 
 use aya::test_helpers::NetNsGuard;
-use lab::require_root;
 use rtnetlink::{
     packet_core::NetlinkPayload,
     packet_route::{RouteNetlinkMessage, link::LinkFlags},
 };
-use scanguard::{netlink_events::Subscription, network_changes::HOST_EVENTS};
+use scanguard::host::{netlink_events::Subscription, network_changes::HOST_EVENTS};
 use scanguard_lab::run_checked;
+
+use crate::support::lab::require_root;
 
 /// `ip route <command>` for each route, through `ip -batch` (in the caller's namespace).
 fn routes(command: &str, routes: impl IntoIterator<Item = String>) {

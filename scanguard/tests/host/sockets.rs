@@ -2,14 +2,13 @@
 //! (its loopback only): the serving ones in `Scope::Serving`, the connected ones in
 //! `Scope::Connected`, and neither in the other. Needs root.
 
-mod lab;
-
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 
 use aya::test_helpers::NetNsGuard;
-use lab::require_root;
-use scanguard::sockets::{self, Scope, Socket};
+use scanguard::host::sockets::{self, Scope, Socket};
 use scanguard_common::parse::{IPPROTO_TCP, IPPROTO_UDP};
+
+use crate::support::lab::require_root;
 
 /// One socket of each kind on `loopback`, and what each should read as.
 struct Sockets {

@@ -2,8 +2,6 @@
 //! entry whatever the chunk, and `bans`, `sweep` (with the ban filter's clearing) and
 //! `unban --all` on top. Needs root.
 
-mod lab;
-
 use std::{
     collections::BTreeSet,
     net::{IpAddr, Ipv4Addr},
@@ -11,15 +9,17 @@ use std::{
 };
 
 use aya::maps::{HashMap, IterableMap as _, MapData};
-use lab::require_root;
 use scanguard::{
-    ban_filter::BanFilter, bans, clock::boot_ns, map_batch, program, settings::Settings,
+    bpf::{ban_filter::BanFilter, bans, clock::boot_ns, map_batch, program},
+    config::settings::Settings,
 };
 use scanguard_common::{
     ban::{AddrKey, BANS_MAP, Ban},
     ban_filter::{filter_spot, source_hash},
     config::{BanMode, NANOS_PER_SECOND},
 };
+
+use crate::support::lab::require_root;
 
 const BANS: u32 = 3_000;
 

@@ -2,14 +2,9 @@
 //! probes against the flow table the egress program records, UDP probes, scanner fingerprints
 //! and default-deny mode.
 
-mod common;
-
 use std::{net::IpAddr, thread, time::Duration};
 
-use common::{
-    SCANNER_PORT, Scanguard, TARGET_V4, TARGET_V6, Verdict, from, scanner_v4, scanner_v6, tcp,
-};
-use scanguard::settings::{FingerprintName, Settings};
+use scanguard::config::settings::{FingerprintName, Settings};
 use scanguard_common::{
     action::Action,
     classify::{ACK, CONTROL, CWR, ECE, FIN, PSH, SYN},
@@ -17,6 +12,10 @@ use scanguard_common::{
     kind::Kind,
 };
 use scanguard_lab::frames::{FrameBuilder, MSS_1460};
+
+use crate::support::kernel::{
+    SCANNER_PORT, Scanguard, TARGET_V4, TARGET_V6, Verdict, from, scanner_v4, scanner_v6, tcp,
+};
 
 const SWEEP_PORTS: u32 = 4;
 /// Unwatched, unprotected ports.

@@ -3,15 +3,12 @@
 //! the kernel's load-bytes helper; the host parser reads the same fields from a byte slice. Both
 //! must agree, for every header layout.
 
-mod common;
-
 use std::net::IpAddr;
 
-use common::{SCANNER_PORT, Scanguard, TARGET_V6, UNWATCHED_PORT, Verdict, from, scanner_v4};
 use scanguard::{
-    clock::boot_ns,
+    bpf::clock::boot_ns,
+    config::settings::Settings,
     events::{Detection, PortNames, render},
-    settings::Settings,
 };
 use scanguard_common::{
     action::Action,
@@ -23,6 +20,10 @@ use scanguard_common::{
     parse::{Details, parse},
 };
 use scanguard_lab::frames::{DESTINATION_MAC, FrameBuilder, Ipv6Ext, MSS_1460, SOURCE_MAC};
+
+use crate::support::kernel::{
+    Events, SCANNER_PORT, Scanguard, TARGET_V6, UNWATCHED_PORT, Verdict, from, scanner_v4,
+};
 
 const WINDOW: u16 = 0x1f2e;
 
@@ -53,7 +54,7 @@ fn expected(frame: &[u8]) -> Details {
 }
 
 /// Sends `frame` (a probe from a new source) and returns the one event it causes.
-fn event_of(scanguard: &mut Scanguard, events: &mut common::Events, frame: &[u8]) -> Event {
+fn event_of(scanguard: &mut Scanguard, events: &mut Events, frame: &[u8]) -> Event {
     scanguard.expect(frame, Verdict::Drop, "a NULL probe");
     let mut sent = events.take();
     assert_eq!(sent.len(), 1, "one event for {frame:02x?}");

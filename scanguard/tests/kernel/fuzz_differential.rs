@@ -6,13 +6,10 @@
 //! off (sweeps, flows, fingerprints) and make every kind's action `drop`. The seed is printed;
 //! `SCANGUARD_FUZZ_SEED=<n>` replays a run.
 
-mod common;
-
 use std::net::IpAddr;
 
-use common::{Scanguard, Verdict};
 use ipnet::IpNet;
-use scanguard::settings::Settings;
+use scanguard::config::settings::Settings;
 use scanguard_common::{
     action::Action,
     ban::AddrKey,
@@ -22,6 +19,8 @@ use scanguard_common::{
     ports::{ROLE_PROTECTED, ROLE_WATCHED_UDP},
 };
 use scanguard_lab::frames::{FrameBuilder, Ipv6Ext, truncated};
+
+use crate::support::kernel::{Scanguard, Verdict};
 
 const FRAMES: usize = 100_000;
 const ALLOWED_V4: &str = "203.0.113.128/25";

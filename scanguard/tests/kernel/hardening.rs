@@ -2,13 +2,12 @@
 //! lock-out protection, the global and per-subnet ban budgets, min-probes with the TTL check,
 //! longer bans for repeat offenders and the global event cap.
 
-mod common;
-
 use std::{net::IpAddr, thread, time::Duration};
 
-use common::{SCANNER_PORT, Scanguard, Verdict, from, scanner_v4, scanner_v6, tcp};
-use scanguard::settings::Settings;
+use scanguard::config::settings::Settings;
 use scanguard_common::{config::NANOS_PER_SECOND, kind::Kind};
+
+use crate::support::kernel::{SCANNER_PORT, Scanguard, Verdict, from, scanner_v4, scanner_v6, tcp};
 
 const PORT: u16 = 81;
 

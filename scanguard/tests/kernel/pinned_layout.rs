@@ -2,18 +2,20 @@
 //! in one line before anything is loaded, and left as they are, and the commands that read them
 //! say so too; pins of this build's layout are reused. Needs root.
 
-mod lab;
-
 use std::path::PathBuf;
 
 use aya::maps::{Array, MapData};
-use lab::require_root;
-use scanguard::{bpffs, pins::Pins, program, settings::Settings};
+use scanguard::{
+    bpf::{bpffs, pins::Pins, program},
+    config::settings::Settings,
+};
 use scanguard_common::{
     ban::BANS_MAP,
     config::{CONFIG_MAP, Config},
     ports::{PORT_COUNT, PORT_ROLES_MAP},
 };
+
+use crate::support::lab::require_root;
 
 /// A pin directory of this test's own, removed with everything in it.
 struct PinDir(PathBuf);

@@ -2,16 +2,13 @@
 //! bans and counters for probes, benign traffic, broken frames, fragments, expiry, per-kind
 //! actions, the allow-list and protected ports. Needs root; each test loads its own instance.
 
-mod common;
-
 use std::{net::IpAddr, thread::sleep, time::Duration};
 
-use common::{
-    SCANNER_PORT, Scanguard, UNWATCHED_PORT, Verdict, WATCHED_PORT, arp, counts, from, scanner_v4,
-    scanner_v6, take_offered_events, tcp,
-};
 use ipnet::IpNet;
-use scanguard::{clock::boot_ns, program::StoreError, settings::Settings};
+use scanguard::{
+    bpf::{clock::boot_ns, program::StoreError},
+    config::settings::Settings,
+};
 use scanguard_common::{
     action::Action,
     allow::ALLOW_CAPACITY,
@@ -21,6 +18,11 @@ use scanguard_common::{
     kind::Kind,
 };
 use scanguard_lab::frames::{ETHERNET_LEN, IPV4_LEN, IPV6_LEN, Ipv6Ext, truncated};
+
+use crate::support::kernel::{
+    SCANNER_PORT, Scanguard, UNWATCHED_PORT, Verdict, WATCHED_PORT, arp, counts, from, scanner_v4,
+    scanner_v6, take_offered_events, tcp,
+};
 
 const TRAP_PORT: u16 = 2222;
 const MINUTE_NS: u64 = 60 * NANOS_PER_SECOND;

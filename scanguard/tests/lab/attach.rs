@@ -1,14 +1,13 @@
 //! The program attaches to a lab veth in native and generic mode, provably (netlink), traffic
 //! still flows, and it is gone again after drop, SIGINT or SIGTERM.
 
-mod lab;
-
 use aya::programs::xdp::XdpMode;
-use lab::{SCANGUARD, SERVICE, require_root, served_lab, xdp_attachment};
 use nix::sys::signal::Signal;
-use scanguard::{interfaces::XdpAttachMode, program, settings::Settings};
+use scanguard::{bpf::program, config::settings::Settings, host::xdp::XdpAttachMode};
 use scanguard_lab::ScanLab;
 use scanguard_lab::{daemon::Daemon, traffic::talk};
+
+use crate::support::lab::{SCANGUARD, SERVICE, require_root, served_lab, xdp_attachment};
 
 fn loaded_program_id(ebpf: &mut aya::Ebpf) -> u32 {
     program::xdp(ebpf)

@@ -3,15 +3,15 @@
 //! namespace that holds it. Real nmap scans between containers; containers started and
 //! stopped while attached.
 
-mod lab;
-
 use std::{
     net::IpAddr,
     time::{Duration, Instant},
 };
 
-use lab::{SCANGUARD, SERVICE, require_root};
-use scanguard::interfaces::{self, XdpAttachment};
+use scanguard::host::{
+    interfaces,
+    xdp::{self, XdpAttachment},
+};
 use scanguard_lab::{
     Container, DockerLab, Netns,
     daemon::Daemon,
@@ -19,6 +19,8 @@ use scanguard_lab::{
     wait_until,
 };
 use serde_json::Value;
+
+use crate::support::lab::{SCANGUARD, SERVICE, require_root};
 
 /// Nothing listens here: without scanguard a NULL scan gets a RST and says "closed".
 const CLOSED: u16 = 81;
@@ -35,7 +37,7 @@ fn attachment(netns: &Netns, interface: &str) -> Option<XdpAttachment> {
     let _inside = netns.enter().expect("enter the Docker host's namespace");
     let ifindex = interfaces::ifindex(interface).ok()?;
     runtime()
-        .block_on(interfaces::xdp_attachment(ifindex))
+        .block_on(xdp::xdp_attachment(ifindex))
         .expect("netlink query")
 }
 
@@ -74,7 +76,7 @@ fn a_bridge_attach_protects_its_containers_and_follows_new_and_removed_ports() {
     // keeps XDP off the ports of a bridge that has a program.
     let on_port = attachment(&docker.host, &scanner.port).expect("XDP on the scanner's port");
     let program_id = on_port.program_id;
-    assert_eq!(interfaces::program_name(program_id), "scanguard");
+    assert_eq!(xdp::program_name(program_id), "scanguard");
     for container in [&scanner, &web, &client] {
         let on_port = attachment(&docker.host, &container.port).expect("XDP on the port");
         assert_eq!(on_port.program_id, program_id, "{}", container.port);

@@ -4,18 +4,17 @@
 //! like the API's, about a Docker-like lab whose namespaces and veths are real. The last
 //! test asks a real engine, and is the one test that skips: when no engine socket exists.
 
-mod lab;
-
 use std::io::Write as _;
 
 use bollard::models::{ContainerInspectResponse, Network};
-use lab::{SCANGUARD, require_root};
-use scanguard::{
+use scanguard::host::{
     docker::{self, Engine, mapping},
     links::{self, Link},
 };
 use scanguard_lab::{Container, DockerLab, FakeDockerEngine, Netns, daemon::Daemon};
 use serde_json::{Value, json};
+
+use crate::support::lab::{SCANGUARD, require_root};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -337,13 +336,16 @@ fn docker_engine_names_match_netlink_else_skipped_loudly_when_no_engine_socket_e
 #[test]
 fn the_engine_backed_test_passes_against_a_stand_in_engine() {
     let (lab, _containers, engine) = lab_and_engine();
+    // libtest names a test by its path in the test crate, the crate's own name left out.
+    let test = format!(
+        "{}::docker_engine_names_match_netlink_else_skipped_loudly_when_no_engine_socket_exists",
+        module_path!()
+            .split_once("::")
+            .map_or("", |(_, module)| module)
+    );
     let output = lab
         .host_command(std::env::current_exe().expect("this test binary"))
-        .args([
-            "docker_engine_names_match_netlink_else_skipped_loudly_when_no_engine_socket_exists",
-            "--exact",
-            "--nocapture",
-        ])
+        .args([test.as_str(), "--exact", "--nocapture"])
         .env("DOCKER_HOST", engine.docker_host())
         .output()
         .expect("run the engine-backed test");

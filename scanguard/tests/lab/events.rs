@@ -2,8 +2,6 @@
 //! right fields, a flood from a banned source is rate-limited in the kernel, and `scanguard
 //! events` viewers see what the daemon prints without ever slowing it down.
 
-mod lab;
-
 use std::{
     io::{BufRead as _, BufReader},
     net::IpAddr,
@@ -13,7 +11,6 @@ use std::{
     time::Duration,
 };
 
-use lab::{ConfigFile, SCANGUARD, require_root};
 use nix::sys::signal::Signal;
 use scanguard_lab::{
     ScanLab,
@@ -22,6 +19,8 @@ use scanguard_lab::{
     wait_until,
 };
 use serde_json::Value;
+
+use crate::support::lab::{ConfigFile, SCANGUARD, require_root};
 
 const CLOSED: u16 = 81;
 /// The documented JSON fields of an event.

@@ -2,16 +2,15 @@
 //! map, the daemon or the log, and never cuts off a benign client; a probe spoofed from the
 //! gateway is reported, not obeyed; a crashed daemon's leftovers are cleaned up at the next start.
 
-mod lab;
-
 use std::net::IpAddr;
 
-use lab::{ConfigFile, SCANGUARD, SERVICE, served_lab, xdp_attachment};
 use nix::sys::signal::Signal;
 use scanguard_lab::{
     daemon::Daemon,
     traffic::{hping3, nmap_port_state, talk},
 };
+
+use crate::support::lab::{ConfigFile, SCANGUARD, SERVICE, served_lab, xdp_attachment};
 
 #[test]
 fn a_spoofed_flood_from_random_sources_stays_bounded() {

@@ -2,11 +2,8 @@
 //! connections in the demo lab, with scanguard attached to the victim's interface and to the
 //! Docker-shaped bridge's ports, every row checked.
 
-mod lab;
-
 use std::{collections::BTreeMap, path::PathBuf};
 
-use lab::{SCANGUARD, require_root};
 use scanguard_lab::{
     daemon::PinCleanup,
     demo::{
@@ -14,6 +11,8 @@ use scanguard_lab::{
         scenarios::{self, CONNECTED, Row, SCENARIOS, TIMED_OUT, summary_table},
     },
 };
+
+use crate::support::lab::{SCANGUARD, require_root};
 
 #[test]
 fn the_demo_matrix_holds_row_by_row() {

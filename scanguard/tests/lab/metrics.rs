@@ -1,8 +1,6 @@
 //! `attach --metrics`: scraped over HTTP from inside the victim's namespace, the exposition
 //! parses as Prometheus text and shows a real nmap scan's detection and ban.
 
-mod lab;
-
 use std::{
     collections::BTreeMap,
     io::{Read as _, Write as _},
@@ -10,8 +8,9 @@ use std::{
     time::Duration,
 };
 
-use lab::{SCANGUARD, require_root};
 use scanguard_lab::{Host, ScanLab, daemon::Daemon, traffic::nmap_port_state, wait_until};
+
+use crate::support::lab::{SCANGUARD, require_root};
 
 /// The victim's namespace is the test's own, so any port is free there.
 const METRICS_PORT: u16 = 9100;

@@ -2,16 +2,15 @@
 //! gets no answer and bans the attacker, whose connections then fail until the ban ends; a
 //! benign client is never banned.
 
-mod lab;
-
 use std::{net::IpAddr, thread, time::Duration};
 
-use lab::{SCANGUARD, SERVICE, served_lab};
 use scanguard_lab::ScanLab;
 use scanguard_lab::{
     daemon::Daemon,
     traffic::{nmap_port_state, talk},
 };
+
+use crate::support::lab::{SCANGUARD, SERVICE, served_lab};
 
 /// Nothing listens here: without scanguard a stealth scan gets a RST and says "closed".
 const CLOSED: u16 = 81;

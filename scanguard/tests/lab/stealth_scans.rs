@@ -3,15 +3,14 @@
 //! kind within the first probes; benign workloads never trigger anything; default-deny mode
 //! keeps the host's own connections working.
 
-mod lab;
-
 use std::{io::Write as _, net::IpAddr, thread, time::Duration};
 
-use lab::{ConfigFile, SCANGUARD, SERVICE, require_root, served_lab};
 use scanguard_lab::{
     daemon::Daemon,
     traffic::{connect, exchange, nmap_answered_ports, serve, talk},
 };
+
+use crate::support::lab::{ConfigFile, SCANGUARD, SERVICE, require_root, served_lab};
 
 /// Unwatched ports, nothing listening.
 const RANGE: &str = "1000-1099";

@@ -21,10 +21,13 @@ use aya::{
     programs::{TestRun as _, TestRunOptions},
 };
 use scanguard::{
-    ban_filter, bpf_sys,
+    bpf::{
+        ban_filter,
+        program::{self, HostFacts, StoreError},
+        sys,
+    },
+    config::settings::Settings,
     events::reader::{self, decode},
-    program::{self, HostFacts, StoreError},
-    settings::Settings,
 };
 use scanguard_common::{
     ban::{AddrKey, BANS_MAP, Ban},
@@ -181,7 +184,7 @@ impl Scanguard {
             map_fd: config.fd().as_fd().as_raw_fd() as u32,
         };
         // SAFETY: MapFreezeAttr is the part of `union bpf_attr` BPF_MAP_FREEZE reads.
-        unsafe { bpf_sys::bpf(BPF_MAP_FREEZE, &mut attr) }.expect("BPF_MAP_FREEZE");
+        unsafe { sys::bpf(BPF_MAP_FREEZE, &mut attr) }.expect("BPF_MAP_FREEZE");
     }
 
     /// Clears the segments the config settles, so the program judges every one in full.
@@ -284,7 +287,7 @@ impl Scanguard {
     /// Lifts `addr`'s ban as `scanguard unban` does: the ban removed, then the epoch changed.
     pub fn unban(&mut self, addr: IpAddr) {
         assert!(
-            scanguard::bans::unban(&mut self.bans_map_mut(), addr).expect("removing the ban"),
+            scanguard::bpf::bans::unban(&mut self.bans_map_mut(), addr).expect("removing the ban"),
             "{addr} was not banned"
         );
         program::ban_filter(&self.ebpf)

@@ -7,7 +7,10 @@
 
 use std::path::PathBuf;
 
-use scanguard::interfaces::{self, XdpAttachment};
+use scanguard::host::{
+    interfaces,
+    xdp::{self, XdpAttachment},
+};
 use scanguard_lab::{Host, ScanLab, run_checked, traffic::serve};
 
 pub const SCANGUARD: &str = env!("CARGO_BIN_EXE_scanguard");
@@ -58,7 +61,7 @@ pub fn xdp_attachment_on(host: &Host, interface: &str) -> Option<XdpAttachment> 
         .enable_all()
         .build()
         .expect("runtime")
-        .block_on(interfaces::xdp_attachment(ifindex))
+        .block_on(xdp::xdp_attachment(ifindex))
         .expect("netlink query")
 }
 

@@ -4,14 +4,17 @@ use std::path::Path;
 
 use anyhow::{Result, bail};
 
-use crate::{cli::AttachArgs, config_file, paths::DEFAULT_CONFIG_FILE, settings::Settings};
+use crate::{
+    cli::AttachArgs,
+    config::{self, paths::DEFAULT_CONFIG_FILE, settings::Settings},
+};
 
 /// The config file (explicit, or the default one if present) with the command line on top.
 pub fn settings(args: &AttachArgs) -> Result<Settings> {
     let default_file = Path::new(DEFAULT_CONFIG_FILE);
     let mut settings = match &args.config {
-        Some(path) => config_file::load(path)?,
-        None if default_file.exists() => config_file::load(default_file)?,
+        Some(path) => config::file::load(path)?,
+        None if default_file.exists() => config::file::load(default_file)?,
         None => Settings::default(),
     };
     if let Some(seconds) = args.ban_seconds {
@@ -21,15 +24,16 @@ pub fn settings(args: &AttachArgs) -> Result<Settings> {
         settings.ban_seconds = seconds;
     }
     if let Some(mode) = &args.ban_mode {
-        settings.ban_mode = config_file::parse_ban_mode(mode)
+        settings.ban_mode = config::file::parse_ban_mode(mode)
             .map_err(|problem| anyhow::anyhow!("--ban-mode: {problem}"))?;
     }
     if let Some(capacity) = args.capacity {
-        settings.capacity = config_file::check_capacity("--capacity", capacity)?;
+        settings.capacity = config::file::check_capacity("--capacity", capacity)?;
     }
     for net in &args.allow {
         settings.allow.push(
-            config_file::parse_net(net).map_err(|problem| anyhow::anyhow!("--allow: {problem}"))?,
+            config::file::parse_net(net)
+                .map_err(|problem| anyhow::anyhow!("--allow: {problem}"))?,
         );
     }
     Ok(settings)

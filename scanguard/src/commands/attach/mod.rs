@@ -1,8 +1,7 @@
 //! `scanguard attach`: the foreground daemon.
 
-mod host;
+mod command_line;
 mod reload;
-mod settings;
 
 use std::{
     path::Path,
@@ -25,27 +24,24 @@ use tokio::{
     sync::mpsc,
 };
 
-use self::{
-    host::{host_facts, log_host_facts},
-    reload::Configured,
-    settings::settings,
-};
+use self::{command_line::settings, reload::Configured};
 use crate::{
-    attaching::{self, AttachOptions},
-    bans, bpffs,
+    bpf::{
+        bans, bpffs, object, persisted::Persisted, pinned_layout, pins::Pins, privileges, program,
+    },
     cli::{AttachArgs, Cli, LogLevel},
-    daemon_status::{DaemonLock, DaemonStatus},
+    config::settings::Settings,
+    daemon::{
+        attachment::{self, AttachOptions},
+        bridges::Follower,
+        flows,
+        host_facts::{host_facts, log_host_facts},
+        metrics,
+        status_file::{DaemonLock, DaemonStatus},
+        targets::{self, Targets},
+    },
     events::{self, Detection, fanout::Fanout, output::Output},
-    flows,
-    follow::Follower,
-    metrics,
-    network_changes::NetworkChanges,
-    persisted::Persisted,
-    pinned_layout,
-    pins::Pins,
-    privileges, program,
-    settings::Settings,
-    targets::{self, Targets},
+    host::network_changes::NetworkChanges,
 };
 
 /// How often bans that expired without their source coming back are deleted.
@@ -62,7 +58,7 @@ pub async fn execute(cli: &Cli, args: &AttachArgs) -> Result<()> {
     remove_stale_state(&cli.pin_dir)?;
     // Before anything that cleans up on failure: a persisted scanguard of another version is
     // left enforcing, for `detach` to remove.
-    pinned_layout::check(program::OBJECT, &cli.pin_dir, &program::MAPS)?;
+    pinned_layout::check(object::OBJECT, &cli.pin_dir, &object::MAPS)?;
     bpffs::ensure_pin_dir(&cli.pin_dir)?;
     let result = run(cli, args, &settings, &targets, &lock, output, metrics).await;
     if args.persist && result.is_ok() {
@@ -141,7 +137,7 @@ async fn run(
     };
     let mut attached = Vec::new();
     for target in &targets.interfaces {
-        let entry = attaching::attach_interface(&mut ebpf, target, &options)
+        let entry = attachment::attach_interface(&mut ebpf, target, &options)
             .await?
             .entry;
         info!("protecting {} ({} mode)", target.name, entry.mode);

@@ -29,7 +29,7 @@ use scanguard_common::{
 };
 use tokio::net::TcpListener;
 
-use crate::pins::Pins;
+use crate::bpf::pins::Pins;
 
 /// The media type of what `prometheus-client` encodes.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";

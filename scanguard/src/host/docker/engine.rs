@@ -12,7 +12,7 @@ use bollard::{
 use log::debug;
 
 use super::mapping::{self, DockerNames};
-use crate::links::{self, Link};
+use crate::host::links::{self, Link};
 
 const DEFAULT_SOCKET: &str = "/var/run/docker.sock";
 /// For each request; the engine answers a local socket in milliseconds.

@@ -24,7 +24,7 @@ use std::{collections::HashMap, path::PathBuf};
 
 use bollard::models::{ContainerInspectResponse, Network, NetworkInspect};
 
-use crate::links::Link;
+use crate::host::links::Link;
 
 /// The network option that names its Linux bridge.
 pub const BRIDGE_NAME_OPTION: &str = "com.docker.network.bridge.name";
