@@ -22,7 +22,6 @@ use crate::{
         pins::{LinkKind, link_pin},
         program,
     },
-    cli::Mode,
     daemon::status_file::AttachedInterface,
     host::{iface_kind::IfaceKind, interfaces, xdp},
 };
@@ -69,10 +68,19 @@ pub struct Target {
     pub port_of: Option<String>,
 }
 
+/// Which XDP mode an interface is attached in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttachMode {
+    /// Native, falling back to generic (skb) mode where the driver refuses it.
+    Auto,
+    Native,
+    Skb,
+}
+
 /// How every interface of one daemon is attached.
 #[derive(Clone, Debug)]
 pub struct AttachOptions {
-    pub mode: Mode,
+    pub mode: AttachMode,
     pub persist: bool,
     pub pin_dir: PathBuf,
 }
@@ -175,13 +183,13 @@ pub async fn attach_interface(
         xdp.attach_to_link(XdpLink::try_from(adopt(&xdp_pin)?)?)?
     } else {
         match options.mode {
-            Mode::Native => xdp
+            AttachMode::Native => xdp
                 .attach_to_if_index(*ifindex, XdpMode::Driver)
                 .with_context(|| {
                     format!("{name}: native XDP refused (`--mode auto` falls back to generic mode, `--mode skb` forces it)")
                 })?,
-            Mode::Skb => xdp.attach_to_if_index(*ifindex, XdpMode::Skb)?,
-            Mode::Auto => match xdp.attach_to_if_index(*ifindex, XdpMode::Driver) {
+            AttachMode::Skb => xdp.attach_to_if_index(*ifindex, XdpMode::Skb)?,
+            AttachMode::Auto => match xdp.attach_to_if_index(*ifindex, XdpMode::Driver) {
                 Ok(link_id) => link_id,
                 Err(error) => {
                     let reason = no_native_reason(target);

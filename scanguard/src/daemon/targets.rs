@@ -5,7 +5,6 @@
 use anyhow::{Context as _, Result};
 
 use crate::{
-    cli::AttachArgs,
     daemon::attachment::Target,
     host::{
         docker::Engine,
@@ -14,6 +13,16 @@ use crate::{
         links::{self, Link},
     },
 };
+
+/// What `attach` is asked to protect, by name.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TargetRequest<'a> {
+    pub interfaces: &'a [String],
+    /// Docker networks, whose bridges are protected.
+    pub docker_networks: &'a [String],
+    /// Docker containers, whose host-side veths are watched.
+    pub containers: &'a [String],
+}
 
 #[derive(Debug)]
 pub struct Targets {
@@ -27,17 +36,17 @@ pub struct Targets {
     pub bridges: Vec<(u32, String)>,
 }
 
-pub async fn resolve(args: &AttachArgs) -> Result<Targets> {
+pub async fn resolve(request: TargetRequest<'_>) -> Result<Targets> {
     let host_links = links::dump().await?;
-    let mut names = args.interfaces.clone();
-    if !args.docker_networks.is_empty() || !args.containers.is_empty() {
+    let mut names = request.interfaces.to_vec();
+    if !request.docker_networks.is_empty() || !request.containers.is_empty() {
         let engine = Engine::connect()
             .await
             .context("--docker-network and --container ask the Docker engine")?;
-        for network in &args.docker_networks {
+        for network in request.docker_networks {
             names.push(engine.network_bridge(network).await?);
         }
-        for container in &args.containers {
+        for container in request.containers {
             names.extend(engine.container_veths(container, &host_links).await?);
         }
     }

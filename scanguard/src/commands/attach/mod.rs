@@ -29,16 +29,16 @@ use crate::{
     bpf::{
         bans, bpffs, object, persisted::Persisted, pinned_layout, pins::Pins, privileges, program,
     },
-    cli::{AttachArgs, Cli, LogLevel},
+    cli::{AttachArgs, Cli, LogLevel, Mode},
     config::settings::Settings,
     daemon::{
-        attachment::{self, AttachOptions},
+        attachment::{self, AttachMode, AttachOptions},
         bridges::Follower,
         flows,
         host_facts::{host_facts, log_host_facts},
         metrics,
         status_file::{DaemonLock, DaemonStatus},
-        targets::{self, Targets},
+        targets::{self, TargetRequest, Targets},
     },
     events::{self, Detection, fanout::Fanout, output::Output},
     host::network_changes::NetworkChanges,
@@ -50,7 +50,12 @@ const SWEEP_INTERVAL: Duration = Duration::from_secs(5);
 pub async fn execute(cli: &Cli, args: &AttachArgs) -> Result<()> {
     privileges::require()?;
     let settings = settings(args)?;
-    let targets = targets::resolve(args).await?;
+    let targets = targets::resolve(TargetRequest {
+        interfaces: &args.interfaces,
+        docker_networks: &args.docker_networks,
+        containers: &args.containers,
+    })
+    .await?;
 
     let output = Output::new(args.json, args.syslog)?;
     let lock = DaemonLock::acquire(&cli.run_dir)?;
@@ -131,7 +136,11 @@ async fn run(
         lost,
     };
     let options = AttachOptions {
-        mode: args.mode,
+        mode: match args.mode {
+            Mode::Auto => AttachMode::Auto,
+            Mode::Native => AttachMode::Native,
+            Mode::Skb => AttachMode::Skb,
+        },
         persist: args.persist,
         pin_dir: cli.pin_dir.clone(),
     };
