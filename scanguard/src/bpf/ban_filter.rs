@@ -31,13 +31,30 @@ pub struct BanFilter {
     bytes: NonNull<AtomicU8>,
     len: usize,
     mask: u32,
-    epoch: Array<MapData, u64>,
+    epoch: BanEpoch,
+}
+
+/// The ban epoch: a global variable of the program, written through its one-entry map.
+pub struct BanEpoch(Array<MapData, u64>);
+
+impl BanEpoch {
+    pub fn new(map: MapData) -> Result<BanEpoch> {
+        Ok(BanEpoch(Array::try_from(aya::maps::Map::Array(map))?))
+    }
+
+    /// Ends the program's cached verdicts, after a ban was made or lifted here: one map update.
+    /// The boot clock is a value no earlier change wrote.
+    pub fn touch(&mut self) -> Result<()> {
+        self.0
+            .set(0, clock::boot_ns(), 0)
+            .context("cannot update the ban epoch")
+    }
 }
 
 impl BanFilter {
-    /// Maps the filter map `map` (created with BPF_F_MMAPABLE) into memory, beside the epoch
-    /// map `epoch`.
-    pub fn map(map: &MapData, epoch: MapData) -> Result<BanFilter> {
+    /// Maps the filter map `map` (created with BPF_F_MMAPABLE) into memory, beside the ban
+    /// `epoch`.
+    pub fn map(map: &MapData, epoch: BanEpoch) -> Result<BanFilter> {
         let mask = mask_of(map)?;
         let len = (mask as usize + 1) * FILTER_LINE_BYTES;
         let length = NonZeroUsize::new(len).context("the ban filter is empty")?;
@@ -58,7 +75,7 @@ impl BanFilter {
             bytes: bytes.cast(),
             len,
             mask,
-            epoch: Array::try_from(aya::maps::Map::Array(epoch))?,
+            epoch,
         })
     }
 
@@ -131,12 +148,9 @@ impl BanFilter {
         unsafe { self.bytes.add(index).as_ref() }
     }
 
-    /// Ends the program's cached verdicts, after a ban was made or lifted here. The boot clock
-    /// is a value no earlier change wrote.
+    /// Ends the program's cached verdicts (see [`BanEpoch::touch`]).
     pub fn touch(&mut self) -> Result<()> {
-        self.epoch
-            .set(0, clock::boot_ns(), 0)
-            .context("cannot update the ban epoch")
+        self.epoch.touch()
     }
 }
 

@@ -1,6 +1,9 @@
 //! The daemon's state as other processes see it: maps pinned under the pin directory.
 
-use std::path::{Path, PathBuf};
+use std::{
+    cell::OnceCell,
+    path::{Path, PathBuf},
+};
 
 use anyhow::{Context as _, Result, bail};
 use aya::maps::{Array, HashMap, LpmTrie, Map, MapData, PerCpuArray, lpm_trie::Key};
@@ -18,7 +21,11 @@ use scanguard_common::{
 use aya::programs::links::PinnedLink;
 
 use crate::{
-    bpf::{ban_filter::BanFilter, bans::BanMap, object, pinned_layout},
+    bpf::{
+        ban_filter::{BanEpoch, BanFilter},
+        bans::BanMap,
+        pinned_layout::{Mismatch, PinnedLayout},
+    },
     config::paths::LINKS_DIR,
 };
 
@@ -45,6 +52,9 @@ pub fn link_pin(pin_dir: &Path, kind: LinkKind, interface: &str) -> PathBuf {
 
 pub struct Pins {
     dir: PathBuf,
+    /// The pins that cannot be read with this build's layout, found by one check of them all
+    /// when the first map is opened.
+    mismatches: OnceCell<Vec<Mismatch>>,
 }
 
 impl Pins {
@@ -58,17 +68,18 @@ impl Pins {
         }
         Ok(Pins {
             dir: dir.to_path_buf(),
+            mismatches: OnceCell::new(),
         })
-    }
-
-    pub fn dir(&self) -> &Path {
-        &self.dir
     }
 
     /// A map the running daemon pinned; one missing was not pinned by the daemon's version,
     /// one of another layout by another version.
     fn map_data(&self, name: &str) -> Result<MapData> {
-        pinned_layout::check(object::OBJECT, &self.dir, &[name])?;
+        let layout = PinnedLayout::get()?;
+        let mismatches = self.mismatches.get_or_init(|| layout.mismatches(&self.dir));
+        if let Some(mismatch) = mismatches.iter().find(|mismatch| mismatch.pin == name) {
+            bail!("{}", mismatch.problem);
+        }
         let path = self.dir.join(name);
         MapData::from_pin(&path).with_context(|| {
             format!(
@@ -88,10 +99,12 @@ impl Pins {
 
     /// The program's ban filter, where bans made from here must be marked.
     pub fn ban_filter(&self) -> Result<BanFilter> {
-        BanFilter::map(
-            &self.map_data(BAN_FILTER_MAP)?,
-            self.map_data(BAN_EPOCH_MAP)?,
-        )
+        BanFilter::map(&self.map_data(BAN_FILTER_MAP)?, self.ban_epoch()?)
+    }
+
+    /// The program's ban epoch, to end its cached verdicts when bans are lifted from here.
+    pub fn ban_epoch(&self) -> Result<BanEpoch> {
+        BanEpoch::new(self.map_data(BAN_EPOCH_MAP)?)
     }
 
     /// The program's per-CPU verdicts, with the drops not yet added to the bans.

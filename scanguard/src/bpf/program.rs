@@ -22,10 +22,10 @@ use scanguard_common::{
 
 use crate::{
     bpf::{
-        ban_filter::{self, BanFilter},
+        ban_filter::{self, BanEpoch, BanFilter},
         bans,
         object::{EGRESS_PROGRAM_NAME, MAPS, OBJECT, PROGRAM_NAME, object_map},
-        pinned_layout,
+        pinned_layout::PinnedLayout,
         pins::Pins,
     },
     config::settings::Settings,
@@ -62,7 +62,7 @@ pub fn load_on_host(
     loader.map_max_entries(BAN_FILTER_MAP, filter_lines(settings.capacity));
     loader.map_max_entries(FLOWS_MAP, settings.flow_capacity);
     if let Some(pin_dir) = pin_dir {
-        pinned_layout::check(OBJECT, pin_dir, &MAPS)?;
+        PinnedLayout::get()?.check(pin_dir)?;
         // Adopted pins of global variables are zeroed as the object is loaded (aya stores each
         // section's initial value), so a running program detects nothing until
         // `Staged::write` stores them again, moments later (or `attach`, failing before
@@ -206,7 +206,10 @@ pub fn ban_filter(ebpf: &Ebpf) -> Result<BanFilter> {
         .fd()
         .as_fd()
         .try_clone_to_owned()?;
-    BanFilter::map(array(ebpf, BAN_FILTER_MAP)?, MapData::from_fd(epoch)?)
+    BanFilter::map(
+        array(ebpf, BAN_FILTER_MAP)?,
+        BanEpoch::new(MapData::from_fd(epoch)?)?,
+    )
 }
 
 fn array<'a>(ebpf: &'a Ebpf, name: &str) -> Result<&'a MapData> {

@@ -1,7 +1,7 @@
 //! `scanguard status`: what is attached where, the configuration in force, map fill levels.
 
 use anyhow::Result;
-use aya::maps::{MapData, lpm_trie::Key};
+use aya::maps::lpm_trie::Key;
 use ipnet::IpNet;
 use scanguard_common::{
     action::Action,
@@ -49,9 +49,7 @@ pub async fn execute(cli: &Cli, json: bool) -> Result<()> {
     };
     let config = pins.config()?;
     let allow = pins.allow_entries()?;
-    let ban_capacity = MapData::from_pin(pins.dir().join(BANS_MAP))?
-        .info()?
-        .max_entries();
+    let ban_capacity = pins.max_entries(BANS_MAP)?;
     let status = Status {
         daemon_pid: daemon.as_ref().map(|daemon| daemon.pid),
         persisted: !persisted_links.is_empty(),

@@ -1,6 +1,7 @@
 //! Pins of another layout, as a persisted scanguard of another version leaves them, are refused
 //! in one line before anything is loaded, and left as they are, and the commands that read them
-//! say so too; pins of this build's layout are reused. Needs root.
+//! say so too, while they read the pins of this build's layout beside them; pins of this
+//! build's layout are reused. Needs root.
 
 use std::path::PathBuf;
 
@@ -11,7 +12,9 @@ use scanguard::{
 };
 use scanguard_common::{
     ban::BANS_MAP,
+    ban_filter::BAN_EPOCH_MAP,
     config::{CONFIG_MAP, Config},
+    counters::COUNTERS_MAP,
     ports::{PORT_COUNT, PORT_ROLES_MAP},
 };
 
@@ -107,4 +110,39 @@ fn pins_of_this_layout_are_reused() {
         .expect("the pinned config");
     assert_eq!(config.ban_ns, 7_000_000_000);
     drop((first, second));
+}
+
+#[test]
+fn a_pin_of_another_layout_spoils_only_its_own_map() {
+    require_root();
+    let dir = PinDir::new("mixed");
+    let ebpf = program::load(&Settings::default(), Some(&dir.0)).expect("load");
+    // The counters as another version might lay them out.
+    std::fs::remove_file(dir.0.join(COUNTERS_MAP)).expect("unpinning the counters");
+    let stale: Array<MapData, u64> = Array::create(1, 0).expect("creating a map");
+    stale.pin(dir.0.join(COUNTERS_MAP)).expect("pinning it");
+
+    let pins = Pins::open(&dir.0).expect("the pins");
+    let Err(error) = pins.counters() else {
+        panic!("counters of another layout were read");
+    };
+    assert!(
+        format!("{error:#}").contains("was pinned by another version of scanguard"),
+        "{error:#}"
+    );
+    assert_eq!(pins.bans().expect("the ban map").keys().count(), 0);
+    // `unban` ends the cached verdicts through the epoch's pin alone.
+    let epoch = || -> u64 {
+        let pinned = MapData::from_pin(dir.0.join(BAN_EPOCH_MAP)).expect("the epoch's pin");
+        let epoch: Array<MapData, u64> =
+            Array::try_from(aya::maps::Map::Array(pinned)).expect("a one-entry array");
+        epoch.get(&0, 0).expect("reading the epoch")
+    };
+    let before = epoch();
+    pins.ban_epoch()
+        .expect("the ban epoch")
+        .touch()
+        .expect("changing the ban epoch");
+    assert!(epoch() > before, "the epoch stayed {before}");
+    drop(ebpf);
 }

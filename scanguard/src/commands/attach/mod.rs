@@ -27,7 +27,8 @@ use tokio::{
 use self::{command_line::settings, reload::Configured};
 use crate::{
     bpf::{
-        bans, bpffs, object, persisted::Persisted, pinned_layout, pins::Pins, privileges, program,
+        bans, bpffs, persisted::Persisted, pinned_layout::PinnedLayout, pins::Pins, privileges,
+        program,
     },
     cli::{AttachArgs, Cli, LogLevel, Mode},
     config::settings::Settings,
@@ -63,7 +64,7 @@ pub async fn execute(cli: &Cli, args: &AttachArgs) -> Result<()> {
     remove_stale_state(&cli.pin_dir)?;
     // Before anything that cleans up on failure: a persisted scanguard of another version is
     // left enforcing, for `detach` to remove.
-    pinned_layout::check(object::OBJECT, &cli.pin_dir, &object::MAPS)?;
+    PinnedLayout::get()?.check(&cli.pin_dir)?;
     bpffs::ensure_pin_dir(&cli.pin_dir)?;
     let result = run(cli, args, &settings, &targets, &lock, output, metrics).await;
     if args.persist && result.is_ok() {
