@@ -37,7 +37,7 @@ pub enum LogLevel {
 }
 
 impl LogLevel {
-    pub const fn filter(self) -> log::LevelFilter {
+    const fn filter(self) -> log::LevelFilter {
         match self {
             LogLevel::Error => log::LevelFilter::Error,
             LogLevel::Warn => log::LevelFilter::Warn,
@@ -54,6 +54,22 @@ impl LogLevel {
             LogLevel::Debug => aya_log::Level::Debug,
             LogLevel::Trace => aya_log::Level::Trace,
         }
+    }
+
+    /// Logs to stderr at this level; `RUST_LOG` overrides it per module.
+    pub fn init_logger(self) {
+        let mut logger = env_logger::Builder::new();
+        logger
+            .filter_level(self.filter())
+            // Newer kernels send attributes this crate does not know yet; that is not news.
+            .filter_module("netlink_packet_route", log::LevelFilter::Error)
+            // Its warnings are of event sockets overrun or closed, which the daemon handles.
+            .filter_module("netlink_proto", log::LevelFilter::Error)
+            .format_target(false);
+        if let Ok(filters) = std::env::var("RUST_LOG") {
+            logger.parse_filters(&filters);
+        }
+        logger.init();
     }
 }
 
