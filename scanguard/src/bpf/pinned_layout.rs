@@ -36,7 +36,7 @@ impl PinnedLayout {
     }
 
     /// The layout of the maps of [`MAPS`] that `object` defines.
-    pub fn parse(object: &[u8]) -> Result<PinnedLayout> {
+    fn parse(object: &[u8]) -> Result<PinnedLayout> {
         let object = aya_obj::Object::parse(object).context("cannot parse the embedded object")?;
         let sizes = MAPS
             .into_iter()
@@ -46,14 +46,6 @@ impl PinnedLayout {
             })
             .collect();
         Ok(PinnedLayout { sizes })
-    }
-
-    /// The (key, value) sizes the object gives the map pinned as `pin`.
-    pub fn sizes(&self, pin: &str) -> Option<(u32, u32)> {
-        self.sizes
-            .iter()
-            .find(|(name, _)| *name == pin)
-            .map(|(_, sizes)| *sizes)
     }
 
     /// Refuses the first pin in `pin_dir` whose key or value size differs from this layout.
@@ -107,18 +99,26 @@ fn check_pin(pin_dir: &Path, name: &str, wanted: (u32, u32)) -> Result<()> {
 mod tests {
     use super::*;
 
+    /// The (key, value) sizes the object gives the map pinned as `pin`.
+    fn sizes(pin: &str) -> Option<(u32, u32)> {
+        let layout = PinnedLayout::get().unwrap();
+        layout
+            .sizes
+            .iter()
+            .find(|(name, _)| *name == pin)
+            .map(|(_, sizes)| *sizes)
+    }
+
     #[test]
     fn every_pinned_map_is_in_the_object() {
-        let layout = PinnedLayout::get().unwrap();
         for pin in MAPS {
-            assert!(layout.sizes(pin).is_some(), "{pin} is not in the object");
+            assert!(sizes(pin).is_some(), "{pin} is not in the object");
         }
     }
 
     #[test]
     fn the_global_variables_are_their_sections_one_value() {
-        let layout = PinnedLayout::get().unwrap();
-        let value = |pin| layout.sizes(pin).unwrap().1 as usize;
+        let value = |pin| sizes(pin).unwrap().1 as usize;
         assert_eq!(
             value(scanguard_common::config::CONFIG_MAP),
             size_of::<scanguard_common::config::Config>()

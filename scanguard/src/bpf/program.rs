@@ -36,7 +36,7 @@ use crate::{
 pub struct HostFacts {
     /// Ports local services listen on: their clients do not count toward port sweeps.
     pub served: BTreeSet<u16>,
-    /// Addresses lock-out protection never bans (see `lockout`).
+    /// Addresses lock-out protection never bans (see `host::lockout`).
     pub protected: Vec<IpAddr>,
 }
 
@@ -66,7 +66,7 @@ pub fn load_on_host(
         // Adopted pins of global variables are zeroed as the object is loaded (aya stores each
         // section's initial value), so a running program detects nothing until
         // `Staged::write` stores them again, moments later (or `attach`, failing before
-        // then, puts back what it found: see `persisted`).
+        // then, puts back what it found: see `bpf::persisted`).
         for pin in MAPS {
             loader.map_pin_path(object_map(pin), pin_dir.join(pin));
         }

@@ -1,4 +1,5 @@
-//! What an operator can configure, validated, with the defaults of the seeds' laptop rules.
+//! What an operator can configure, validated, with defaults taken from the classic iptables
+//! rules scanguard replaces.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -205,7 +206,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn defaults_ban_stealth_scans_for_a_minute_on_the_seeds_ports() {
+    fn defaults_ban_stealth_scans_for_a_minute_on_the_iptables_rules_ports() {
         let settings = Settings::default();
         let config = settings.kernel_config();
         assert_eq!(config.ban_ns, 60 * NANOS_PER_SECOND);

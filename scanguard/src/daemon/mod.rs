@@ -1,6 +1,6 @@
 //! What `attach` keeps running: the interfaces it protects and how each is attached, the
-//! bridges whose ports it follows, what it finds on the host, the flows it seeds, its lock and
-//! status file, and the metrics endpoint.
+//! bridges whose ports it follows, what it finds on the host, the flows it records at start,
+//! its lock and status file, and the metrics endpoint.
 
 pub mod attachment;
 pub mod bridges;

@@ -1,7 +1,7 @@
-//! What the seeds' fixed flag rules miss, with real nmap: SYN and connect scans over unwatched
-//! ports, fragmented scans, ACK/Window/Maimon and UDP scans are each detected with the right
-//! kind within the first probes; benign workloads never trigger anything; default-deny mode
-//! keeps the host's own connections working.
+//! What the fixed flag rules of the classic iptables rules miss, with real nmap: SYN and connect
+//! scans over unwatched ports, fragmented scans, ACK/Window/Maimon and UDP scans are each
+//! detected with the right kind within the first probes; benign workloads never trigger
+//! anything; default-deny mode keeps the host's own connections working.
 
 use std::{io::Write as _, net::IpAddr, thread, time::Duration};
 

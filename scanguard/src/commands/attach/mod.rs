@@ -202,7 +202,7 @@ struct UndoOnFailure<'a> {
 }
 
 enum Undo {
-    /// Put a persisted scanguard back as it was found (see `persisted`).
+    /// Put a persisted scanguard back as it was found (see `bpf::persisted`).
     Restore(Box<Persisted>),
     /// Nothing was persisted: remove every pin, so no link this run pinned with `--persist`
     /// is left enforcing.
