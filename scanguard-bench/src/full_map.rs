@@ -10,7 +10,7 @@ use std::{
 
 use anyhow::{Context as _, Result};
 use aya::maps::{IterableMap as _, MapData};
-use scanguard::{
+use scanguard::bpf::{
     bans::{self, BanMap},
     clock::boot_ns,
     pins::Pins,

@@ -11,7 +11,7 @@ use aya::{
     maps::{HashMap, MapData, PerfEventArray, perf::PerfEventArrayBuffer},
     programs::{TestRun as _, TestRunOptions, Xdp},
 };
-use scanguard::events::reader;
+use scanguard::{bpf::program, events::reader};
 use scanguard_common::{
     addr::AddrKey,
     ban::{BANS_MAP, Ban},
@@ -72,8 +72,8 @@ pub fn xdp<'a>(ebpf: &'a Ebpf, name: &str) -> Result<&'a Xdp> {
 /// Turns the flow checks on and sends each of `outbound` through the egress program, as the
 /// daemon does once attached: the flows these frames start are then recorded.
 pub fn track_flows(ebpf: &mut Ebpf, outbound: &[Vec<u8>]) -> Result<()> {
-    scanguard::program::start_flow_checks(ebpf)?;
-    let egress = scanguard::program::egress(ebpf)?;
+    program::start_flow_checks(ebpf)?;
+    let egress = program::egress(ebpf)?;
     for frame in outbound {
         egress
             .test_run(TestRunOptions {
@@ -88,11 +88,11 @@ pub fn track_flows(ebpf: &mut Ebpf, outbound: &[Vec<u8>]) -> Result<()> {
 
 /// A manual ban of `addr` for an hour, as `scanguard ban` writes it.
 pub fn ban(ebpf: &mut Ebpf, addr: IpAddr) -> Result<()> {
-    let mut filter = scanguard::program::ban_filter(ebpf)?;
+    let mut filter = program::ban_filter(ebpf)?;
     let map = ebpf.map_mut(BANS_MAP).context("no BANS map")?;
     let mut bans: HashMap<&mut MapData, AddrKey, Ban> = HashMap::try_from(map)?;
     let hour = Duration::from_secs(3600);
-    scanguard::bans::ban(&mut bans, &mut filter, addr, hour)
+    scanguard::bpf::bans::ban(&mut bans, &mut filter, addr, hour)
 }
 
 /// Opens the program's perf buffers on every CPU, as the daemon does, so its event output

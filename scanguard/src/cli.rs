@@ -5,8 +5,8 @@ use std::{net::IpAddr, path::PathBuf, time::Duration};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use ipnet::IpNet;
 
-use crate::{
-    config_file,
+use crate::config::{
+    self,
     paths::{DEFAULT_PIN_DIR, DEFAULT_RUN_DIR},
 };
 
@@ -37,7 +37,7 @@ pub enum LogLevel {
 }
 
 impl LogLevel {
-    pub const fn filter(self) -> log::LevelFilter {
+    const fn filter(self) -> log::LevelFilter {
         match self {
             LogLevel::Error => log::LevelFilter::Error,
             LogLevel::Warn => log::LevelFilter::Warn,
@@ -54,6 +54,22 @@ impl LogLevel {
             LogLevel::Debug => aya_log::Level::Debug,
             LogLevel::Trace => aya_log::Level::Trace,
         }
+    }
+
+    /// Logs to stderr at this level; `RUST_LOG` overrides it per module.
+    pub fn init_logger(self) {
+        let mut logger = env_logger::Builder::new();
+        logger
+            .filter_level(self.filter())
+            // Newer kernels send attributes this crate does not know yet; that is not news.
+            .filter_module("netlink_packet_route", log::LevelFilter::Error)
+            // Its warnings are of event sockets overrun or closed, which the daemon handles.
+            .filter_module("netlink_proto", log::LevelFilter::Error)
+            .format_target(false);
+        if let Ok(filters) = std::env::var("RUST_LOG") {
+            logger.parse_filters(&filters);
+        }
+        logger.init();
     }
 }
 
@@ -155,7 +171,7 @@ pub struct UnbanArgs {
     #[arg(
         required_unless_present = "all",
         conflicts_with = "all",
-        value_parser = config_file::parse_net
+        value_parser = config::file::parse_net
     )]
     pub addresses: Vec<IpNet>,
     /// Unban everyone.
@@ -166,7 +182,7 @@ pub struct UnbanArgs {
 #[derive(Debug, Args)]
 pub struct BanArgs {
     /// The source to ban, IPv4 or IPv6.
-    #[arg(value_parser = config_file::parse_address)]
+    #[arg(value_parser = config::file::parse_address)]
     pub address: IpAddr,
     /// How long, e.g. 90s, 10m, 1h [default: the configured ban_seconds].
     #[arg(long = "for", value_parser = humantime::parse_duration)]

@@ -1,35 +1,17 @@
 //! The scanguard loader: everything the CLI does, as a library the tests drive directly.
+//!
+//! Layered top-down; a module only uses modules of the layers below it:
+//!
+//! - [`commands`] (one module per subcommand) and [`cli`] (their clap types);
+//! - [`daemon`] (what `attach` keeps running) and [`events`] (detections, out to viewers);
+//! - [`bpf`] (the embedded program, its pinned maps and links) and [`host`] (what the kernel
+//!   and Docker say about this host's interfaces, routes and sockets);
+//! - [`config`] (settings, the configuration file, paths).
 
-pub mod attaching;
-pub mod ban_filter;
-pub mod bans;
-pub mod bpf_sys;
-pub mod bpffs;
+pub mod bpf;
 pub mod cli;
-pub mod clock;
 pub mod commands;
-pub mod config_file;
-pub mod daemon_status;
-pub mod default_routes;
-pub mod docker;
+pub mod config;
+pub mod daemon;
 pub mod events;
-pub mod flows;
-pub mod follow;
-pub mod iface_kind;
-pub mod interfaces;
-pub mod links;
-pub mod lockout;
-pub mod map_batch;
-pub mod metrics;
-pub mod netlink_events;
-pub mod network_changes;
-pub mod paths;
-pub mod persisted;
-pub mod pinned_layout;
-pub mod pins;
-pub mod privileges;
-pub mod program;
-pub mod served;
-pub mod settings;
-pub mod sockets;
-pub mod targets;
+pub mod host;

@@ -2,7 +2,10 @@
 
 use anyhow::{Context as _, Result};
 use aya::programs::Xdp;
-use scanguard::{program, settings::Settings};
+use scanguard::{
+    bpf::{object::PROGRAM_NAME, program},
+    config::settings::Settings,
+};
 use scanguard_common::classify::{ACK, SYN};
 
 use super::{
@@ -70,7 +73,7 @@ pub fn packets(floor_pass: &Xdp, floor_drop: &Xdp, config: Config) -> Result<(Ve
     }
     let (xdp, unread_xdp, quiet_xdp, capped_xdp, flows_xdp, subnet_xdp) = (
         fresh.xdp()?,
-        test_run::xdp(&unread, program::PROGRAM_NAME)?,
+        test_run::xdp(&unread, PROGRAM_NAME)?,
         quiet.xdp()?,
         capped.xdp()?,
         flows.xdp()?,

@@ -6,8 +6,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use anyhow::{Context as _, Result};
 use aya::{Ebpf, programs::Xdp};
 use scanguard::{
-    program,
-    settings::{FingerprintName, Settings},
+    bpf::{object::PROGRAM_NAME, program},
+    config::settings::{FingerprintName, Settings},
 };
 use scanguard_common::{
     action::Action,
@@ -204,7 +204,7 @@ pub struct Instance {
 
 impl Instance {
     pub fn xdp(&self) -> Result<&Xdp> {
-        test_run::xdp(&self.ebpf, program::PROGRAM_NAME)
+        test_run::xdp(&self.ebpf, PROGRAM_NAME)
     }
 }
 

@@ -12,7 +12,7 @@ use aya::{
     Ebpf,
     maps::{Map, MapData, MapInfo},
 };
-use scanguard::{ban_filter::BanFilter, clock::boot_ns, map_batch};
+use scanguard::bpf::{ban_filter::BanFilter, clock::boot_ns, map_batch, program};
 use scanguard_common::{
     addr::AddrKey,
     ban::{BANS_MAP, Ban},
@@ -53,7 +53,7 @@ pub fn hash_map_data(map: &Map) -> Result<&MapData> {
 /// Bans the filler sources `range` in batches, as manual one-hour bans.
 pub fn fill(ebpf: &mut Ebpf, range: std::ops::Range<u32>) -> Result<u64> {
     let map = hash_map_data(ebpf.map(BANS_MAP).context("no BANS map")?)?;
-    let mut filter = scanguard::program::ban_filter(ebpf)?;
+    let mut filter = program::ban_filter(ebpf)?;
     let ban = Ban::manual(boot_ns(), 3600 * NANOS_PER_SECOND);
     fill_with(map.fd().as_fd(), &mut filter, range, |_| ban)
 }

@@ -11,7 +11,10 @@ use aya::{
     Ebpf,
     maps::{Map, MapData},
 };
-use scanguard::map_batch;
+use scanguard::{
+    bpf::{map_batch, object::PROGRAM_NAME, program},
+    config::settings::Settings,
+};
 use scanguard_common::{
     addr::AddrKey,
     ban::{BANS_MAP, Ban},
@@ -78,7 +81,7 @@ pub fn run(scanguard: &Path, config: Config) -> Result<Scale> {
 
     let before = open_maps()?;
     let settings = packet_cost::settings(config.bans);
-    let mut full = scanguard::program::load(&settings, Some(&pin_dir))?;
+    let mut full = program::load(&settings, Some(&pin_dir))?;
     let start = Instant::now();
     let inserted = fill(&mut full, 0..config.bans)?;
     let fill_seconds = start.elapsed().as_secs_f64();
@@ -90,7 +93,7 @@ pub fn run(scanguard: &Path, config: Config) -> Result<Scale> {
     let memory_total = memory.iter().map(|m| m.bytes).sum();
     let memory_default_capacity = {
         let before = open_maps()?;
-        let _default = scanguard::program::load(
+        let _default = program::load(
             &packet_cost::settings(scanguard_common::ban::DEFAULT_BAN_CAPACITY),
             None,
         )?;
@@ -219,14 +222,14 @@ type Ratio = (String, Summary);
 /// many sources would.
 fn cost(
     full: &Ebpf,
-    settings: &scanguard::settings::Settings,
+    settings: &Settings,
     config: Config,
     layout: &Layout,
 ) -> Result<(Vec<Row>, Vec<Ratio>)> {
     let floor = object::load(&[FLOOR_PASS, FLOOR_DROP])?;
-    let mut empty = scanguard::program::load(settings, None)?;
+    let mut empty = program::load(settings, None)?;
     fill(&mut empty, layout.banned()..layout.banned() + 1)?;
-    let full_xdp = test_run::xdp(full, scanguard::program::PROGRAM_NAME)?;
+    let full_xdp = test_run::xdp(full, PROGRAM_NAME)?;
     let banned = packet_cost::tcp(filler(layout.banned()), OPEN_PORT, SYN);
     let benign = packet_cost::tcp(BENIGN_V4.into(), OPEN_PORT, SYN);
     let case = |name: &str, xdp, frame: &Vec<u8>, expected| Case {
@@ -237,7 +240,7 @@ fn cost(
         expected,
     };
     let rows_and_ratios = {
-        let empty_xdp = test_run::xdp(&empty, scanguard::program::PROGRAM_NAME)?;
+        let empty_xdp = test_run::xdp(&empty, PROGRAM_NAME)?;
         let cases = [
             case(
                 "floor: XDP_PASS",
@@ -298,7 +301,7 @@ fn cost(
 
     // The nearly empty map now holds the same `spread` bans as the full one.
     fill(&mut empty, layout.spread.clone())?;
-    let empty_xdp = test_run::xdp(&empty, scanguard::program::PROGRAM_NAME)?;
+    let empty_xdp = test_run::xdp(&empty, PROGRAM_NAME)?;
     let mut spread = [Vec::new(), Vec::new()];
     for n in layout.spread.clone() {
         if n % 1024 == 0 {

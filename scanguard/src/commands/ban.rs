@@ -10,7 +10,10 @@ use scanguard_common::{
     config::NANOS_PER_SECOND,
 };
 
-use crate::{bans, cli::BanArgs, pins::Pins, program::allow_key};
+use crate::{
+    bpf::{bans, pins::Pins, program::allow_key},
+    cli::BanArgs,
+};
 
 pub fn execute(pins: &Pins, args: &BanArgs) -> Result<()> {
     let address = args.address;

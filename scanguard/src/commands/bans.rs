@@ -11,7 +11,7 @@ use humantime::Rfc3339Timestamp;
 use scanguard_common::addr::AddrKey;
 use serde::Serialize;
 
-use crate::{
+use crate::bpf::{
     ban_filter, bans,
     clock::{self, WallClock},
     pins::Pins,

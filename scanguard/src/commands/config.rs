@@ -5,10 +5,10 @@ use std::path::Path;
 use anyhow::Result;
 use scanguard_common::kind::Kind;
 
-use crate::config_file;
+use crate::config;
 
 pub fn check(file: &Path) -> Result<()> {
-    let settings = config_file::load(file)?;
+    let settings = config::file::load(file)?;
     println!("{}: ok", file.display());
     println!(
         "ban: {} s, {}, capacity {}",

@@ -5,20 +5,24 @@ use std::time::Duration;
 use anyhow::{Context as _, Result, bail};
 use nix::{sys::signal::Signal, unistd::Pid};
 
-use crate::{cli::Cli, daemon_status, pins::Pins};
+use crate::{
+    bpf::{pins::Pins, privileges},
+    cli::Cli,
+    daemon::status_file,
+};
 
 /// How long a daemon gets to detach after SIGTERM.
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub async fn execute(cli: &Cli, interfaces: &[String]) -> Result<()> {
-    crate::privileges::require()?;
+    privileges::require()?;
     let Ok(pins) = Pins::open(&cli.pin_dir) else {
         bail!(
             "nothing to detach: no running scanguard and no pinned state in {}",
             cli.pin_dir.display()
         );
     };
-    if let Some(daemon) = daemon_status::read(&cli.run_dir) {
+    if let Some(daemon) = status_file::read(&cli.run_dir) {
         if !interfaces.is_empty() {
             bail!(
                 "a daemon (pid {}) owns these interfaces: stop it with `scanguard detach` and attach again to the ones you want",
@@ -51,7 +55,7 @@ async fn stop(run_dir: &std::path::Path, pid: u32) -> Result<()> {
     nix::sys::signal::kill(pid_value, Signal::SIGTERM)
         .with_context(|| format!("cannot signal the daemon (pid {pid})"))?;
     let deadline = tokio::time::Instant::now() + STOP_TIMEOUT;
-    while daemon_status::read(run_dir).is_some() {
+    while status_file::read(run_dir).is_some() {
         if tokio::time::Instant::now() > deadline {
             bail!("the daemon (pid {pid}) did not stop within {STOP_TIMEOUT:?}");
         }

@@ -7,11 +7,14 @@ use anyhow::Result;
 use serde::Serialize;
 
 use crate::{
-    docker::{self, DockerNames, Engine},
-    iface_kind::{self, IfaceKind, SysfsFacts},
-    interfaces::{self, XdpAttachMode},
-    links::{self, Link},
-    program::PROGRAM_NAME,
+    bpf::object::PROGRAM_NAME,
+    host::{
+        docker::{self, DockerNames, Engine},
+        iface_kind::{self, IfaceKind, SysfsFacts},
+        interfaces,
+        links::{self, Link},
+        xdp::{self, XdpAttachMode},
+    },
 };
 
 #[derive(Debug, Serialize)]
@@ -71,7 +74,7 @@ pub async fn execute(json: bool) -> Result<()> {
         &links,
         &sysfs,
         &interfaces::default_route_interfaces(),
-        &interfaces::program_names(),
+        &xdp::program_names(),
         &names,
     );
     let report = Report {
@@ -269,7 +272,7 @@ fn details(iface: &Iface) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{docker::Endpoint, interfaces::XdpAttachment};
+    use crate::host::{docker::Endpoint, xdp::XdpAttachment};
 
     #[test]
     fn a_docker_host_is_described_with_names_routes_and_programs() {

@@ -8,11 +8,12 @@ use scanguard_common::{
     kind::Kind,
 };
 
-use crate::pins::Pins;
+use crate::{bpf::pins::Pins, cli::Cli, daemon::status_file};
 
-/// `events_lost` is the running daemon's count of events the kernel could not deliver.
-pub fn execute(pins: &Pins, events_lost: u64, json: bool) -> Result<()> {
-    let per_cpu = pins.counters()?.get(&0, 0)?;
+/// With the running daemon's count of events the kernel could not deliver.
+pub fn execute(cli: &Cli, json: bool) -> Result<()> {
+    let events_lost = status_file::read(&cli.run_dir).map_or(0, |daemon| daemon.events_lost);
+    let per_cpu = Pins::open(&cli.pin_dir)?.counters()?.get(&0, 0)?;
     let mut totals = [0u64; COUNTER_SLOTS];
     for cpu in per_cpu.iter() {
         for (total, value) in totals.iter_mut().zip(cpu) {

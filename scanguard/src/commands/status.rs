@@ -1,7 +1,7 @@
 //! `scanguard status`: what is attached where, the configuration in force, map fill levels.
 
 use anyhow::Result;
-use aya::maps::{MapData, lpm_trie::Key};
+use aya::maps::lpm_trie::Key;
 use ipnet::IpNet;
 use scanguard_common::{
     action::Action,
@@ -14,11 +14,10 @@ use scanguard_common::{
 use serde::Serialize;
 
 use crate::{
+    bpf::{pins::Pins, program::allow_net},
     cli::Cli,
-    daemon_status::{self, AttachedInterface, FollowedBridge},
-    interfaces,
-    pins::Pins,
-    program::allow_net,
+    daemon::status_file::{self, AttachedInterface, FollowedBridge},
+    host::{interfaces, xdp},
 };
 
 #[derive(Serialize)]
@@ -43,7 +42,7 @@ struct Status {
 
 pub async fn execute(cli: &Cli, json: bool) -> Result<()> {
     let pins = Pins::open(&cli.pin_dir)?;
-    let daemon = daemon_status::read(&cli.run_dir);
+    let daemon = status_file::read(&cli.run_dir);
     let persisted_links = pins.persisted_links();
     let interfaces = match &daemon {
         Some(daemon) => daemon.interfaces.clone(),
@@ -51,9 +50,7 @@ pub async fn execute(cli: &Cli, json: bool) -> Result<()> {
     };
     let config = pins.config()?;
     let allow = pins.allow_entries()?;
-    let ban_capacity = MapData::from_pin(pins.dir().join(BANS_MAP))?
-        .info()?
-        .max_entries();
+    let ban_capacity = pins.max_entries(BANS_MAP)?;
     let status = Status {
         daemon_pid: daemon.as_ref().map(|daemon| daemon.pid),
         persisted: !persisted_links.is_empty(),
@@ -107,7 +104,7 @@ async fn persisted_interfaces(names: &[String]) -> Vec<AttachedInterface> {
         let Ok(ifindex) = interfaces::ifindex(name) else {
             continue;
         };
-        if let Ok(Some(attachment)) = interfaces::xdp_attachment(ifindex).await {
+        if let Ok(Some(attachment)) = xdp::xdp_attachment(ifindex).await {
             attached.push(AttachedInterface {
                 name: name.clone(),
                 ifindex,

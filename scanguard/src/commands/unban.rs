@@ -3,18 +3,21 @@
 use anyhow::Result;
 use ipnet::IpNet;
 
-use crate::{bans, cli::UnbanArgs, pins::Pins};
+use crate::{
+    bpf::{bans, pins::Pins},
+    cli::UnbanArgs,
+};
 
 /// Lifting a ban by hand also forgives: the source's next ban is a first offence again.
 pub fn execute(pins: &Pins, args: &UnbanArgs) -> Result<()> {
     let mut map = pins.bans()?;
     let mut offenders = pins.offenders()?;
     // The program caches verdicts for up to a tick: this ends them once the bans are gone.
-    let mut filter = pins.ban_filter()?;
+    let mut epoch = pins.ban_epoch()?;
     if args.all {
         bans::clear(&mut offenders)?;
         let cleared = bans::clear(&mut map)?;
-        filter.touch()?;
+        epoch.touch()?;
         println!("unbanned {}", sources(cleared));
         return Ok(());
     }
@@ -23,7 +26,7 @@ pub fn execute(pins: &Pins, args: &UnbanArgs) -> Result<()> {
             let address = net.addr();
             bans::forgive(&mut offenders, address)?;
             if bans::unban(&mut map, address)? {
-                filter.touch()?;
+                epoch.touch()?;
                 println!("unbanned {address}");
             } else {
                 println!("{address} was not banned");
@@ -40,7 +43,7 @@ pub fn execute(pins: &Pins, args: &UnbanArgs) -> Result<()> {
             }
         }
         if unbanned > 0 {
-            filter.touch()?;
+            epoch.touch()?;
         }
         println!("unbanned {} in {}", sources(unbanned), net.trunc());
     }

@@ -17,7 +17,7 @@ use tokio::{
 };
 
 use super::{Detection, render};
-use crate::paths::EVENTS_SOCKET;
+use crate::config::paths::EVENTS_SOCKET;
 
 /// Events a viewer may fall behind before it is dropped.
 const VIEWER_BACKLOG: usize = 4096;

@@ -19,7 +19,7 @@ use scanguard_common::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::clock;
+use crate::bpf::clock;
 
 /// One detection as users see it. The field names are the documented JSON schema.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,8 +1,7 @@
 //! `scanguard attach`: the foreground daemon.
 
-mod host;
+mod command_line;
 mod reload;
-mod settings;
 
 use std::{
     path::Path,
@@ -25,27 +24,25 @@ use tokio::{
     sync::mpsc,
 };
 
-use self::{
-    host::{host_facts, log_host_facts},
-    reload::Configured,
-    settings::settings,
-};
+use self::{command_line::settings, reload::Configured};
 use crate::{
-    attaching::{self, AttachOptions},
-    bans, bpffs,
-    cli::{AttachArgs, Cli, LogLevel},
-    daemon_status::{DaemonLock, DaemonStatus},
+    bpf::{
+        bans, bpffs, persisted::Persisted, pinned_layout::PinnedLayout, pins::Pins, privileges,
+        program,
+    },
+    cli::{AttachArgs, Cli, LogLevel, Mode},
+    config::settings::Settings,
+    daemon::{
+        attachment::{self, AttachMode, AttachOptions},
+        bridges::Follower,
+        flows,
+        host_facts::{host_facts, log_host_facts},
+        metrics,
+        status_file::{DaemonLock, DaemonStatus},
+        targets::{self, TargetRequest, Targets},
+    },
     events::{self, Detection, fanout::Fanout, output::Output},
-    flows,
-    follow::Follower,
-    metrics,
-    network_changes::NetworkChanges,
-    persisted::Persisted,
-    pinned_layout,
-    pins::Pins,
-    privileges, program,
-    settings::Settings,
-    targets::{self, Targets},
+    host::network_changes::NetworkChanges,
 };
 
 /// How often bans that expired without their source coming back are deleted.
@@ -54,7 +51,12 @@ const SWEEP_INTERVAL: Duration = Duration::from_secs(5);
 pub async fn execute(cli: &Cli, args: &AttachArgs) -> Result<()> {
     privileges::require()?;
     let settings = settings(args)?;
-    let targets = targets::resolve(args).await?;
+    let targets = targets::resolve(TargetRequest {
+        interfaces: &args.interfaces,
+        docker_networks: &args.docker_networks,
+        containers: &args.containers,
+    })
+    .await?;
 
     let output = Output::new(args.json, args.syslog)?;
     let lock = DaemonLock::acquire(&cli.run_dir)?;
@@ -62,7 +64,7 @@ pub async fn execute(cli: &Cli, args: &AttachArgs) -> Result<()> {
     remove_stale_state(&cli.pin_dir)?;
     // Before anything that cleans up on failure: a persisted scanguard of another version is
     // left enforcing, for `detach` to remove.
-    pinned_layout::check(program::OBJECT, &cli.pin_dir, &program::MAPS)?;
+    PinnedLayout::get()?.check(&cli.pin_dir)?;
     bpffs::ensure_pin_dir(&cli.pin_dir)?;
     let result = run(cli, args, &settings, &targets, &lock, output, metrics).await;
     if args.persist && result.is_ok() {
@@ -135,13 +137,17 @@ async fn run(
         lost,
     };
     let options = AttachOptions {
-        mode: args.mode,
+        mode: match args.mode {
+            Mode::Auto => AttachMode::Auto,
+            Mode::Native => AttachMode::Native,
+            Mode::Skb => AttachMode::Skb,
+        },
         persist: args.persist,
         pin_dir: cli.pin_dir.clone(),
     };
     let mut attached = Vec::new();
     for target in &targets.interfaces {
-        let entry = attaching::attach_interface(&mut ebpf, target, &options)
+        let entry = attachment::attach_interface(&mut ebpf, target, &options)
             .await?
             .entry;
         info!("protecting {} ({} mode)", target.name, entry.mode);
@@ -196,7 +202,7 @@ struct UndoOnFailure<'a> {
 }
 
 enum Undo {
-    /// Put a persisted scanguard back as it was found (see `persisted`).
+    /// Put a persisted scanguard back as it was found (see `bpf::persisted`).
     Restore(Box<Persisted>),
     /// Nothing was persisted: remove every pin, so no link this run pinned with `--persist`
     /// is left enforcing.

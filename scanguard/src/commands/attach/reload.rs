@@ -10,16 +10,14 @@ use std::sync::{Arc, PoisonError, RwLock};
 use aya::Ebpf;
 use log::{debug, info, warn};
 
-use super::{
-    host::{host_facts, log_host_facts, protected_addresses, served_ports},
-    settings::settings,
-};
+use super::command_line::settings;
 use crate::{
+    bpf::program::{self, HostFacts, StoreError},
     cli::AttachArgs,
+    config::settings::Settings,
+    daemon::host_facts::{host_facts, log_host_facts, protected_addresses, served_ports},
     events::PortNames,
-    network_changes::NetworkChanges,
-    program::{self, HostFacts, StoreError},
-    settings::Settings,
+    host::network_changes::NetworkChanges,
 };
 
 /// The settings in force in a running daemon, and what they were built from.

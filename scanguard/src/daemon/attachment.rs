@@ -1,0 +1,294 @@
+//! Attaching to one interface: the XDP program (adopting a persisted link there, else native
+//! XDP with a generic-mode fallback) and the TC egress program that records flows, pinning
+//! both links with `--persist`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result, bail};
+use aya::{
+    Ebpf,
+    programs::{
+        SchedClassifier, Xdp,
+        links::{FdLink, PinnedLink},
+        tc::{SchedClassifierLink, SchedClassifierLinkId, TcAttachType},
+        xdp::{XdpLink, XdpLinkId, XdpMode},
+    },
+};
+use log::{info, warn};
+
+use crate::{
+    bpf::{
+        object::PROGRAM_NAME,
+        pins::{LinkKind, link_pin},
+        program,
+    },
+    daemon::status_file::AttachedInterface,
+    host::{iface_kind::IfaceKind, interfaces, xdp},
+};
+
+/// The two programs every interface gets.
+pub trait Programs {
+    fn xdp(&mut self) -> Result<&mut Xdp>;
+    fn egress(&mut self) -> Result<&mut SchedClassifier>;
+}
+
+impl Programs for Ebpf {
+    fn xdp(&mut self) -> Result<&mut Xdp> {
+        program::xdp(self)
+    }
+
+    fn egress(&mut self) -> Result<&mut SchedClassifier> {
+        program::egress(self)
+    }
+}
+
+/// Handles of their own on the loaded programs (see [`program::second_handles`]).
+pub struct OwnPrograms {
+    pub xdp: Xdp,
+    pub egress: SchedClassifier,
+}
+
+impl Programs for OwnPrograms {
+    fn xdp(&mut self) -> Result<&mut Xdp> {
+        Ok(&mut self.xdp)
+    }
+
+    fn egress(&mut self) -> Result<&mut SchedClassifier> {
+        Ok(&mut self.egress)
+    }
+}
+
+/// An interface to attach to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    pub name: String,
+    pub ifindex: u32,
+    pub kind: IfaceKind,
+    /// Set for the ports of a bridge being followed.
+    pub port_of: Option<String>,
+}
+
+/// Which XDP mode an interface is attached in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttachMode {
+    /// Native, falling back to generic (skb) mode where the driver refuses it.
+    Auto,
+    Native,
+    Skb,
+}
+
+/// How every interface of one daemon is attached.
+#[derive(Clone, Debug)]
+pub struct AttachOptions {
+    pub mode: AttachMode,
+    pub persist: bool,
+    pub pin_dir: PathBuf,
+}
+
+const LINK_KINDS: [LinkKind; 2] = [LinkKind::Xdp, LinkKind::Egress];
+
+impl AttachOptions {
+    /// Keeps a persisted interface's pinned links under its new name.
+    pub fn rename_pins(&self, old: &str, new: &str) {
+        if self.persist {
+            for kind in LINK_KINDS {
+                let _ = std::fs::rename(
+                    link_pin(&self.pin_dir, kind, old),
+                    link_pin(&self.pin_dir, kind, new),
+                );
+            }
+        }
+    }
+
+    /// Removes the pinned links of an interface let go of, so nothing keeps them.
+    pub fn forget_pins(&self, name: &str) {
+        if self.persist {
+            self.remove_pins(name);
+        }
+    }
+
+    /// Without `--persist`, ends the pins of links adopted on `name`, once the daemon is set
+    /// up: the daemon's own handles keep them attached until it exits. Kept until then, the
+    /// pins leave a persisted scanguard enforcing as it was if the set-up fails.
+    pub fn release_adopted_pins(&self, name: &str) {
+        if !self.persist {
+            self.remove_pins(name);
+        }
+    }
+
+    fn remove_pins(&self, name: &str) {
+        for kind in LINK_KINDS {
+            let _ = std::fs::remove_file(link_pin(&self.pin_dir, kind, name));
+        }
+    }
+}
+
+/// The links a program keeps for one interface (none when they are pinned).
+#[derive(Debug)]
+pub struct Links {
+    pub xdp: XdpLinkId,
+    pub egress: SchedClassifierLinkId,
+}
+
+impl Links {
+    /// Lets go of both links: they detach if the interface is still there.
+    pub fn release(self, programs: &mut impl Programs) {
+        if let Ok(xdp) = programs.xdp() {
+            drop(xdp.take_link(self.xdp));
+        }
+        if let Ok(egress) = programs.egress() {
+            drop(egress.take_link(self.egress));
+        }
+    }
+}
+
+/// The outcome: the status entry, and the links the programs keep.
+#[derive(Debug)]
+pub struct Attached {
+    pub entry: AttachedInterface,
+    pub links: Option<Links>,
+}
+
+/// Attaches both programs to one interface, adopting persisted links there.
+pub async fn attach_interface(
+    programs: &mut impl Programs,
+    target: &Target,
+    options: &AttachOptions,
+) -> Result<Attached> {
+    let Target { name, ifindex, .. } = target;
+    let xdp_pin = link_pin(&options.pin_dir, LinkKind::Xdp, name);
+    let xdp = programs.xdp()?;
+    let mut generic_fallback = None;
+    let mut existing = xdp::xdp_attachment(*ifindex).await?;
+    if let Some(orphan) = existing
+        .filter(|found| !xdp_pin.exists() && xdp::program_name(found.program_id) == PROGRAM_NAME)
+    {
+        warn!(
+            "{name}: removing scanguard program {} left attached by a run that did not exit cleanly",
+            orphan.program_id
+        );
+        xdp::detach_xdp(*ifindex).await?;
+        existing = None;
+    }
+    let adopted = existing.is_some();
+    let xdp_link = if let Some(existing) = existing {
+        if !xdp_pin.exists() {
+            bail!(
+                "interface {name} already carries XDP program {:?} (id {}) from another tool; remove it first (ip link set dev {name} xdp off)",
+                xdp::program_name(existing.program_id),
+                existing.program_id
+            );
+        }
+        info!("{name}: adopting the persisted scanguard link");
+        xdp.attach_to_link(XdpLink::try_from(adopt(&xdp_pin)?)?)?
+    } else {
+        match options.mode {
+            AttachMode::Native => xdp
+                .attach_to_if_index(*ifindex, XdpMode::Driver)
+                .with_context(|| {
+                    format!("{name}: native XDP refused (`--mode auto` falls back to generic mode, `--mode skb` forces it)")
+                })?,
+            AttachMode::Skb => xdp.attach_to_if_index(*ifindex, XdpMode::Skb)?,
+            AttachMode::Auto => match xdp.attach_to_if_index(*ifindex, XdpMode::Driver) {
+                Ok(link_id) => link_id,
+                Err(error) => {
+                    let reason = no_native_reason(target);
+                    warn!("{name}: {reason} ({error}); using generic (skb) mode");
+                    generic_fallback = Some(reason);
+                    xdp.attach_to_if_index(*ifindex, XdpMode::Skb)?
+                }
+            },
+        }
+    };
+    let xdp_link = if options.persist {
+        keep_pinned(
+            FdLink::try_from(xdp.take_link(xdp_link)?)?,
+            &xdp_pin,
+            adopted,
+        )?;
+        None
+    } else {
+        Some(xdp_link)
+    };
+    let egress_link = attach_egress(programs.egress()?, name, options.persist, &options.pin_dir)?;
+    let attachment = xdp::xdp_attachment(*ifindex)
+        .await?
+        .with_context(|| format!("{name}: the kernel reports no XDP program after attaching"))?;
+    Ok(Attached {
+        entry: AttachedInterface {
+            name: name.clone(),
+            ifindex: *ifindex,
+            mode: attachment.mode.name().to_string(),
+            kind: Some(target.kind.name().to_string()),
+            port_of: target.port_of.clone(),
+            generic_fallback,
+        },
+        links: xdp_link
+            .zip(egress_link)
+            .map(|(xdp, egress)| Links { xdp, egress }),
+    })
+}
+
+/// The TC egress program that records this host's flows (through TCX links on this kernel).
+fn attach_egress(
+    egress: &mut SchedClassifier,
+    name: &str,
+    persist: bool,
+    pin_dir: &Path,
+) -> Result<Option<SchedClassifierLinkId>> {
+    let egress_pin = link_pin(pin_dir, LinkKind::Egress, name);
+    let adopted = egress_pin.exists();
+    let link_id = if adopted {
+        egress.attach_to_link(SchedClassifierLink::try_from(adopt(&egress_pin)?)?)?
+    } else {
+        egress
+            .attach(name, TcAttachType::Egress)
+            .with_context(|| format!("cannot attach the egress program to {name}"))?
+    };
+    if persist {
+        keep_pinned(
+            FdLink::try_from(egress.take_link(link_id)?)?,
+            &egress_pin,
+            adopted,
+        )?;
+        return Ok(None);
+    }
+    Ok(Some(link_id))
+}
+
+/// A persisted link, still pinned: see [`AttachOptions::release_adopted_pins`].
+fn adopt(pin: &Path) -> Result<FdLink> {
+    let link = PinnedLink::from_pin(pin)
+        .with_context(|| format!("cannot open the pinned link {}", pin.display()))?;
+    Ok(link.into())
+}
+
+/// Pins `link` at `path`, unless it is the `adopted` link pinned there already. Any other pin
+/// there is a link whose interface is gone.
+fn keep_pinned(link: FdLink, path: &Path, adopted: bool) -> Result<()> {
+    if adopted {
+        return Ok(());
+    }
+    let _ = std::fs::remove_file(path);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    link.pin(path)
+        .with_context(|| format!("cannot pin a link at {}", path.display()))?;
+    Ok(())
+}
+
+/// Why native XDP was refused, as `status` states it.
+fn no_native_reason(target: &Target) -> String {
+    match target.kind {
+        IfaceKind::Physical => format!(
+            "driver {} has no native XDP",
+            interfaces::driver(&target.name)
+        ),
+        IfaceKind::Wireless => format!(
+            "wireless driver {} has no native XDP",
+            interfaces::driver(&target.name)
+        ),
+        kind => format!("the {} driver has no native XDP", kind.name()),
+    }
+}

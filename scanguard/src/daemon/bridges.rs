@@ -1,0 +1,346 @@
+//! Following the ports of attached bridges: a port that appears (a container started on a
+//! Docker network) is attached within moments, one that leaves the bridge or disappears is
+//! forgotten, and the status file says so. Driven by rtnetlink link events (RTNLGRP_LINK),
+//! with a comparison against a fresh dump when events were lost, and every 30 seconds.
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    time::Duration,
+};
+
+use anyhow::Result;
+use aya::Ebpf;
+use log::{debug, info, warn};
+use rtnetlink::{
+    MulticastGroup,
+    packet_core::{NetlinkMessage, NetlinkPayload},
+    packet_route::{AddressFamily, RouteNetlinkMessage},
+};
+use tokio::task::JoinHandle;
+
+use crate::{
+    bpf::program,
+    daemon::{
+        attachment::{self, AttachOptions, Links, OwnPrograms},
+        status_file::{AttachedInterface, FollowedBridge, StatusFile},
+        targets::{self, Targets},
+    },
+    host::{
+        interfaces,
+        links::{self, Link},
+        netlink_events::{Groups, Subscription},
+    },
+};
+
+/// A full socket buffer drops messages and says so, which starts a resync at once; the periodic
+/// one is a backstop.
+const RESYNC_INTERVAL: Duration = Duration::from_secs(30);
+
+const LINK_EVENTS: Groups = Groups {
+    multicast: &[MulticastGroup::Link],
+    filter: None,
+};
+
+pub struct Follower {
+    /// Handles of its own on the daemon's programs, so it attaches while `enforce` holds the
+    /// `Ebpf`; the links of the ports belong to them.
+    programs: OwnPrograms,
+    options: AttachOptions,
+    /// Bridges whose ports are followed: ifindex → name.
+    bridges: BTreeMap<u32, String>,
+    /// Interfaces attached at start that are not followed ports.
+    fixed: Vec<AttachedInterface>,
+    ports: BTreeMap<u32, Port>,
+    /// Ports that could not be attached (another tool's program, say): warned about once.
+    refused: BTreeSet<u32>,
+    subscription: Subscription,
+}
+
+struct Port {
+    entry: AttachedInterface,
+    /// None when the links are pinned (`--persist`).
+    links: Option<Links>,
+}
+
+impl Follower {
+    /// Attaches the bridges' current ports (any failure is fatal here, as for named
+    /// interfaces) and is then ready to follow. Subscribes before listing, so a port that
+    /// appears in between arrives as an event.
+    pub async fn start(
+        ebpf: &mut Ebpf,
+        targets: &Targets,
+        fixed: &[AttachedInterface],
+        options: AttachOptions,
+    ) -> Result<Follower> {
+        let subscription = Subscription::open(LINK_EVENTS)?;
+        let (xdp, egress) = program::second_handles(ebpf, &options.pin_dir)?;
+        let mut follower = Follower {
+            programs: OwnPrograms { xdp, egress },
+            options,
+            bridges: targets.bridges.iter().cloned().collect(),
+            fixed: fixed.to_vec(),
+            ports: BTreeMap::new(),
+            refused: BTreeSet::new(),
+            subscription,
+        };
+        for link in links::dump().await? {
+            let Some(bridge) = follower.bridge_of(&link) else {
+                continue;
+            };
+            if follower.is_fixed(link.ifindex) {
+                continue;
+            }
+            let target = targets::target(&link, Some(&bridge));
+            let attached =
+                attachment::attach_interface(&mut follower.programs, &target, &follower.options)
+                    .await?;
+            info!(
+                "protecting {} ({} mode), port of {bridge}",
+                link.name, attached.entry.mode
+            );
+            follower.ports.insert(
+                link.ifindex,
+                Port {
+                    entry: attached.entry,
+                    links: attached.links,
+                },
+            );
+        }
+        Ok(follower)
+    }
+
+    /// Every interface attached now: the fixed ones, then the ports.
+    pub fn interfaces(&self) -> Vec<AttachedInterface> {
+        self.fixed
+            .iter()
+            .cloned()
+            .chain(self.ports.values().map(|port| port.entry.clone()))
+            .collect()
+    }
+
+    /// The bridges followed now.
+    pub fn bridges(&self) -> Vec<FollowedBridge> {
+        self.bridges
+            .iter()
+            .map(|(ifindex, name)| FollowedBridge {
+                name: name.clone(),
+                ifindex: *ifindex,
+            })
+            .collect()
+    }
+
+    /// Follows in a task of its own until the returned guard drops, updating the interfaces
+    /// and bridges of the published status on each change.
+    pub fn spawn(self, file: StatusFile) -> Following {
+        Following(tokio::spawn(self.run(file)))
+    }
+
+    async fn run(mut self, file: StatusFile) {
+        let mut resync = tokio::time::interval_at(
+            tokio::time::Instant::now() + RESYNC_INTERVAL,
+            RESYNC_INTERVAL,
+        );
+        loop {
+            let changed = tokio::select! {
+                message = self.subscription.next() => match message {
+                    Some(message) => self.on_message(message).await,
+                    None => self.resync().await,
+                },
+                _ = resync.tick() => self.resync().await,
+            };
+            if changed {
+                let (interfaces, bridges) = (self.interfaces(), self.bridges());
+                let published = file.update(|status| {
+                    status.interfaces = interfaces;
+                    status.bridges = bridges;
+                });
+                if let Err(error) = published {
+                    warn!("{error:#}");
+                }
+            }
+        }
+    }
+
+    async fn on_message(&mut self, message: NetlinkMessage<RouteNetlinkMessage>) -> bool {
+        let message = match message.payload {
+            NetlinkPayload::InnerMessage(message) => message,
+            NetlinkPayload::Overrun(_) => return self.resync().await,
+            _ => return false,
+        };
+        match message {
+            // The AF_BRIDGE variants repeat what the AF_UNSPEC ones say, without the link kind.
+            RouteNetlinkMessage::NewLink(message)
+                if message.header.interface_family != AddressFamily::Bridge =>
+            {
+                self.on_link(&Link::from_message(&message)).await
+            }
+            RouteNetlinkMessage::DelLink(message) => {
+                let ifindex = message.header.index;
+                if message.header.interface_family == AddressFamily::Bridge {
+                    // No longer a bridge port; the device itself may live on.
+                    self.forget(ifindex)
+                } else {
+                    self.refused.remove(&ifindex);
+                    self.forget(ifindex) | self.forget_fixed(ifindex)
+                }
+            }
+            _ => false,
+        }
+    }
+
+    /// A link as it is now: attach it if it is a new port, forget it if it left, follow a
+    /// rename.
+    async fn on_link(&mut self, link: &Link) -> bool {
+        let known = self
+            .ports
+            .get(&link.ifindex)
+            .map(|port| port.entry.name.clone());
+        match (self.bridge_of(link), known) {
+            (Some(_), Some(name)) if name != link.name => {
+                info!("port {name} is now called {}", link.name);
+                self.options.rename_pins(&name, &link.name);
+                if let Some(port) = self.ports.get_mut(&link.ifindex) {
+                    port.entry.name.clone_from(&link.name);
+                }
+                true
+            }
+            (Some(_), Some(_)) => false,
+            (Some(bridge), None) => self.attach_port(link, &bridge).await,
+            (None, Some(_)) => self.forget(link.ifindex),
+            (None, None) => false,
+        }
+    }
+
+    async fn attach_port(&mut self, link: &Link, bridge: &str) -> bool {
+        if self.is_fixed(link.ifindex) || self.refused.contains(&link.ifindex) {
+            return false;
+        }
+        let target = targets::target(link, Some(bridge));
+        match attachment::attach_interface(&mut self.programs, &target, &self.options).await {
+            Ok(attached) => {
+                self.options.release_adopted_pins(&link.name);
+                info!(
+                    "{bridge}: new port {} protected ({} mode)",
+                    link.name, attached.entry.mode
+                );
+                self.ports.insert(
+                    link.ifindex,
+                    Port {
+                        entry: attached.entry,
+                        links: attached.links,
+                    },
+                );
+                true
+            }
+            Err(error) if interfaces::ifindex(&link.name).ok() != Some(link.ifindex) => {
+                debug!(
+                    "{bridge}: port {} went before it was attached: {error:#}",
+                    link.name
+                );
+                false
+            }
+            Err(error) => {
+                warn!("{bridge}: cannot protect new port {}: {error:#}", link.name);
+                self.refused.insert(link.ifindex);
+                false
+            }
+        }
+    }
+
+    /// Lets go of a port: its link detaches if the device is still there, and is simply
+    /// closed if it is not.
+    fn forget(&mut self, ifindex: u32) -> bool {
+        let Some(port) = self.ports.remove(&ifindex) else {
+            return false;
+        };
+        let why = if interfaces::ifindex(&port.entry.name).ok() == Some(ifindex) {
+            "left the bridge"
+        } else {
+            "is gone"
+        };
+        if let Some(links) = port.links {
+            links.release(&mut self.programs);
+        }
+        self.options.forget_pins(&port.entry.name);
+        info!(
+            "{}: port {} {why}; forgotten",
+            port.entry.port_of.as_deref().unwrap_or("bridge"),
+            port.entry.name
+        );
+        true
+    }
+
+    /// An interface attached at start, or a followed bridge, is gone.
+    fn forget_fixed(&mut self, ifindex: u32) -> bool {
+        let before = self.fixed.len();
+        self.fixed.retain(|entry| {
+            let gone = entry.ifindex == ifindex;
+            if gone {
+                info!("{} is gone; forgotten", entry.name);
+                self.options.forget_pins(&entry.name);
+            }
+            !gone
+        });
+        let bridge = self.bridges.remove(&ifindex);
+        if let Some(bridge) = &bridge {
+            info!("bridge {bridge} is gone; no longer followed");
+        }
+        self.fixed.len() != before || bridge.is_some()
+    }
+
+    fn is_fixed(&self, ifindex: u32) -> bool {
+        self.fixed.iter().any(|entry| entry.ifindex == ifindex)
+    }
+
+    /// Compares with a fresh dump and catches up on whatever events were missed.
+    async fn resync(&mut self) -> bool {
+        let links = match links::dump().await {
+            Ok(links) => links,
+            Err(error) => {
+                warn!("cannot compare the bridge ports with the kernel's: {error:#}");
+                return false;
+            }
+        };
+        let mut changed = false;
+        let gone: Vec<u32> = self
+            .fixed
+            .iter()
+            .map(|entry| entry.ifindex)
+            .chain(self.bridges.keys().copied())
+            .filter(|ifindex| !links.iter().any(|link| link.ifindex == *ifindex))
+            .collect();
+        for ifindex in gone {
+            changed |= self.forget_fixed(ifindex);
+        }
+        let ports: Vec<u32> = self.ports.keys().copied().collect();
+        for ifindex in ports {
+            let present = links.iter().find(|link| link.ifindex == ifindex);
+            if present.is_none_or(|link| self.bridge_of(link).is_none()) {
+                changed |= self.forget(ifindex);
+            }
+        }
+        self.refused
+            .retain(|ifindex| links.iter().any(|link| link.ifindex == *ifindex));
+        for link in &links {
+            if let Some(bridge) = self.bridge_of(link)
+                && !self.ports.contains_key(&link.ifindex)
+            {
+                changed |= self.attach_port(link, &bridge).await;
+            }
+        }
+        changed
+    }
+
+    fn bridge_of(&self, link: &Link) -> Option<String> {
+        self.bridges.get(&link.master?).cloned()
+    }
+}
+
+/// The follower's task; stops it on drop.
+pub struct Following(JoinHandle<()>);
+
+impl Drop for Following {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}

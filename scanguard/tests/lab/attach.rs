@@ -1,0 +1,84 @@
+//! The program attaches to a lab veth in native and generic mode, provably (netlink), traffic
+//! still flows, and it is gone again after drop, SIGINT or SIGTERM.
+
+use aya::programs::xdp::XdpMode;
+use nix::sys::signal::Signal;
+use scanguard::{bpf::program, config::settings::Settings, host::xdp::XdpAttachMode};
+use scanguard_lab::ScanLab;
+use scanguard_lab::{daemon::Daemon, traffic::talk};
+
+use crate::support::lab::{SCANGUARD, SERVICE, require_root, served_lab, xdp_attachment};
+
+fn loaded_program_id(ebpf: &mut aya::Ebpf) -> u32 {
+    program::xdp(ebpf)
+        .expect("program")
+        .info()
+        .expect("program info")
+        .id()
+}
+
+#[test]
+fn attaches_in_native_and_generic_mode_and_detaches_on_drop() {
+    require_root();
+    for (mode, expected) in [
+        (XdpMode::Driver, XdpAttachMode::Native),
+        (XdpMode::Skb, XdpAttachMode::Skb),
+    ] {
+        let lab = served_lab();
+        let mut ebpf = program::load(&Settings::default(), None).expect("load");
+        {
+            let _guard = lab.victim.enter().expect("enter victim");
+            program::xdp(&mut ebpf)
+                .expect("program")
+                .attach(&lab.victim.interface, mode)
+                .unwrap_or_else(|error| panic!("attach in {mode:?}: {error}"));
+        }
+        let attached = xdp_attachment(&lab.victim).expect("netlink reports an XDP program");
+        assert_eq!(attached.mode, expected);
+        assert_eq!(attached.program_id, loaded_program_id(&mut ebpf));
+
+        lab.attacker
+            .ping(lab.victim.ipv4.into())
+            .expect("IPv4 flows");
+        lab.client.ping(lab.victim.ipv6.into()).expect("IPv6 flows");
+        talk(&lab.client, lab.victim.ipv4.into(), SERVICE).expect("TCP flows");
+
+        drop(ebpf);
+        assert_eq!(
+            xdp_attachment(&lab.victim),
+            None,
+            "{mode:?}: still attached after drop"
+        );
+    }
+}
+
+#[test]
+fn the_daemon_detaches_and_unpins_on_sigint_and_sigterm() {
+    require_root();
+    for signal in [Signal::SIGINT, Signal::SIGTERM] {
+        let lab = ScanLab::build().expect("lab");
+        let mut daemon = Daemon::start(
+            SCANGUARD,
+            &lab.victim,
+            &[&lab.victim.interface, "--mode", "native"],
+        );
+        let pin_dir = daemon.pin_dir.clone();
+        assert_eq!(
+            xdp_attachment(&lab.victim).map(|attached| attached.mode),
+            Some(XdpAttachMode::Native)
+        );
+        assert!(pin_dir.join("BANS").exists(), "maps pinned while running");
+        lab.attacker
+            .ping(lab.victim.ipv4.into())
+            .expect("traffic flows while attached");
+
+        let status = daemon.stop(signal);
+        assert!(status.success(), "{signal}: exit {status}");
+        assert_eq!(
+            xdp_attachment(&lab.victim),
+            None,
+            "{signal}: program left behind"
+        );
+        assert!(!pin_dir.exists(), "{signal}: pins left behind");
+    }
+}

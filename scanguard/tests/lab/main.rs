@@ -1,0 +1,15 @@
+//! End to end in the lab: the `scanguard` binary attached in network namespaces of each test's
+//! own, against real nmap scans, real connections and Docker-shaped bridges. Needs root.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod attach;
+mod containers;
+mod docker_names;
+mod events;
+mod hardening;
+mod matrix;
+mod metrics;
+mod scans;
+mod stealth_scans;

@@ -1,0 +1,95 @@
+//! What the end-to-end tests share beyond scanguard-lab.
+
+#![allow(
+    dead_code,
+    reason = "each test binary uses a different part of this module"
+)]
+
+use std::path::PathBuf;
+
+use scanguard::host::{
+    interfaces,
+    xdp::{self, XdpAttachment},
+};
+use scanguard_lab::{Host, ScanLab, run_checked, traffic::serve};
+
+pub const SCANGUARD: &str = env!("CARGO_BIN_EXE_scanguard");
+/// The TCP port the victim serves in the end-to-end tests.
+pub const SERVICE: u16 = 80;
+
+pub fn require_root() {
+    assert!(
+        scanguard_lab::is_root(),
+        "kernel tests need root (CAP_BPF, CAP_NET_ADMIN, CAP_SYS_ADMIN): run `cargo xtask test` as root"
+    );
+}
+
+/// A fresh lab whose victim serves `SERVICE`: where most end-to-end tests start.
+pub fn served_lab() -> ScanLab {
+    require_root();
+    let lab = ScanLab::build().expect("lab");
+    serve(&lab.victim, SERVICE);
+    lab
+}
+
+/// Adds a second interface to `host` (one end of a veth pair, both ends up), removed with its
+/// namespace: its name.
+pub fn add_spare_interface(host: &Host) -> &'static str {
+    const SPARE: &str = "spare0";
+    for args in [
+        &[
+            "link", "add", SPARE, "type", "veth", "peer", "name", "spare1",
+        ][..],
+        &["link", "set", SPARE, "up"],
+        &["link", "set", "spare1", "up"],
+    ] {
+        run_checked(host.command("ip").args(args)).expect("a spare veth pair");
+    }
+    SPARE
+}
+
+/// The XDP program on `host`'s interface, as netlink reports it in its namespace.
+pub fn xdp_attachment(host: &Host) -> Option<XdpAttachment> {
+    xdp_attachment_on(host, &host.interface)
+}
+
+/// The XDP attachment of another interface in `host`'s namespace.
+pub fn xdp_attachment_on(host: &Host, interface: &str) -> Option<XdpAttachment> {
+    let _guard = host.enter().expect("enter the host's namespace");
+    let ifindex = interfaces::ifindex(interface).expect("the interface");
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(xdp::xdp_attachment(ifindex))
+        .expect("netlink query")
+}
+
+/// A configuration file in the temp directory for one test, removed on drop, even when the
+/// test fails.
+pub struct ConfigFile(PathBuf);
+
+impl ConfigFile {
+    pub fn new(name: &str, text: &str) -> ConfigFile {
+        let path =
+            std::env::temp_dir().join(format!("scanguard-{name}-{}.toml", std::process::id()));
+        std::fs::write(&path, text).expect("write config");
+        ConfigFile(path)
+    }
+
+    /// The path, as `--config` takes it.
+    pub fn arg(&self) -> String {
+        self.0.display().to_string()
+    }
+
+    /// Replaces the file's text, for a reload to read.
+    pub fn rewrite(&self, text: &str) {
+        std::fs::write(&self.0, text).expect("rewrite config");
+    }
+}
+
+impl Drop for ConfigFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
