@@ -189,12 +189,24 @@ impl Pins {
         Ok(())
     }
 
-    /// Removes every pin (maps and links) and the directory itself.
+    /// Removes every pin (maps and links) and the directory itself. Each pinned link is
+    /// detached as [`Pins::detach`] does, so it is gone when this returns: the last reference
+    /// a removed pin drops is released by a kernel worker later (`bpf_link_put`,
+    /// kernel/bpf/syscall.c), and the link would stay attached until then.
     pub fn remove(dir: &Path) -> Result<()> {
-        if dir.exists() {
-            std::fs::remove_dir_all(dir)
-                .with_context(|| format!("cannot remove pinned state in {}", dir.display()))?;
+        if !dir.exists() {
+            return Ok(());
         }
-        Ok(())
+        for kind in [LinkKind::Xdp, LinkKind::Egress] {
+            let links = std::fs::read_dir(dir.join(LINKS_DIR).join(kind.dir()));
+            for entry in links.into_iter().flatten().flatten() {
+                // What cannot be opened goes with the directory below.
+                if let Ok(link) = PinnedLink::from_pin(entry.path()) {
+                    drop(link.unpin());
+                }
+            }
+        }
+        std::fs::remove_dir_all(dir)
+            .with_context(|| format!("cannot remove pinned state in {}", dir.display()))
     }
 }
