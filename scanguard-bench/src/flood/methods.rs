@@ -9,7 +9,7 @@ use scanguard_lab::Host;
 use serde::Serialize;
 
 use super::{
-    netfilter::{Counters, Netfilter, SEEDS_RULES},
+    netfilter::{CLASSIC_RULES, Counters, Netfilter},
     xdp_filter::XdpFilterSession,
 };
 use crate::{
@@ -25,7 +25,7 @@ pub enum Method {
     ReadDrop,
     XdpFilter,
     IptablesRaw,
-    SeedsRecent,
+    ClassicRecent,
     NftIngress,
     NftPrerouting,
 }
@@ -38,7 +38,7 @@ impl Method {
         Method::ScanguardSkb,
         Method::XdpFilter,
         Method::IptablesRaw,
-        Method::SeedsRecent,
+        Method::ClassicRecent,
         Method::NftIngress,
         Method::NftPrerouting,
     ];
@@ -51,7 +51,7 @@ impl Method {
             Method::ReadDrop => "XDP_DROP after reading the source address",
             Method::XdpFilter => "xdp-filter (xdp-tools), native",
             Method::IptablesRaw => "iptables raw PREROUTING DROP",
-            Method::SeedsRecent => "seeds' iptables INPUT rules, -m recent",
+            Method::ClassicRecent => "classic iptables INPUT rules, -m recent",
             Method::NftIngress => "nftables netdev ingress drop",
             Method::NftPrerouting => "nftables ip prerouting drop",
         }
@@ -65,7 +65,7 @@ impl Method {
             Method::ReadDrop => "read-drop",
             Method::XdpFilter => "xdp-filter",
             Method::IptablesRaw => "iptables-raw",
-            Method::SeedsRecent => "iptables-input-recent",
+            Method::ClassicRecent => "iptables-input-recent",
             Method::NftIngress => "nft-ingress",
             Method::NftPrerouting => "nft-prerouting",
         }
@@ -140,8 +140,8 @@ pub fn install(method: Method, rx: &Host, banned: Ipv4Addr, scanguard: &Path) ->
             &[vec!["iptables", "-t", "raw", "-F", "PREROUTING"]],
         )
         .map(Installed::Netfilter),
-        Method::SeedsRecent => {
-            let mut rules: Vec<Vec<&str>> = SEEDS_RULES
+        Method::ClassicRecent => {
+            let mut rules: Vec<Vec<&str>> = CLASSIC_RULES
                 .iter()
                 .map(|rule| {
                     ["iptables", "-A", "INPUT"]

@@ -5,9 +5,9 @@ use anyhow::{Context as _, Result};
 use scanguard_lab::{Host, run_checked};
 use serde_json::Value;
 
-/// The classic iptables rules, as INPUT rules (README): the stealth-scan rules, the SYN rule
+/// The classic iptables rules scanguard replaces (README), as INPUT rules: the stealth-scan rules, the SYN rule
 /// that fills the `portscan` list, and the 60-second blacklist check that drops a listed source.
-pub const SEEDS_RULES: [&str; 5] = [
+pub const CLASSIC_RULES: [&str; 5] = [
     "-p tcp --tcp-flags ALL NONE -j DROP",
     "-p tcp --tcp-flags ALL FIN -j DROP",
     "-p tcp --tcp-flags ALL FIN,PSH,URG -j DROP",

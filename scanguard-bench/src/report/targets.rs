@@ -67,7 +67,7 @@ pub fn evaluate(report: &Report) -> Vec<Target> {
         versus("xdp-filter").map(|r| (format!("{r:.2}×"), r >= 1.3)),
     );
     add(
-        "flood drop rate vs seeds' iptables INPUT + recent",
+        "flood drop rate vs classic iptables INPUT + recent",
         "≥ 8×",
         versus("iptables-input-recent").map(|r| (format!("{r:.2}×"), r >= 8.0)),
     );

@@ -97,16 +97,6 @@ impl BanFilter {
         self.touch()
     }
 
-    /// Whether `key`'s byte is set: its packets look in the ban map.
-    pub fn is_marked(&self, key: &AddrKey) -> bool {
-        self.is_set(self.index(key))
-    }
-
-    /// How many bytes are set.
-    pub fn marked(&self) -> usize {
-        (0..self.len).filter(|&index| self.is_set(index)).count()
-    }
-
     /// An empty record of the bytes bans need, to fill with the bans in force.
     pub fn needs(&self) -> Needed {
         Needed {
