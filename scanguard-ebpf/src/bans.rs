@@ -17,6 +17,7 @@ use scanguard_common::{
 use crate::{
     counters::count,
     maps::BANS,
+    reserve,
     standing::remember_ban,
     state::{update, update_global},
 };
@@ -86,8 +87,11 @@ pub fn ban(
         return Outcome::Pending;
     }
     if !take_ban_budget(now_ns, config) {
-        count(Counter::BansCapped);
-        return Outcome::Capped;
+        if !reserve::take(&src, now_ns, config) {
+            count(Counter::BansCapped);
+            return Outcome::Capped;
+        }
+        count(Counter::BansReserved);
     }
     if config.subnet_bans_per_minute > 0 && !take_subnet_budget(&src, now_ns, config) {
         count(Counter::BansCappedSubnet);

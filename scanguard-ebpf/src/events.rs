@@ -11,7 +11,7 @@ use scanguard_common::{
     bucket::TokenBucket,
     config::Config,
     counters::Counter,
-    event::{EVENT_BUCKETS_CAPACITY, Event},
+    event::{EVENT_BUCKETS_CAPACITY, EVENT_SPOOFED, EVENT_UNVERIFIED, Event},
     fingerprint::Fingerprint,
     parse::{Frame, Packet},
 };
@@ -37,6 +37,11 @@ static EVENT_BUCKETS: LruHashMap<AddrKey, TokenBucket> =
 #[map]
 static GLOBAL_EVENTS: Array<TokenBucket> = Array::with_max_entries(1, 0);
 
+/// As `GLOBAL_EVENTS`, for the probes source verification refused: a flood of forged probes
+/// cannot silence the detections of real ones.
+#[map]
+static REFUSED_EVENTS: Array<TokenBucket> = Array::with_max_entries(1, 0);
+
 pub struct Report {
     pub event_type: u8,
     /// A `Kind`, or for a banned source the ban's reason byte.
@@ -44,6 +49,8 @@ pub struct Report {
     /// An `Action`, or `ACTION_WOULD_BAN`.
     pub action: u8,
     pub fingerprint: Fingerprint,
+    /// See `Event::ask_ifindex`.
+    pub ask_ifindex: u32,
 }
 
 #[inline(always)]
@@ -52,7 +59,11 @@ pub fn report(ctx: &XdpContext, frame: &Frame, now_ns: u64, config: &Config, rep
         count(Counter::EventsSuppressed);
         return;
     };
-    if !admit_global(now_ns, config) {
+    let global = match report.event_type {
+        EVENT_SPOOFED | EVENT_UNVERIFIED => &REFUSED_EVENTS,
+        _ => &GLOBAL_EVENTS,
+    };
+    if !admit_global(global, now_ns, config) {
         count(Counter::EventsSuppressed);
         return;
     }
@@ -90,6 +101,7 @@ pub fn report(ctx: &XdpContext, frame: &Frame, now_ns: u64, config: &Config, rep
     event.tos = details.tos;
     event.ipv6 = u8::from(frame.ipv6);
     event.fingerprint = report.fingerprint as u8;
+    event.ask_ifindex = report.ask_ifindex;
     EVENTS.output(ctx, &*event, 0);
     count(Counter::EventsSent);
 }
@@ -107,8 +119,8 @@ fn admit(src: AddrKey, now_ns: u64, config: &Config) -> Option<u64> {
 }
 
 #[inline(always)]
-fn admit_global(now_ns: u64, config: &Config) -> bool {
-    update_global(&GLOBAL_EVENTS, |bucket| {
+fn admit_global(global: &Array<TokenBucket>, now_ns: u64, config: &Config) -> bool {
+    update_global(global, |bucket| {
         bucket.admit(now_ns, &config.global_event_rate).is_some()
     })
     .unwrap_or(true)

@@ -12,6 +12,8 @@ mod events;
 mod flows;
 mod maps;
 mod packet;
+mod reserve;
+mod source_check;
 mod standing;
 mod state;
 mod sweep;
@@ -26,6 +28,7 @@ use scanguard_common::{
     event::{ACTION_WOULD_BAN, EVENT_BANNED_DROP, EVENT_DETECTION},
     fingerprint::Fingerprint,
     parse::{Frame, Header, ParseError, parse_network},
+    source_check::Origin,
 };
 
 use crate::{
@@ -35,6 +38,7 @@ use crate::{
     detect::detect,
     events::Report,
     packet::PacketOf,
+    source_check::Claim,
     standing::{Standing, standing},
 };
 
@@ -73,6 +77,7 @@ fn inspect(ctx: &XdpContext, config: &Config) -> Counter {
                 kind: reason,
                 action: Action::Drop as u8,
                 fingerprint: Fingerprint::None,
+                ask_ifindex: 0,
             };
             events::report(ctx, &frame, clock.now_ns(), config, report);
             Counter::DroppedBanned
@@ -88,7 +93,8 @@ fn judge(ctx: &XdpContext, frame: &Frame, clock: &mut Clock, config: &Config) ->
         return Counter::Passed;
     }
     let packet = PacketOf(ctx);
-    let Some(detection) = detect(frame, &packet, config) else {
+    let mut claim = Claim::new(ctx);
+    let Some(detection) = detect(frame, &packet, config, &mut claim) else {
         return Counter::Passed;
     };
     let kind = detection.kind;
@@ -109,6 +115,15 @@ fn judge(ctx: &XdpContext, frame: &Frame, clock: &mut Clock, config: &Config) ->
         }
         Action::Drop => (Counter::DroppedProbe, Action::Drop as u8),
         Action::Ban => {
+            // Before anything is recorded for the source: only a source the route back
+            // vouches for is counted toward a ban (see `source_check`).
+            let checked = claim.check(frame, config);
+            if checked.origin != Origin::Verified {
+                let now_ns = clock.now_ns();
+                let fingerprint = detection.fingerprint;
+                source_check::refuse(ctx, frame, now_ns, config, kind, fingerprint, checked);
+                return Counter::DroppedProbe;
+            }
             let ttl = || frame.details(&packet).ttl;
             match bans::ban(frame.src, ttl, clock.now_ns(), config, kind) {
                 Outcome::Banned => (Counter::DroppedProbe, Action::Ban as u8),
@@ -130,6 +145,7 @@ fn judge(ctx: &XdpContext, frame: &Frame, clock: &mut Clock, config: &Config) ->
             kind: kind as u8,
             action: taken,
             fingerprint: detection.fingerprint,
+            ask_ifindex: 0,
         };
         events::report(ctx, frame, clock.now_ns(), config, report);
     }
