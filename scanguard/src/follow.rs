@@ -25,6 +25,7 @@ use crate::{
     links::{self, Link},
     netlink_events::{Groups, Subscription},
     program,
+    source_check::bridge_ports::BridgePorts,
     targets::{self, Targets},
 };
 
@@ -50,6 +51,8 @@ pub struct Follower {
     /// Ports that could not be attached (another tool's program, say): warned about once.
     refused: BTreeSet<u32>,
     subscription: Subscription,
+    /// Tells the program which bridge each attached port is a port of.
+    bridge_ports: BridgePorts,
 }
 
 struct Port {
@@ -78,6 +81,7 @@ impl Follower {
             ports: BTreeMap::new(),
             refused: BTreeSet::new(),
             subscription,
+            bridge_ports: BridgePorts::of(ebpf)?,
         };
         for link in links::dump().await? {
             let Some(bridge) = follower.bridge_of(&link) else {
@@ -87,6 +91,7 @@ impl Follower {
                 continue;
             }
             let target = targets::target(&link, Some(&bridge));
+            follower.bridge_ports.attached(&link);
             let attached =
                 attaching::attach_interface(&mut follower.programs, &target, &follower.options)
                     .await?;
@@ -212,7 +217,14 @@ impl Follower {
             return false;
         }
         let target = targets::target(link, Some(bridge));
-        match attaching::attach_interface(&mut self.programs, &target, &self.options).await {
+        // Before the program sees its frames; taken back below if the attach fails.
+        self.bridge_ports.attached(link);
+        let attached =
+            attaching::attach_interface(&mut self.programs, &target, &self.options).await;
+        if attached.is_err() {
+            self.bridge_ports.released(link.ifindex);
+        }
+        match attached {
             Ok(attached) => {
                 self.options.release_adopted_pins(&link.name);
                 info!(
@@ -257,6 +269,7 @@ impl Follower {
         if let Some(links) = port.links {
             links.release(&mut self.programs);
         }
+        self.bridge_ports.released(ifindex);
         self.options.forget_pins(&port.entry.name);
         info!(
             "{}: port {} {why}; forgotten",

@@ -32,4 +32,5 @@ pub mod program;
 pub mod served;
 pub mod settings;
 pub mod sockets;
+pub mod source_check;
 pub mod targets;

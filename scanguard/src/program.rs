@@ -69,6 +69,9 @@ pub struct HostFacts {
     pub served: BTreeSet<u16>,
     /// Addresses lock-out protection never bans (see `lockout`).
     pub protected: Vec<IpAddr>,
+    /// Loopback takes the program's route lookups, so `verify_source` can be in force (see
+    /// `source_check::lookups`).
+    pub source_lookups: bool,
 }
 
 /// Loads the program with `settings` in its maps and its own debug logging off.
@@ -204,6 +207,7 @@ impl Staged {
         let config = Config {
             ban_filter_mask: ban_filter::mask_of(array(ebpf, BAN_FILTER_MAP)?)?,
             flows_tracked: u8::from(flows_tracked),
+            verify_source: u8::from(settings.verify_source && host.source_lookups),
             ..settings.kernel_config()
         };
         let mut roles: Box<PortRoles> = Box::new([0; _]);
@@ -395,6 +399,7 @@ mod tests {
         HostFacts {
             served: BTreeSet::new(),
             protected: addresses.iter().map(|a| a.parse().unwrap()).collect(),
+            source_lookups: false,
         }
     }
 

@@ -38,13 +38,14 @@ use crate::{
     events::{self, Detection, fanout::Fanout, output::Output},
     flows,
     follow::Follower,
-    metrics,
+    links, metrics,
     network_changes::NetworkChanges,
     persisted::Persisted,
     pinned_layout,
     pins::Pins,
     privileges, program,
     settings::Settings,
+    source_check::{self, ask::Asker, bridge_ports::BridgePorts},
     targets::{self, Targets},
 };
 
@@ -68,6 +69,7 @@ pub async fn execute(cli: &Cli, args: &AttachArgs) -> Result<()> {
     if args.persist && result.is_ok() {
         return result;
     }
+    source_check::lookups::restore();
     // Links adopted from a persisted program stay pinned until the set-up succeeds, and those
     // of its interfaces this run did not take over stay pinned throughout: that program goes
     // on enforcing there, on the maps it shares.
@@ -133,12 +135,20 @@ async fn run(
         output,
         fanout: Fanout::bind(&cli.run_dir)?,
         lost,
+        asker: Asker::new(),
     };
     let options = AttachOptions {
         mode: args.mode,
         persist: args.persist,
         pin_dir: cli.pin_dir.clone(),
     };
+    // Kept current while the daemon runs; the program distrusts a neighbour that just changed.
+    let _neighbours = source_check::neighbours::mirror(&ebpf).await?;
+    // Before the program sees their frames: a port's probes are judged against its bridge.
+    BridgePorts::of(&ebpf)?.record(
+        &links::dump().await?,
+        targets.interfaces.iter().map(|target| target.ifindex),
+    )?;
     let mut attached = Vec::new();
     for target in &targets.interfaces {
         let entry = attaching::attach_interface(&mut ebpf, target, &options)
@@ -261,6 +271,8 @@ struct Sinks {
     output: Output,
     fanout: Fanout,
     lost: Arc<AtomicU64>,
+    /// Resolves the on-link sources the program could not verify.
+    asker: Asker,
 }
 
 /// Writes detections, sweeps expired bans and keeps the settings current (see `reload`),
@@ -287,6 +299,7 @@ async fn enforce(
             Some(detection) = detections.recv() => {
                 sinks.output.write(&detection);
                 sinks.fanout.publish(&detection);
+                sinks.asker.consider(&detection);
             }
             _ = sweep.tick() => {
                 let mut ban_map: bans::BanMap<_> = HashMap::try_from(

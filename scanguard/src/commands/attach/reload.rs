@@ -11,7 +11,7 @@ use aya::Ebpf;
 use log::{debug, info, warn};
 
 use super::{
-    host::{host_facts, log_host_facts, protected_addresses, served_ports},
+    host::{host_facts, keep_source_lookups, log_host_facts, protected_addresses, served_ports},
     settings::settings,
 };
 use crate::{
@@ -86,7 +86,11 @@ impl Configured<'_> {
             true => protected_addresses(&self.settings),
             false => self.host.protected.clone(),
         };
-        let host = HostFacts { served, protected };
+        let host = HostFacts {
+            served,
+            protected,
+            source_lookups: keep_source_lookups(&self.settings),
+        };
         if host == self.host {
             return;
         }
