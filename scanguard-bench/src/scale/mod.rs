@@ -244,6 +244,7 @@ fn cost(
         xdp,
         frame: frame.clone(),
         expected,
+        ingress: None,
     };
     let rows_and_ratios = {
         let empty_xdp = test_run::xdp(&empty, scanguard::program::PROGRAM_NAME)?;
