@@ -69,8 +69,11 @@ pub struct Storm {
 
 /// The defaults cap new bans at 100 a second and events at 200 a second across all sources
 /// (the spoofed-flood defence), so a storm under them measures the caps. Lifted here, every
-/// probe is a ban and an event, and the daemon has to keep up.
-const UNCAPPED_CONFIG: &str = "max_bans_per_second = 1000000
+/// probe is a ban and an event, and the daemon has to keep up. Source verification is off: the
+/// storm's sources have no route back on the link, so it would ban none of them
+/// (docs/spoofing.md).
+const UNCAPPED_CONFIG: &str = "verify_source = false
+max_bans_per_second = 1000000
 max_bans_per_subnet_per_minute = 0
 
 [events]

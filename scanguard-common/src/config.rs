@@ -6,6 +6,7 @@ use crate::{
     bucket::Rate,
     kind::{Kind, MAX_KINDS},
     ports::ROLE_COMBINATIONS,
+    reserve::DEFAULT_RESERVED_BANS_PER_SECOND,
     sweep::{DEFAULT_SWEEP_PORTS, DEFAULT_SWEEP_SECONDS},
     wire_struct,
 };
@@ -62,6 +63,8 @@ pub struct Config {
     pub global_event_rate: Rate,
     /// New bans from all sources together: a spoofed flood cannot churn the ban map faster.
     pub ban_rate: Rate,
+    /// New bans for sources `ban_rate` turned away that probe again (see `reserve`).
+    pub reserved_ban_rate: Rate,
     /// Probes of a kind from one source, within `ban_ns`, before it is banned (0 and 1: the
     /// first). Its earlier probes are dropped without a ban.
     pub min_probes: [u8; MAX_KINDS],
@@ -91,12 +94,15 @@ pub struct Config {
     /// 1 once the egress program records flows; until then nothing that needs to know the
     /// flows (stateless probes, UDP sweeps, default-deny) is judged, so nothing is misjudged.
     pub flows_tracked: u8,
-    pub _pad: [u8; 7],
+    /// 1: a probe bans only a source the route back vouches for (see `source_check`); set by
+    /// the loader once loopback can take route lookups.
+    pub verify_source: u8,
+    pub _pad: [u8; 6],
     /// Per combination of port roles, the TCP control-flag combinations that pass unjudged
     /// (see `settled`); all zero, every segment is judged.
     pub tcp_settled: [u64; ROLE_COMBINATIONS],
 }
-wire_struct!(Config, 648);
+wire_struct!(Config, 664);
 
 /// As `-m limit --limit 3/m --limit-burst 5`.
 pub const DEFAULT_EVENTS_PER_MINUTE: u32 = 3;
@@ -120,6 +126,7 @@ impl Config {
         event_rate: Rate::NONE,
         global_event_rate: Rate::NONE,
         ban_rate: Rate::NONE,
+        reserved_ban_rate: Rate::NONE,
         min_probes: [0; MAX_KINDS],
         repeat_window_ns: 0,
         max_ban_ns: 0,
@@ -132,7 +139,8 @@ impl Config {
         fingerprint_mask: 0,
         ttl_check: 0,
         flows_tracked: 0,
-        _pad: [0; 7],
+        verify_source: 0,
+        _pad: [0; 6],
         tcp_settled: [0; ROLE_COMBINATIONS],
     };
 
@@ -167,6 +175,11 @@ impl Default for Config {
                 DEFAULT_BANS_PER_SECOND,
                 NANOS_PER_SECOND,
                 DEFAULT_BANS_PER_SECOND,
+            ),
+            reserved_ban_rate: Rate::new(
+                DEFAULT_RESERVED_BANS_PER_SECOND,
+                NANOS_PER_SECOND,
+                DEFAULT_RESERVED_BANS_PER_SECOND,
             ),
             sweep_window_ns: DEFAULT_SWEEP_SECONDS * NANOS_PER_SECOND,
             sweep_ports: DEFAULT_SWEEP_PORTS,

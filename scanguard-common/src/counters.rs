@@ -25,10 +25,19 @@ pub enum Counter {
     BansSpared = 12,
     /// A probe dropped without a ban: its source has not sent `min_probes` yet.
     ProbesPending = 13,
+    /// A probe dropped without a ban: the route back to its claimed source names another MAC
+    /// or another interface (see `source_check`).
+    Spoofed = 14,
+    /// A probe dropped without a ban: the route back cannot vouch for its source (no neighbour
+    /// entry, no route, a VLAN tag).
+    Unverified = 15,
+    /// A ban taken from the reserve: the source came back after the global budget turned it
+    /// away (see `reserve`).
+    BansReserved = 16,
 }
 
 impl Counter {
-    pub const ALL: [Counter; 14] = [
+    pub const ALL: [Counter; 17] = [
         Counter::Seen,
         Counter::Passed,
         Counter::DroppedBanned,
@@ -43,6 +52,9 @@ impl Counter {
         Counter::BansCappedSubnet,
         Counter::BansSpared,
         Counter::ProbesPending,
+        Counter::Spoofed,
+        Counter::Unverified,
+        Counter::BansReserved,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -61,6 +73,9 @@ impl Counter {
             Counter::BansCappedSubnet => "bans_capped_subnet",
             Counter::BansSpared => "bans_spared",
             Counter::ProbesPending => "probes_pending",
+            Counter::Spoofed => "spoofed",
+            Counter::Unverified => "unverified",
+            Counter::BansReserved => "bans_reserved",
         }
     }
 }

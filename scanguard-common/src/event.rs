@@ -10,6 +10,10 @@ pub const EVENT_BUCKETS_CAPACITY: u32 = 16_384;
 pub const EVENT_DETECTION: u8 = 0;
 /// A packet from a banned source was dropped; `kind` is the ban's reason.
 pub const EVENT_BANNED_DROP: u8 = 1;
+/// A probe dropped and its claimed source spared: the route back names another sender.
+pub const EVENT_SPOOFED: u8 = 2;
+/// A probe dropped and its claimed source spared: the route back cannot vouch for it.
+pub const EVENT_UNVERIFIED: u8 = 3;
 
 /// `Event::action` of a ban spared by lock-out protection: the source would have been banned.
 pub const ACTION_WOULD_BAN: u8 = 4;
@@ -34,7 +38,7 @@ pub struct Event {
     pub window: u16,
     pub eth_dst: [u8; 6],
     pub eth_src: [u8; 6],
-    /// `EVENT_DETECTION` or `EVENT_BANNED_DROP`.
+    /// `EVENT_DETECTION`, `EVENT_BANNED_DROP`, `EVENT_SPOOFED` or `EVENT_UNVERIFIED`.
     pub event_type: u8,
     /// A `Kind`.
     pub kind: u8,
@@ -48,6 +52,10 @@ pub struct Event {
     pub ipv6: u8,
     /// A `Fingerprint` of the SYN, `None` for everything else.
     pub fingerprint: u8,
-    pub _pad: [u8; 9],
+    pub _pad: u8,
+    /// `EVENT_UNVERIFIED` for an on-link source without a neighbour entry: the device the
+    /// route to it leaves by, where the daemon may ask who holds the address. 0 otherwise.
+    pub ask_ifindex: u32,
+    pub _pad_end: [u8; 4],
 }
 wire_struct!(Event, 96);

@@ -21,7 +21,9 @@ pub mod hardening;
 pub mod kind;
 pub mod parse;
 pub mod ports;
+pub mod reserve;
 pub mod settled;
+pub mod source_check;
 pub mod sweep;
 
 /// Implements `aya::Pod` and `bytemuck::{Pod, Zeroable}` for wire structs under `user`.

@@ -1,7 +1,7 @@
 //! Port-sweep detection: per source, the distinct destination ports probed inside a time window,
 //! kept as a 128-bit sketch (portsentry/psad style, in constant memory per source).
 
-use crate::wire_struct;
+use crate::{source_check::Sender, wire_struct};
 
 pub const SWEEPS_MAP: &str = "SWEEPS";
 /// Sources tracked at once; the least recently seen is forgotten first.
@@ -19,8 +19,11 @@ pub struct Sweep {
     /// Bits set, i.e. distinct ports (up to hash collisions, which only undercount).
     pub distinct: u32,
     pub _pad: u32,
+    /// The link of the source's verified probe that opened the sketch (all zero without source
+    /// verification): a record from another link is verified again before it counts.
+    pub sender: Sender,
 }
-wire_struct!(Sweep, 32);
+wire_struct!(Sweep, 48);
 
 impl Sweep {
     /// Records a probe of `port`; returns the distinct ports in the current window.
@@ -31,6 +34,7 @@ impl Sweep {
         if now_ns < self.window_start_ns || now_ns - self.window_start_ns >= window_ns {
             *self = Sweep {
                 window_start_ns: now_ns,
+                sender: self.sender,
                 ..Sweep::default()
             };
         }

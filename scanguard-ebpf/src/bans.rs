@@ -16,6 +16,7 @@ use crate::{
     counters::count,
     map_update::{update, update_global},
     maps::{self, BAN_BUDGET, BAN_FILTER, BANS, OFFENDERS, SUBNET_BANS, SUSPECTS},
+    reserve,
 };
 
 /// include/uapi/asm-generic/errno-base.h; the bindings do not carry errno values.
@@ -85,8 +86,11 @@ pub fn ban(
         return Outcome::Pending;
     }
     if !take_ban_budget(now_ns, config) {
-        count(Counter::BansCapped);
-        return Outcome::Capped;
+        if !reserve::take(&src, now_ns, config) {
+            count(Counter::BansCapped);
+            return Outcome::Capped;
+        }
+        count(Counter::BansReserved);
     }
     if config.subnet_bans_per_minute > 0 && !take_subnet_budget(&src, now_ns, config) {
         count(Counter::BansCappedSubnet);

@@ -14,6 +14,7 @@ use scanguard_common::{
 use crate::{
     flows,
     maps::{DENIED_PROBES, DeniedProbe, port_roles},
+    source_check::Claim,
     sweep::is_sweep,
 };
 
@@ -36,7 +37,12 @@ impl Detection {
 }
 
 #[inline(always)]
-pub fn detect<P: Packet>(frame: &Frame, packet: &P, config: &Config) -> Option<Detection> {
+pub fn detect<P: Packet>(
+    frame: &Frame,
+    packet: &P,
+    config: &Config,
+    claim: &mut Claim,
+) -> Option<Detection> {
     let transport = &frame.transport;
     if transport.protocol == IPPROTO_TCP && is_tiny_fragment(frame) {
         return Some(Detection::of(Kind::TinyFragment));
@@ -45,8 +51,8 @@ pub fn detect<P: Packet>(frame: &Frame, packet: &P, config: &Config) -> Option<D
         return None;
     }
     match transport.protocol {
-        IPPROTO_TCP => detect_tcp(frame, packet, config),
-        IPPROTO_UDP => detect_udp(frame, config),
+        IPPROTO_TCP => detect_tcp(frame, packet, config, claim),
+        IPPROTO_UDP => detect_udp(frame, config, claim),
         _ => None,
     }
 }
@@ -63,7 +69,12 @@ fn is_tiny_fragment(frame: &Frame) -> bool {
 }
 
 #[inline(always)]
-fn detect_tcp<P: Packet>(frame: &Frame, packet: &P, config: &Config) -> Option<Detection> {
+fn detect_tcp<P: Packet>(
+    frame: &Frame,
+    packet: &P,
+    config: &Config,
+    claim: &mut Claim,
+) -> Option<Detection> {
     let transport = &frame.transport;
     let flags = transport.tcp_flags;
     let roles = port_roles(transport.dst_port);
@@ -93,14 +104,14 @@ fn detect_tcp<P: Packet>(frame: &Frame, packet: &P, config: &Config) -> Option<D
         if in_flow {
             return None;
         }
-        return Some(Detection::of(sweep_or(kind, frame, config)));
+        return Some(Detection::of(sweep_or(kind, frame, config, claim)));
     }
     if !is_connection_request(flags) {
         return None;
     }
     // Clients of a served port are no sweep: sparing them the sweep map and the clock is what
     // keeps a benign SYN cheap.
-    let sweep = roles & SERVED == 0 && is_sweep(frame.src, transport.dst_port, config);
+    let sweep = roles & SERVED == 0 && is_sweep(frame, config, claim);
     // The fingerprint only matters to a detection, so a benign SYN does not read its fields.
     if !sweep && config.fingerprint_mask == 0 {
         return None;
@@ -126,7 +137,7 @@ fn detect_tcp<P: Packet>(frame: &Frame, packet: &P, config: &Config) -> Option<D
 }
 
 #[inline(always)]
-fn detect_udp(frame: &Frame, config: &Config) -> Option<Detection> {
+fn detect_udp(frame: &Frame, config: &Config, claim: &mut Claim) -> Option<Detection> {
     let transport = &frame.transport;
     let roles = port_roles(transport.dst_port);
     // Scanners probe one host at a time: broadcast and multicast (mDNS, SSDP, DHCP, NetBIOS)
@@ -143,7 +154,7 @@ fn detect_udp(frame: &Frame, config: &Config) -> Option<Detection> {
         if flows::contains_inbound(frame) {
             return None;
         }
-        if is_sweep(frame.src, transport.dst_port, config) {
+        if is_sweep(frame, config, claim) {
             return Some(Detection::of(Kind::PortSweep));
         }
     }
@@ -152,8 +163,8 @@ fn detect_udp(frame: &Frame, config: &Config) -> Option<Detection> {
 
 /// A probe that also completes a sweep is reported as the sweep.
 #[inline(always)]
-fn sweep_or(kind: Kind, frame: &Frame, config: &Config) -> Kind {
-    if is_sweep(frame.src, frame.transport.dst_port, config) {
+fn sweep_or(kind: Kind, frame: &Frame, config: &Config, claim: &mut Claim) -> Kind {
+    if is_sweep(frame, config, claim) {
         Kind::PortSweep
     } else {
         kind

@@ -1,12 +1,13 @@
 //! Detection events through the perf event array, rate-limited per source by a token bucket
 //! (the `-m limit` on the LOG targets of the classic iptables rules).
 
-use aya_ebpf::programs::XdpContext;
+use aya_ebpf::{maps::Array, programs::XdpContext};
 use scanguard_common::{
     addr::AddrKey,
     bucket::TokenBucket,
     config::Config,
     counters::Counter,
+    event::{EVENT_SPOOFED, EVENT_UNVERIFIED},
     fingerprint::Fingerprint,
     parse::{Frame, Packet},
 };
@@ -14,7 +15,7 @@ use scanguard_common::{
 use crate::{
     counters::count,
     map_update::{update, update_global},
-    maps::{EVENT_BUCKETS, EVENT_SCRATCH, EVENTS, GLOBAL_EVENTS},
+    maps::{EVENT_BUCKETS, EVENT_SCRATCH, EVENTS, GLOBAL_EVENTS, REFUSED_EVENTS},
     packet::PacketOf,
 };
 
@@ -25,6 +26,8 @@ pub struct Report {
     /// An `Action`, or `ACTION_WOULD_BAN`.
     pub action: u8,
     pub fingerprint: Fingerprint,
+    /// See `Event::ask_ifindex`.
+    pub ask_ifindex: u32,
 }
 
 #[inline(always)]
@@ -33,7 +36,11 @@ pub fn report(ctx: &XdpContext, frame: &Frame, now_ns: u64, config: &Config, rep
         count(Counter::EventsSuppressed);
         return;
     };
-    if !admit_global(now_ns, config) {
+    let global = match report.event_type {
+        EVENT_SPOOFED | EVENT_UNVERIFIED => &REFUSED_EVENTS,
+        _ => &GLOBAL_EVENTS,
+    };
+    if !admit_global(global, now_ns, config) {
         count(Counter::EventsSuppressed);
         return;
     }
@@ -72,6 +79,7 @@ pub fn report(ctx: &XdpContext, frame: &Frame, now_ns: u64, config: &Config, rep
     event.tos = details.tos;
     event.ipv6 = u8::from(frame.ipv6);
     event.fingerprint = report.fingerprint as u8;
+    event.ask_ifindex = report.ask_ifindex;
     EVENTS.output(ctx, &*event, 0);
     count(Counter::EventsSent);
 }
@@ -89,8 +97,8 @@ fn admit(src: AddrKey, now_ns: u64, config: &Config) -> Option<u64> {
 }
 
 #[inline(always)]
-fn admit_global(now_ns: u64, config: &Config) -> bool {
-    update_global(&GLOBAL_EVENTS, |bucket| {
+fn admit_global(global: &Array<TokenBucket>, now_ns: u64, config: &Config) -> bool {
+    update_global(global, |bucket| {
         bucket.admit(now_ns, &config.global_event_rate).is_some()
     })
     .unwrap_or(true)

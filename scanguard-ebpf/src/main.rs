@@ -27,6 +27,8 @@ mod flows;
 mod map_update;
 mod maps;
 mod packet;
+mod reserve;
+mod source_check;
 mod standing;
 mod sweep;
 mod verdict;
@@ -41,6 +43,7 @@ use scanguard_common::{
     event::{ACTION_WOULD_BAN, EVENT_BANNED_DROP, EVENT_DETECTION},
     fingerprint::Fingerprint,
     parse::{Frame, Header, ParseError, parse_network},
+    source_check::Origin,
 };
 
 use crate::{
@@ -50,6 +53,7 @@ use crate::{
     detect::detect,
     events::Report,
     packet::PacketOf,
+    source_check::Claim,
     standing::{Standing, standing},
     verdict::Verdict,
 };
@@ -89,6 +93,7 @@ fn inspect(ctx: &XdpContext, config: &Config) -> Verdict {
                 kind: reason,
                 action: Action::Drop as u8,
                 fingerprint: Fingerprint::None,
+                ask_ifindex: 0,
             };
             events::report(ctx, &frame, clock.now_ns(), config, report);
             Verdict::DropBanned
@@ -104,7 +109,8 @@ fn judge(ctx: &XdpContext, frame: &Frame, clock: &mut Clock, config: &Config) ->
         return Verdict::Pass;
     }
     let packet = PacketOf(ctx);
-    let Some(detection) = detect(frame, &packet, config) else {
+    let mut claim = Claim::new(ctx);
+    let Some(detection) = detect(frame, &packet, config, &mut claim) else {
         return Verdict::Pass;
     };
     let kind = detection.kind;
@@ -125,6 +131,15 @@ fn judge(ctx: &XdpContext, frame: &Frame, clock: &mut Clock, config: &Config) ->
         }
         Action::Drop => (Verdict::DropProbe, Action::Drop as u8),
         Action::Ban => {
+            // Before anything is recorded for the source: only a source the route back
+            // vouches for is counted toward a ban (see `source_check`).
+            let checked = claim.check(frame, config);
+            if checked.origin != Origin::Verified {
+                let now_ns = clock.now_ns();
+                let fingerprint = detection.fingerprint;
+                source_check::refuse(ctx, frame, now_ns, config, kind, fingerprint, checked);
+                return Verdict::DropProbe;
+            }
             let ttl = || frame.details(&packet).ttl;
             match bans::ban(frame.src, ttl, clock.now_ns(), config, kind) {
                 Outcome::Banned => (Verdict::DropProbe, Action::Ban as u8),
@@ -146,6 +161,7 @@ fn judge(ctx: &XdpContext, frame: &Frame, clock: &mut Clock, config: &Config) ->
             kind: kind as u8,
             action: taken,
             fingerprint: detection.fingerprint,
+            ask_ifindex: 0,
         };
         events::report(ctx, frame, clock.now_ns(), config, report);
     }

@@ -6,7 +6,7 @@
 use aya_ebpf::{
     bindings::BPF_F_MMAPABLE,
     macros::map,
-    maps::{Array, LpmTrie, LruHashMap, PerCpuArray, PerfEventArray, lpm_trie::Key},
+    maps::{Array, HashMap, LpmTrie, LruHashMap, PerCpuArray, PerfEventArray, lpm_trie::Key},
 };
 use scanguard_common::{
     addr::AddrKey,
@@ -20,6 +20,8 @@ use scanguard_common::{
     flow::{DEFAULT_FLOW_CAPACITY, FLOW_HIT_SLOTS, FlowHit, FlowKey},
     hardening::{HARDENING_CAPACITY, Offender, SubnetBans, Suspect},
     ports::{PORT_COUNT, PortRoles},
+    reserve::{TURNED_AWAY_CAPACITY, Turned},
+    source_check::{BRIDGE_PORTS_CAPACITY, NEIGHBOURS_CAPACITY, Neighbour},
     sweep::{SWEEPS_CAPACITY, Sweep},
 };
 
@@ -124,6 +126,34 @@ pub static EVENT_BUCKETS: LruHashMap<AddrKey, TokenBucket> =
 /// starts at 0, so it is full at the first event. Written by the program.
 #[map]
 pub static GLOBAL_EVENTS: Array<TokenBucket> = Array::with_max_entries(1, 0);
+
+/// One-entry array, 0 → `TokenBucket`: as `GLOBAL_EVENTS`, for the probes source verification
+/// refused, so a flood of forged probes cannot silence the detections of real ones. Written by
+/// the program.
+#[map]
+pub static REFUSED_EVENTS: Array<TokenBucket> = Array::with_max_entries(1, 0);
+
+/// Hash, port ifindex → its bridge's ifindex: the bridge ports the daemon attached to, whose
+/// frames a route out of the bridge vouches for. Written by the daemon.
+#[map]
+pub static BRIDGE_PORTS: HashMap<u32, u32> = HashMap::with_max_entries(BRIDGE_PORTS_CAPACITY, 0);
+
+/// LRU hash, next-hop address → `Neighbour`: its MAC as the daemon last read the neighbour
+/// table, and when that changed. Written by the daemon.
+#[map]
+pub static NEIGHBOURS: LruHashMap<AddrKey, Neighbour> =
+    LruHashMap::with_max_entries(NEIGHBOURS_CAPACITY, 0);
+
+/// LRU hash, source → `Turned`: sources the spent global ban budget turned away, and when, for
+/// the reserve. Written by the program.
+#[map]
+pub static TURNED_AWAY: LruHashMap<AddrKey, Turned> =
+    LruHashMap::with_max_entries(TURNED_AWAY_CAPACITY, 0);
+
+/// One-entry array, 0 → `TokenBucket`: the reserve of the ban budget; starts empty and fills at
+/// once (its clock starts at 0). Written by the program.
+#[map]
+pub static RESERVE_BUDGET: Array<TokenBucket> = Array::with_max_entries(1, 0);
 
 /// Per-CPU array, 0 → `Counters`. Written by the program; read by `scanguard stats`.
 #[map]

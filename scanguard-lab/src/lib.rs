@@ -23,6 +23,7 @@ mod naming;
 mod netns;
 mod privilege;
 mod scan_lab;
+mod spoof_lab;
 pub mod traffic;
 mod wait;
 
@@ -38,4 +39,5 @@ pub use naming::NAMESPACE_PREFIX;
 pub use netns::{Netns, NetnsGuard};
 pub use privilege::is_root;
 pub use scan_lab::ScanLab;
+pub use spoof_lab::SpoofLab;
 pub use wait::wait_until;

@@ -11,6 +11,7 @@ use scanguard_common::classify::{ACK, SYN};
 use super::{
     CLIENT_PORT, Config, OPEN_PORT, Row, UNSERVED_PORT, default_settings, from_target,
     load_scanguard, new_source_v4, new_source_v6, settings, tcp,
+    verify::{self, RouteBack},
 };
 use crate::{
     interrupt,
@@ -25,7 +26,12 @@ const SUBNET: u32 = 16;
 /// First packets: each run carries a source the program has never seen, so the costs of
 /// creating state (a ban, an event bucket, an event) are paid every time. One run per call, so
 /// each figure includes the timer's own overhead; the floor is measured the same way.
-pub fn packets(floor_pass: &Xdp, floor_drop: &Xdp, config: Config) -> Result<(Vec<Row>, Vec<Row>)> {
+pub fn packets(
+    floor_pass: &Xdp,
+    floor_drop: &Xdp,
+    config: Config,
+    route_back: &RouteBack,
+) -> Result<(Vec<Row>, Vec<Row>)> {
     let total = config.first_frames * config.first_rounds;
     // Room for every ban, so no run pays for an LRU eviction.
     let capacity = u32::try_from(4 * total).unwrap_or(u32::MAX).max(65_536);
@@ -71,6 +77,13 @@ pub fn packets(floor_pass: &Xdp, floor_drop: &Xdp, config: Config) -> Result<(Ve
     for n in 0..SUBNET {
         test_run::ban(&mut subnet.ebpf, new_source_v4(n))?;
     }
+    // Source verification on, runs coming in on the interface the route back names (every
+    // source verified: a route lookup and a neighbour lookup before the ban), or on another
+    // (every source forged: the route lookup, then a drop and a `spoofed` event).
+    let verifying = verify::load_verifying(&settings(capacity), 4096)?;
+    let forged = verify::load_verifying(&settings(capacity), 4096)?;
+    let (verifying_xdp, forged_xdp) = (verifying.xdp()?, forged.xdp()?);
+    let (lan, side) = (Some(route_back.lan), Some(route_back.side));
     let (xdp, unread_xdp, quiet_xdp, capped_xdp, flows_xdp, subnet_xdp) = (
         fresh.xdp()?,
         test_run::xdp(&unread, PROGRAM_NAME)?,
@@ -82,72 +95,112 @@ pub fn packets(floor_pass: &Xdp, floor_drop: &Xdp, config: Config) -> Result<(Ve
     type Frames = Box<dyn Fn(u32) -> Vec<u8>>;
     // A NULL probe; every instance has its own ban map, so all can use the same sources.
     let probe_v4 = || -> Frames { Box::new(|n| tcp(new_source_v4(n), OPEN_PORT, 0)) };
-    let cases: Vec<(&str, &Xdp, Frames, u32)> = vec![
+    let cases: Vec<(&str, &Xdp, Frames, u32, Option<u32>)> = vec![
         (
             "floor: XDP_PASS, one run per call",
             floor_pass,
             Box::new(|n| tcp(new_source_v4(n), OPEN_PORT, SYN)),
             XDP_PASS,
+            None,
         ),
         (
             "floor: XDP_DROP, one run per call",
             floor_drop,
             probe_v4(),
             XDP_DROP,
+            None,
         ),
         (
             "first SYN from a new source",
             xdp,
             Box::new(|n| tcp(new_source_v4(n), OPEN_PORT, SYN)),
             XDP_PASS,
+            None,
         ),
         (
             "first SYN from a new source to an unserved port (a new sweep sketch)",
             xdp,
             Box::new(|n| tcp(new_source_v4(n), UNSERVED_PORT, SYN)),
             XDP_PASS,
+            None,
         ),
         (
             "ACK of a recorded flow, its first on this CPU in a tick (flow map lookup)",
             flows_xdp,
             Box::new(|n| tcp(new_source_v4(n), OPEN_PORT, ACK)),
             XDP_PASS,
+            None,
         ),
         (
             "first probe from a new source: ban + event, IPv4",
             xdp,
             probe_v4(),
             XDP_DROP,
+            None,
         ),
         (
             "first probe from a new source: ban + event, IPv6",
             xdp,
             Box::new(|n| tcp(new_source_v6(n), OPEN_PORT, 0)),
             XDP_DROP,
+            None,
         ),
         (
             "first probe, no event reader",
             unread_xdp,
             probe_v4(),
             XDP_DROP,
+            None,
         ),
         (
             "first probe, events off: ban only",
             quiet_xdp,
             probe_v4(),
             XDP_DROP,
+            None,
         ),
         (
             "first probe, default ban budgets (past them: no ban, no event)",
             capped_xdp,
             probe_v4(),
             XDP_DROP,
+            None,
         ),
         (
             "banned sources of one /28 in turn (each banned before)",
             subnet_xdp,
             Box::new(|n| tcp(new_source_v4(n % SUBNET), OPEN_PORT, SYN)),
             XDP_DROP,
+            None,
+        ),
+        (
+            "first SYN from a new source to an unserved port, source verified (route lookup, \
+             a new sweep sketch)",
+            verifying_xdp,
+            Box::new(|n| tcp(new_source_v4(n), UNSERVED_PORT, SYN)),
+            XDP_PASS,
+            lan,
+        ),
+        (
+            "first probe from a new source, source verified (route lookup): ban + event, IPv4",
+            verifying_xdp,
+            probe_v4(),
+            XDP_DROP,
+            lan,
+        ),
+        (
+            "first probe from a new source, source verified (route lookup): ban + event, IPv6",
+            verifying_xdp,
+            Box::new(|n| tcp(new_source_v6(n), OPEN_PORT, 0)),
+            XDP_DROP,
+            lan,
+        ),
+        (
+            "first probe from a new source, found forged (route lookup): drop + spoofed event",
+            forged_xdp,
+            probe_v4(),
+            XDP_DROP,
+            side,
         ),
     ];
     let mut samples = vec![Vec::new(); cases.len()];
@@ -160,9 +213,12 @@ pub fn packets(floor_pass: &Xdp, floor_drop: &Xdp, config: Config) -> Result<(Ve
                 interrupt::check()?;
             }
             let n = u32::try_from(round * config.first_frames + j)?;
-            for (i, (name, xdp, frame, _)) in cases.iter().enumerate() {
-                let timing = test_run::time(xdp, &frame(n), 1)
-                    .with_context(|| format!("test run of {name}"))?;
+            for (i, (name, xdp, frame, _, ingress)) in cases.iter().enumerate() {
+                let timing = match ingress {
+                    Some(ingress) => verify::time_on(xdp, &frame(n), 1, *ingress),
+                    None => test_run::time(xdp, &frame(n), 1),
+                }
+                .with_context(|| format!("test run of {name}"))?;
                 per_round[i].push(timing.kernel_ns);
                 verdicts[i].get_or_insert(timing.verdict);
             }
@@ -174,7 +230,7 @@ pub fn packets(floor_pass: &Xdp, floor_drop: &Xdp, config: Config) -> Result<(Ve
     }
     let mut floor_rows = Vec::new();
     let mut rows = Vec::new();
-    for (i, (name, _, _, expected)) in cases.iter().enumerate() {
+    for (i, (name, _, _, expected, _)) in cases.iter().enumerate() {
         let f = if *expected == XDP_PASS { 0 } else { 1 };
         let row = Row {
             case: name.to_string(),

@@ -20,6 +20,7 @@ use scanguard_lab::frames::{FrameBuilder, MSS_1460, arp_request};
 use serde::Serialize;
 
 mod first;
+pub mod verify;
 
 use crate::{
     interrupt,
@@ -99,6 +100,9 @@ pub struct Case<'a> {
     pub xdp: &'a Xdp,
     pub frame: Vec<u8>,
     pub expected: u32,
+    /// The ingress interface of the test runs (`verify::time_on`), in the namespace the runs
+    /// happen in; none: loopback.
+    pub ingress: Option<u32>,
 }
 
 /// Runs every case `rounds` times, alternating them within each round (shifted by one each
@@ -110,8 +114,11 @@ pub fn measure(cases: &[Case<'_>], repeat: u32, rounds: usize) -> Result<Vec<Vec
             interrupt::check()?;
             let index = (i + round) % cases.len();
             let case = &cases[index];
-            let timing = test_run::time(case.xdp, &case.frame, repeat)
-                .with_context(|| format!("test run of {}", case.name))?;
+            let timing = match case.ingress {
+                Some(ingress) => verify::time_on(case.xdp, &case.frame, repeat, ingress),
+                None => test_run::time(case.xdp, &case.frame, repeat),
+            }
+            .with_context(|| format!("test run of {}", case.name))?;
             timings[index].push(timing);
         }
     }
@@ -247,7 +254,18 @@ pub fn run(config: Config) -> Result<PacketCost> {
         from_target(BENIGN_V6.into()).tcp(OPEN_PORT, CLIENT_PORT, SYN | ACK),
         from_target(RESOLVER_V4.into()).udp(CLIENT_PORT, DNS_PORT),
     ];
-    test_run::track_flows(&mut guard.ebpf, &outbound.map(|frame| frame.build()))?;
+    let outbound_frames = outbound.map(|frame| frame.build());
+    test_run::track_flows(&mut guard.ebpf, &outbound_frames)?;
+    // The same with source verification on, its runs coming in on the LAN veth of a namespace
+    // whose routes vouch for every source (see `verify`): benign frames and banned drops must
+    // not pay for it. Every test run from here on runs in that namespace.
+    let route_back = verify::RouteBack::build()?;
+    let _inside = route_back.enter()?;
+    let mut verifying =
+        verify::load_verifying(&settings(scanguard_common::ban::DEFAULT_BAN_CAPACITY), 64)?;
+    test_run::ban(&mut verifying.ebpf, BANNED_V4.into())?;
+    test_run::ban(&mut verifying.ebpf, BANNED_V6.into())?;
+    test_run::track_flows(&mut verifying.ebpf, &outbound_frames)?;
     // Every kind dropped but never banned: each repeat takes the detection path. The flows are
     // tracked, as under the daemon, so the stateless probes are judged, and nmap's fingerprint
     // is configured; default-deny, which judges everything else too, has an instance of its own.
@@ -270,6 +288,7 @@ pub fn run(config: Config) -> Result<PacketCost> {
     )?;
     test_run::track_flows(&mut deny.ebpf, &[])?;
     let (guard_xdp, detect_xdp, deny_xdp) = (guard.xdp()?, detect.xdp()?, deny.xdp()?);
+    let verifying_xdp = verifying.xdp()?;
 
     let benign: IpAddr = BENIGN_V4.into();
     let scanner: IpAddr = SCANNER_V4.into();
@@ -279,6 +298,7 @@ pub fn run(config: Config) -> Result<PacketCost> {
         xdp,
         frame,
         expected,
+        ingress: None,
     };
     let floors = vec![
         case(
@@ -493,7 +513,30 @@ pub fn run(config: Config) -> Result<PacketCost> {
             XDP_DROP,
         ),
     ];
-    let all: Vec<Case<'_>> = floors.into_iter().chain(cases).collect();
+    let verified = |name: &str, group, frame, expected| Case {
+        name: format!("{name}, source verification on"),
+        group,
+        xdp: verifying_xdp,
+        frame,
+        expected,
+        ingress: Some(route_back.lan),
+    };
+    let verifying_cases = vec![
+        verified("TCP SYN", "benign", tcp(benign, OPEN_PORT, SYN), XDP_PASS),
+        verified(
+            "TCP SYN to an unserved port (its sender compared with the sketch's)",
+            "sweep",
+            tcp(benign, UNSERVED_PORT, SYN),
+            XDP_PASS,
+        ),
+        verified("TCP ACK", "benign", tcp(benign, OPEN_PORT, ACK), XDP_PASS),
+        verified("banned source, IPv4", "banned", banned_v4(), XDP_DROP),
+    ];
+    let all: Vec<Case<'_>> = floors
+        .into_iter()
+        .chain(cases)
+        .chain(verifying_cases)
+        .collect();
     let timings = measure(&all, config.repeat, config.rounds)?;
     let floor_of = |expected| if expected == XDP_PASS { 0 } else { 1 };
     let mut floor_rows = Vec::new();
@@ -508,7 +551,7 @@ pub fn run(config: Config) -> Result<PacketCost> {
         }
     }
 
-    let (first_floors, first_rows) = first::packets(floor_pass, floor_drop, config)?;
+    let (first_floors, first_rows) = first::packets(floor_pass, floor_drop, config, &route_back)?;
     floor_rows.extend(first_floors);
     rows.extend(first_rows);
     Ok(PacketCost {

@@ -238,6 +238,7 @@ fn cost(
         xdp,
         frame: frame.clone(),
         expected,
+        ingress: None,
     };
     let rows_and_ratios = {
         let empty_xdp = test_run::xdp(&empty, PROGRAM_NAME)?;

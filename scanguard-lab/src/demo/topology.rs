@@ -17,7 +17,8 @@ use crate::{Host, Lab, LabError, Netns, Result};
 ///  attacker ─┐                          victim (also a Docker host)
 ///  client ───┼── LAN bridge ── victim0 ─┤
 ///            │   (switch ns)            └─ br-<12 hex> ─┬─ port ── web     (container)
-///                                                       └─ port ── scanner (container)
+///                                       (its gateway    └─ port ── scanner (container)
+///                                        address)
 /// ```
 ///
 /// The victim runs a honeypot sshd on 22, a web server on 80 and its real sshd on 2222; the web
@@ -60,6 +61,9 @@ impl DemoLab {
         let client = lab.plug(&mut lan, &client_ns)?;
 
         let mut docker = lab.add_bridge(&victim_ns)?;
+        // As Docker gives a network's bridge its gateway address: the victim has a route to its
+        // containers, the route back scanguard verifies their probes by (docs/spoofing.md).
+        lab.address_bridge(&mut docker)?;
         let web_ns = lab.add_netns("web")?;
         let web = lab.plug(&mut docker, &web_ns)?;
         let scanner_ns = lab.add_netns("scanner")?;

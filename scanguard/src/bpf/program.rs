@@ -39,6 +39,9 @@ pub struct HostFacts {
     pub served: BTreeSet<u16>,
     /// Addresses lock-out protection never bans (see `host::lockout`).
     pub protected: Vec<IpAddr>,
+    /// Loopback takes the program's route lookups, so `verify_source` can be in force (see
+    /// `source_check::lookups`).
+    pub source_lookups: bool,
 }
 
 /// Loads the program with `settings` in its maps and its own debug logging off.
@@ -174,6 +177,7 @@ impl Staged {
         let config = Config {
             ban_filter_mask: ban_filter::mask_of(array(ebpf, BAN_FILTER_MAP)?)?,
             flows_tracked: u8::from(flows_tracked),
+            verify_source: u8::from(settings.verify_source && host.source_lookups),
             ..settings.kernel_config()
         };
         let mut roles: Box<PortRoles> = Box::new([0; _]);
@@ -368,6 +372,7 @@ mod tests {
         HostFacts {
             served: BTreeSet::new(),
             protected: addresses.iter().map(|a| a.parse().unwrap()).collect(),
+            source_lookups: false,
         }
     }
 

@@ -35,6 +35,8 @@ struct File {
     lockout_protection: Option<bool>,
     max_bans_per_second: Option<u32>,
     max_bans_per_subnet_per_minute: Option<u32>,
+    reserved_bans_per_second: Option<u32>,
+    verify_source: Option<bool>,
     ttl_check: Option<bool>,
     /// Kind name to the probes a source must send before it is banned.
     min_probes: Option<BTreeMap<String, u8>>,
@@ -192,6 +194,12 @@ pub fn parse(text: &str) -> Result<Settings, ConfigError> {
     }
     if let Some(per_minute) = file.max_bans_per_subnet_per_minute {
         settings.subnet_bans_per_minute = per_minute;
+    }
+    if let Some(per_second) = file.reserved_bans_per_second {
+        settings.reserved_bans_per_second = per_second;
+    }
+    if let Some(verify_source) = file.verify_source {
+        settings.verify_source = verify_source;
     }
     if let Some(ttl_check) = file.ttl_check {
         settings.ttl_check = ttl_check;
@@ -418,6 +426,18 @@ mod tests {
             (settings.repeat_window_seconds, settings.max_ban_seconds),
             (60, 3600)
         );
+    }
+
+    #[test]
+    fn source_verification_and_the_reserve_are_read() {
+        let defaults = parse("").unwrap();
+        assert!(defaults.verify_source);
+        assert_eq!(defaults.reserved_bans_per_second, 20);
+        let settings = parse("verify_source = false\nreserved_bans_per_second = 0\n").unwrap();
+        assert!(!settings.verify_source);
+        assert_eq!(settings.reserved_bans_per_second, 0);
+        let error = parse("verify_source = 1").unwrap_err();
+        assert_eq!(error.key, "verify_source");
     }
 
     #[test]

@@ -19,6 +19,7 @@ use scanguard_common::{
         DEFAULT_WATCHED_PORTS, DEFAULT_WATCHED_UDP_PORTS, ROLE_OPEN, ROLE_PROTECTED, ROLE_TRAP,
         ROLE_WATCHED, ROLE_WATCHED_UDP,
     },
+    reserve::DEFAULT_RESERVED_BANS_PER_SECOND,
     sweep::{DEFAULT_SWEEP_PORTS, DEFAULT_SWEEP_SECONDS},
 };
 
@@ -80,6 +81,12 @@ pub struct Settings {
     pub bans_per_second: u32,
     /// New bans per /24 or /64 per minute (0: no cap).
     pub subnet_bans_per_minute: u32,
+    /// New bans per second for sources the spent `bans_per_second` turned away that probe
+    /// again (0: none; see docs/spoofing.md).
+    pub reserved_bans_per_second: u32,
+    /// Ban only a source the route back vouches for: the probe came from the route's next hop,
+    /// on its interface (see docs/spoofing.md).
+    pub verify_source: bool,
     /// Probes of a kind one source must send before it is banned (default 1).
     pub min_probes: BTreeMap<Kind, u8>,
     /// Probes towards `min_probes` must share the source's first TTL.
@@ -120,6 +127,8 @@ impl Default for Settings {
             lockout_protection: true,
             bans_per_second: DEFAULT_BANS_PER_SECOND,
             subnet_bans_per_minute: DEFAULT_SUBNET_BANS_PER_MINUTE,
+            reserved_bans_per_second: DEFAULT_RESERVED_BANS_PER_SECOND,
+            verify_source: true,
             min_probes: BTreeMap::new(),
             ttl_check: true,
             repeat_window_seconds: DEFAULT_REPEAT_WINDOW_SECONDS,
@@ -148,6 +157,11 @@ impl Settings {
                 self.events_per_second,
             ),
             ban_rate: Rate::new(self.bans_per_second, seconds(1), self.bans_per_second),
+            reserved_ban_rate: Rate::new(
+                self.reserved_bans_per_second,
+                seconds(1),
+                self.reserved_bans_per_second,
+            ),
             subnet_bans_per_minute: self.subnet_bans_per_minute,
             min_probes,
             repeat_window_ns: seconds(self.repeat_window_seconds),

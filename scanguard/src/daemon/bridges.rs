@@ -22,6 +22,7 @@ use crate::{
     bpf::program,
     daemon::{
         attachment::{self, AttachOptions, Links, OwnPrograms},
+        source_check::bridge_ports::BridgePorts,
         status_file::{AttachedInterface, FollowedBridge, StatusFile},
         targets::{self, Targets},
     },
@@ -54,6 +55,8 @@ pub struct Follower {
     /// Ports that could not be attached (another tool's program, say): warned about once.
     refused: BTreeSet<u32>,
     subscription: Subscription,
+    /// Tells the program which bridge each attached port is a port of.
+    bridge_ports: BridgePorts,
 }
 
 struct Port {
@@ -82,6 +85,7 @@ impl Follower {
             ports: BTreeMap::new(),
             refused: BTreeSet::new(),
             subscription,
+            bridge_ports: BridgePorts::of(ebpf)?,
         };
         for link in links::dump().await? {
             let Some(bridge) = follower.bridge_of(&link) else {
@@ -91,6 +95,7 @@ impl Follower {
                 continue;
             }
             let target = targets::target(&link, Some(&bridge));
+            follower.bridge_ports.attached(&link);
             let attached =
                 attachment::attach_interface(&mut follower.programs, &target, &follower.options)
                     .await?;
@@ -216,7 +221,14 @@ impl Follower {
             return false;
         }
         let target = targets::target(link, Some(bridge));
-        match attachment::attach_interface(&mut self.programs, &target, &self.options).await {
+        // Before the program sees its frames; taken back below if the attach fails.
+        self.bridge_ports.attached(link);
+        let attached =
+            attachment::attach_interface(&mut self.programs, &target, &self.options).await;
+        if attached.is_err() {
+            self.bridge_ports.released(link.ifindex);
+        }
+        match attached {
             Ok(attached) => {
                 self.options.release_adopted_pins(&link.name);
                 info!(
@@ -261,6 +273,7 @@ impl Follower {
         if let Some(links) = port.links {
             links.release(&mut self.programs);
         }
+        self.bridge_ports.released(ifindex);
         self.options.forget_pins(&port.entry.name);
         info!(
             "{}: port {} {why}; forgotten",

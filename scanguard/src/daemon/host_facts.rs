@@ -2,12 +2,13 @@
 
 use std::{collections::BTreeSet, net::IpAddr};
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 use log::info;
 
 use crate::{
     bpf::program::HostFacts,
     config::settings::Settings,
+    daemon::source_check::lookups,
     host::{
         lockout, served,
         sockets::{self, Scope},
@@ -20,7 +21,35 @@ pub fn host_facts(settings: &Settings) -> Result<HostFacts> {
     Ok(HostFacts {
         served: served_ports()?,
         protected: protected_addresses(settings),
+        source_lookups: source_lookups(settings)?,
     })
+}
+
+/// Whether the program verifies sources: with `verify_source`, loopback must take its route
+/// lookups, and a daemon that cannot have that refuses to start (or to reload) rather than ban
+/// nobody, or anybody.
+pub fn source_lookups(settings: &Settings) -> Result<bool> {
+    if !settings.verify_source {
+        return Ok(false);
+    }
+    if lookups::enabled() || lookups::enable() {
+        return Ok(true);
+    }
+    bail!(
+        "verify_source needs forwarding enabled on loopback, for route lookups only (see \
+         docs/spoofing.md), and it cannot be enabled here; `verify_source = false` bans without \
+         verifying sources"
+    )
+}
+
+/// At each look at the host: another tool may have turned loopback forwarding off again
+/// (`sysctl -w net.ipv4.ip_forward=0` sets every device). Until it is on, the program finds
+/// every source unverified and bans nobody.
+pub fn keep_source_lookups(settings: &Settings) -> bool {
+    if settings.verify_source && !lookups::enabled() {
+        lookups::enable();
+    }
+    settings.verify_source
 }
 
 pub fn served_ports() -> Result<BTreeSet<u16>> {

@@ -7,5 +7,6 @@ pub mod bridges;
 pub mod flows;
 pub mod host_facts;
 pub mod metrics;
+pub mod source_check;
 pub mod status_file;
 pub mod targets;

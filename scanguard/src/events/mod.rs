@@ -12,7 +12,7 @@ use std::net::IpAddr;
 use scanguard_common::{
     action::Action,
     ban::reason_name,
-    event::{ACTION_WOULD_BAN, EVENT_BANNED_DROP, Event},
+    event::{ACTION_WOULD_BAN, EVENT_BANNED_DROP, EVENT_SPOOFED, EVENT_UNVERIFIED, Event},
     fingerprint::Fingerprint,
     parse::{IPPROTO_TCP, IPPROTO_UDP},
     ports::well_known_name,
@@ -26,7 +26,9 @@ use crate::bpf::clock;
 pub struct Detection {
     /// RFC 3339 wall-clock time.
     pub time: String,
-    /// `detection`, or `banned` for a packet dropped because its source is banned.
+    /// `detection`, `banned` for a packet dropped because its source is banned, `spoofed` or
+    /// `unverified` for a probe dropped without a ban because the route back to its claimed
+    /// source names another sender (`src_mac` is the real one) or cannot vouch for it.
     pub event: String,
     /// The scan kind (for `banned`: the ban's reason).
     pub kind: String,
@@ -60,6 +62,9 @@ pub struct Detection {
     pub service: Option<String>,
     /// The scanner a SYN looks like (`nmap`, `masscan`, `zmap`, `raw-ip-id`), if any.
     pub fingerprint: Option<String>,
+    /// For `unverified`: the device the program asks the daemon to resolve `src` on (0: none).
+    #[serde(skip)]
+    pub ask_ifindex: u32,
 }
 
 /// Names of destination ports for events: the configured trap ports, then well-known names.
@@ -80,10 +85,11 @@ impl Detection {
         Detection {
             time: humantime::format_rfc3339_millis(clock::wall_time(event.timestamp_ns))
                 .to_string(),
-            event: if event.event_type == EVENT_BANNED_DROP {
-                "banned"
-            } else {
-                "detection"
+            event: match event.event_type {
+                EVENT_BANNED_DROP => "banned",
+                EVENT_SPOOFED => "spoofed",
+                EVENT_UNVERIFIED => "unverified",
+                _ => "detection",
             }
             .to_string(),
             kind: reason_name(event.kind).to_string(),
@@ -118,6 +124,7 @@ impl Detection {
                 Fingerprint::None => None,
                 fingerprint => Some(fingerprint.name().to_string()),
             },
+            ask_ifindex: event.ask_ifindex,
         }
     }
 }

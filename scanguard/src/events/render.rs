@@ -35,10 +35,13 @@ pub fn mac(bytes: &[u8; 6]) -> String {
     bytes.map(|byte| format!("{byte:02x}")).join(":")
 }
 
-/// The grep-able prefix: one per kind, and one for drops of banned sources.
+/// The grep-able prefix: one per kind, one for drops of banned sources, and one for each probe
+/// source verification refused.
 pub fn prefix(detection: &Detection) -> String {
     match detection.event.as_str() {
         "banned" => "[scanguard::banned]".to_string(),
+        "spoofed" => "[scanguard::spoofed]".to_string(),
+        "unverified" => "[scanguard::unverified]".to_string(),
         _ => format!("[scanguard::{}]", detection.kind),
     }
 }
@@ -79,6 +82,10 @@ pub fn log_line(d: &Detection) -> String {
     if d.event == "banned" {
         let _ = write!(line, " REASON={}", d.kind);
     }
+    if d.event == "spoofed" || d.event == "unverified" {
+        // SRC is what the frame claims; this is who sent it.
+        let _ = write!(line, " KIND={} SENDER_MAC={}", d.kind, d.src_mac);
+    }
     let _ = write!(line, " ACTION={}", d.action);
     if d.suppressed > 0 {
         let _ = write!(line, " SUPPRESSED={}", d.suppressed);
@@ -116,6 +123,7 @@ mod tests {
             suppressed: 0,
             service: None,
             fingerprint: None,
+            ask_ifindex: 0,
         }
     }
 
@@ -165,6 +173,29 @@ mod tests {
             line.ends_with("FLAGS=NONE VLAN=42 REASON=null-scan ACTION=drop SUPPRESSED=12"),
             "{line}"
         );
+    }
+
+    #[test]
+    fn refused_probes_name_their_kind_and_real_sender() {
+        let line = log_line(&Detection {
+            event: "spoofed".into(),
+            kind: "null-scan".into(),
+            action: "drop".into(),
+            src_mac: "02:77:00:00:00:02".into(),
+            tcp_flags: tcp_flags(0),
+            ..detection()
+        });
+        assert!(line.starts_with("[scanguard::spoofed] "), "{line}");
+        assert!(line.contains("SRC=172.19.0.2 "), "{line}");
+        assert!(
+            line.ends_with("FLAGS=NONE KIND=null-scan SENDER_MAC=02:77:00:00:00:02 ACTION=drop"),
+            "{line}"
+        );
+        let unverified = Detection {
+            event: "unverified".into(),
+            ..detection()
+        };
+        assert!(log_line(&unverified).starts_with("[scanguard::unverified] "));
     }
 
     #[test]

@@ -12,4 +12,5 @@ mod hardening;
 mod matrix;
 mod metrics;
 mod scans;
+mod spoofing;
 mod stealth_scans;

@@ -3,7 +3,7 @@
 
 #![allow(
     dead_code,
-    reason = "each test binary uses a different part of this module"
+    reason = "each test crate uses a different part of this module"
 )]
 
 use std::{

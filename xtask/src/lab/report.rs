@@ -57,7 +57,7 @@ pub fn topology(lab: &DemoLab, keeper_pid: u32) {
 
 pub fn baseline_probe(scenario: &Scenario, outcome: &Outcome) {
     let what = match scenario.step {
-        Step::Nmap(flag) => format!("nmap {flag}"),
+        Step::Nmap(flag) | Step::Decoys(flag, _) => format!("nmap {flag}"),
         Step::Connect | Step::Unban | Step::Expire => "connect".to_string(),
     };
     println!(
@@ -90,7 +90,7 @@ pub fn row(row: &Row) {
         scenario.from.name()
     );
     match scenario.step {
-        Step::Nmap(_) | Step::Connect => {
+        Step::Nmap(_) | Step::Decoys(..) | Step::Connect => {
             println!("{INDENT}without scanguard: {}", row.before);
             println!("{INDENT}with scanguard:    {}", row.after);
         }

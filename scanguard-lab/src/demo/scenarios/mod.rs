@@ -66,6 +66,9 @@ impl Role {
 pub enum Step {
     /// `nmap <flag>` of one port; "before" is the same scan without scanguard.
     Nmap(&'static str),
+    /// `nmap <flag> -D <decoy>,ME` of one port: the scan hidden among probes that claim to come
+    /// from `decoy`, who must not be banned for them (docs/spoofing.md).
+    Decoys(&'static str, Role),
     /// A TCP connection that reads the service's banner; "before" is the same without scanguard.
     Connect,
     /// `scanguard unban <from>`; "before" and "after" are connections just before and after.
@@ -268,6 +271,32 @@ pub const SCENARIOS: &[Scenario] = &[
         "-sS",
         true,
         banning("syn-scan", SYN_HIDDEN),
+    ),
+    other(
+        "framing",
+        "NULL scan with the benign client as a decoy: only the attacker is banned",
+        ATTACKER_TO_CLOSED,
+        Step::Decoys("-sN", Role::Client),
+        banning("null-scan", STEALTH_HIDDEN),
+    ),
+    other(
+        "framed-client",
+        "the client the decoys claimed to be connects: not banned",
+        (Role::Client, Role::Victim, WEB_PORT),
+        Step::Connect,
+        unaffected(&[CONNECTED]),
+    ),
+    other(
+        "framer-banned",
+        "the attacker behind the decoys connects to the web server while banned",
+        ATTACKER_TO_WEB,
+        Step::Connect,
+        Expect {
+            detected: None,
+            banned: true,
+            before: &[CONNECTED],
+            after: &[TIMED_OUT],
+        },
     ),
     scan(
         "container-scan",

@@ -8,7 +8,7 @@ use std::{
 };
 
 use super::{
-    Outcome, Row, SCENARIOS, Scenario, Step,
+    Outcome, Role, Row, SCENARIOS, Scenario, Step,
     probes::{connect, connect_command, nmap},
 };
 use crate::demo::{BAN_SECONDS, DemoLab, DemoResult, LogTail, Scanguard, failed, interrupt};
@@ -26,7 +26,8 @@ pub fn baseline(
     for scenario in SCENARIOS {
         interrupt::check()?;
         let outcome = match scenario.step {
-            Step::Nmap(flag) => Some(nmap(lab, scenario, flag)?.0),
+            Step::Nmap(flag) => Some(nmap(lab, scenario, flag, &[])?.0),
+            Step::Decoys(flag, decoy) => Some(nmap(lab, scenario, flag, &decoys(lab, decoy))?.0),
             Step::Connect => Some(connect(lab, scenario)?),
             Step::Unban | Step::Expire => None,
         };
@@ -70,7 +71,11 @@ fn play(
     let mut notes = Vec::new();
     let (command, before, after) = match scenario.step {
         Step::Nmap(flag) => {
-            let (after, command) = nmap(lab, scenario, flag)?;
+            let (after, command) = nmap(lab, scenario, flag, &[])?;
+            (command, baseline.unwrap_or_else(none), after)
+        }
+        Step::Decoys(flag, decoy) => {
+            let (after, command) = nmap(lab, scenario, flag, &decoys(lab, decoy))?;
             (command, baseline.unwrap_or_else(none), after)
         }
         Step::Connect => (
@@ -126,6 +131,11 @@ fn play(
         logged,
         notes,
     })
+}
+
+/// nmap's `-D <decoy>,ME`: its probes come in the decoy's name too, then in its own.
+fn decoys(lab: &DemoLab, decoy: Role) -> [String; 2] {
+    ["-D".to_string(), format!("{},ME", decoy.address(lab))]
 }
 
 fn none() -> Outcome {

@@ -11,17 +11,19 @@ use std::{
 use super::{CONNECTED, Outcome, REFUSED, Scenario, TIMED_OUT};
 use crate::demo::{CONNECT_TIMEOUT, DemoError, DemoLab, DemoResult, failed, interrupt};
 
-/// Runs nmap from `scenario.from` against `scenario.to`; returns the port's state and the
-/// command line. Killed on Ctrl-C, and after a minute whatever happens.
+/// Runs nmap from `scenario.from` against `scenario.to`, `extra` after `flag`; returns the
+/// port's state and the command line. Killed on Ctrl-C, and after a minute whatever happens.
 pub(super) fn nmap(
     lab: &DemoLab,
     scenario: &Scenario,
     flag: &str,
+    extra: &[String],
 ) -> DemoResult<(Outcome, String)> {
     let to = scenario.to.address(lab).to_string();
     let port = scenario.port.to_string();
-    let args = [
-        flag,
+    let mut args = vec![flag];
+    args.extend(extra.iter().map(String::as_str));
+    args.extend([
         "-n",
         "-Pn",
         "--reason",
@@ -30,7 +32,7 @@ pub(super) fn nmap(
         "-p",
         &port,
         &to,
-    ];
+    ]);
     let command_line = format!("nmap {}", args.join(" "));
     let mut child = scenario
         .from

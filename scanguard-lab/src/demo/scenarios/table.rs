@@ -54,6 +54,7 @@ fn short_probe(row: &Row) -> String {
     let scenario = &row.scenario;
     let what = match scenario.step {
         Step::Nmap(flag) => format!("nmap {flag}"),
+        Step::Decoys(flag, decoy) => format!("nmap {flag} -D {},ME", decoy.name()),
         Step::Connect => "connect".to_string(),
         Step::Unban => "unban, connect".to_string(),
         Step::Expire => "expiry, connect".to_string(),

@@ -38,11 +38,12 @@ use crate::{
         flows,
         host_facts::{host_facts, log_host_facts},
         metrics,
+        source_check::{self, ask::Asker, bridge_ports::BridgePorts},
         status_file::{DaemonLock, DaemonStatus},
         targets::{self, TargetRequest, Targets},
     },
     events::{self, Detection, fanout::Fanout, output::Output},
-    host::network_changes::NetworkChanges,
+    host::{links, network_changes::NetworkChanges},
 };
 
 /// How often bans that expired without their source coming back are deleted.
@@ -70,6 +71,7 @@ pub async fn execute(cli: &Cli, args: &AttachArgs) -> Result<()> {
     if args.persist && result.is_ok() {
         return result;
     }
+    source_check::lookups::restore();
     // Links adopted from a persisted program stay pinned until the set-up succeeds, and those
     // of its interfaces this run did not take over stay pinned throughout: that program goes
     // on enforcing there, on the maps it shares.
@@ -135,6 +137,7 @@ async fn run(
         output,
         fanout: Fanout::bind(&cli.run_dir)?,
         lost,
+        asker: Asker::new(),
     };
     let options = AttachOptions {
         mode: match args.mode {
@@ -145,6 +148,13 @@ async fn run(
         persist: args.persist,
         pin_dir: cli.pin_dir.clone(),
     };
+    // Kept current while the daemon runs; the program distrusts a neighbour that just changed.
+    let _neighbours = source_check::neighbours::mirror(&ebpf).await?;
+    // Before the program sees their frames: a port's probes are judged against its bridge.
+    BridgePorts::of(&ebpf)?.record(
+        &links::dump().await?,
+        targets.interfaces.iter().map(|target| target.ifindex),
+    )?;
     let mut attached = Vec::new();
     for target in &targets.interfaces {
         let entry = attachment::attach_interface(&mut ebpf, target, &options)
@@ -267,6 +277,8 @@ struct Sinks {
     output: Output,
     fanout: Fanout,
     lost: Arc<AtomicU64>,
+    /// Resolves the on-link sources the program could not verify.
+    asker: Asker,
 }
 
 /// Writes detections, sweeps expired bans and keeps the settings current (see `reload`),
@@ -293,6 +305,7 @@ async fn enforce(
             Some(detection) = detections.recv() => {
                 sinks.output.write(&detection);
                 sinks.fanout.publish(&detection);
+                sinks.asker.consider(&detection);
             }
             _ = sweep.tick() => {
                 let mut ban_map: bans::BanMap<_> = HashMap::try_from(

@@ -15,7 +15,9 @@ use crate::{
     bpf::program::{self, HostFacts, StoreError},
     cli::AttachArgs,
     config::settings::Settings,
-    daemon::host_facts::{host_facts, log_host_facts, protected_addresses, served_ports},
+    daemon::host_facts::{
+        host_facts, keep_source_lookups, log_host_facts, protected_addresses, served_ports,
+    },
     events::PortNames,
     host::network_changes::NetworkChanges,
 };
@@ -84,7 +86,11 @@ impl Configured<'_> {
             true => protected_addresses(&self.settings),
             false => self.host.protected.clone(),
         };
-        let host = HostFacts { served, protected };
+        let host = HostFacts {
+            served,
+            protected,
+            source_lookups: keep_source_lookups(&self.settings),
+        };
         if host == self.host {
             return;
         }
