@@ -498,7 +498,7 @@ fn a_neighbour_entry_that_just_changed_vouches_for_no_one() {
     // entry was overwritten a moment ago (nmap -6 -S does it with its neighbour solicitation).
     seen(client, ATTACKER_MAC, 0);
     // The daemon saw the change, less than a minute ago.
-    let now = scanguard::clock::boot_ns();
+    let now = scanguard::bpf::clock::boot_ns();
     seen(known, mac(ALSO_KNOWN), now);
     // The gateway changed its MAC long ago.
     seen(
