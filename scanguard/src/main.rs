@@ -61,6 +61,7 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
             commands::stats::execute(&Pins::open(&cli.pin_dir)?, events_lost, args.json)
         }
         Command::Events(args) => scanguard::events::fanout::follow(&cli.run_dir, args.json).await,
+        Command::Top(args) => commands::top::execute(cli, args).await,
         Command::Status(args) => commands::status::execute(cli, args.json).await,
         Command::Ifaces(args) => commands::ifaces::execute(args.json).await,
         Command::Detach(args) => commands::detach::execute(cli, &args.interfaces).await,

@@ -8,4 +8,5 @@ pub mod detach;
 pub mod ifaces;
 pub mod stats;
 pub mod status;
+pub mod top;
 pub mod unban;
