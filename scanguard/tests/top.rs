@@ -7,6 +7,7 @@ mod lab;
 use std::{
     net::IpAddr,
     os::unix::process::CommandExt as _,
+    path::{Path, PathBuf},
     process::{Command, Output, Stdio},
     sync::atomic::{AtomicU32, Ordering},
     thread,
@@ -14,6 +15,7 @@ use std::{
 };
 
 use lab::{ConfigFile, SCANGUARD, SERVICE, require_root, served_lab};
+use nix::sys::signal::Signal;
 use scanguard_lab::{
     ScanLab,
     daemon::Daemon,
@@ -27,20 +29,21 @@ const REFRESH: Duration = Duration::from_secs(1);
 /// Nothing listens here: a NULL probe to it is a null-scan.
 const CLOSED: u16 = 81;
 
-/// A tmux server of its own (its own socket) holding one 80×24 shell; killed on drop.
+/// A tmux server of its own (its own socket) holding one 80×24 shell; killed, and its socket
+/// removed, on drop.
 struct Tmux {
-    socket: String,
+    socket: PathBuf,
 }
 
 impl Tmux {
     fn start() -> Tmux {
         static NEXT: AtomicU32 = AtomicU32::new(0);
         let tmux = Tmux {
-            socket: format!(
-                "scanguard-top-{}-{}",
+            socket: std::env::temp_dir().join(format!(
+                "scanguard-top-{}-{}.tmux",
                 std::process::id(),
                 NEXT.fetch_add(1, Ordering::Relaxed)
-            ),
+            )),
         };
         tmux.run(&[
             "-f",
@@ -58,7 +61,7 @@ impl Tmux {
 
     fn run(&self, args: &[&str]) -> String {
         let output = Command::new("tmux")
-            .arg("-L")
+            .arg("-S")
             .arg(&self.socket)
             .args(args)
             .output()
@@ -111,10 +114,11 @@ impl Tmux {
 impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = Command::new("tmux")
-            .arg("-L")
+            .arg("-S")
             .arg(&self.socket)
             .arg("kill-server")
             .output();
+        let _ = std::fs::remove_file(&self.socket);
     }
 }
 
@@ -311,7 +315,7 @@ fn without_a_daemon_or_root_top_says_so_in_one_line() {
     let mut flags = daemon.dir_flags().to_vec();
     one_line(
         run(&flags.iter().map(String::as_str).collect::<Vec<_>>(), None),
-        "stdout is not one: use `--once` or `--json`",
+        "is not one: use `--once` or `--json` for a snapshot",
     );
     const NOBODY: u32 = 65_534;
     flags.push("--json".into());
@@ -378,33 +382,54 @@ fn the_view_follows_a_scan_and_unbans_on_request() {
 }
 
 #[test]
-fn a_signal_or_ctrl_c_ends_the_view_and_gives_the_terminal_back() {
+fn signals_hangups_ctrl_c_and_a_stopped_daemon_end_or_leave_the_view_cleanly() {
     require_root();
     let lab = ScanLab::build().expect("lab");
-    let daemon = Daemon::start(SCANGUARD, &lab.victim, &[&lab.victim.interface]);
+    let mut daemon = Daemon::start(SCANGUARD, &lab.victim, &[&lab.victim.interface]);
     let pid_file = daemon.run_dir.join("top.pid");
     let command = top_command(&daemon, &pid_file.display().to_string());
 
     let tmux = Tmux::start();
     tmux.type_line(&command);
     tmux.wait_for("no banned sources", Duration::from_secs(5));
-    let pid: i32 = std::fs::read_to_string(&pid_file)
-        .expect("the view's pid")
-        .trim()
-        .parse()
-        .expect("a pid");
     nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid),
-        nix::sys::signal::Signal::SIGINT,
+        nix::unistd::Pid::from_raw(read_pid(&pid_file)),
+        Signal::SIGINT,
     )
     .expect("SIGINT the view");
     // 128 + SIGINT, as a shell reports a command a signal ended.
     assert_terminal_sane(&tmux, "130");
 
+    // The terminal goes away under the view: the view ends too.
     tmux.type_line(&format!("clear; {command}"));
     tmux.wait_for("no banned sources", Duration::from_secs(5));
+    let pid = nix::unistd::Pid::from_raw(read_pid(&pid_file));
+    drop(tmux);
+    assert!(
+        wait_until(Duration::from_secs(3), Duration::from_millis(50), || {
+            nix::sys::signal::kill(pid, None).is_err()
+        }),
+        "the view outlived its terminal"
+    );
+
+    // The daemon goes away under the view: it says so and keeps the last readings.
+    let tmux = Tmux::start();
+    tmux.type_line(&command);
+    tmux.wait_for("no banned sources", Duration::from_secs(5));
+    daemon.stop(Signal::SIGTERM);
+    let screen = tmux.wait_for("daemon stopped: last readings", 2 * REFRESH);
+    assert!(screen.contains("(event socket closed)"), "{screen}");
+    // Raw mode makes Ctrl-C a key, and it quits like q.
     tmux.keys(&["C-c"]);
     assert_terminal_sane(&tmux, "0");
+}
+
+fn read_pid(pid_file: &Path) -> i32 {
+    std::fs::read_to_string(pid_file)
+        .expect("the view's pid")
+        .trim()
+        .parse()
+        .expect("a pid")
 }
 
 #[test]

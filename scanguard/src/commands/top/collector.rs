@@ -19,7 +19,7 @@ use scanguard_common::{
 };
 
 use super::{
-    feed::Feed,
+    feed::{self, Feed},
     history::{self, History, Sample},
     services::Services,
     snapshot::{
@@ -153,6 +153,7 @@ impl Collector {
             .map(|source| (source.address, source.dropped_packets))
             .collect();
         let status = daemon_status::read(&self.run_dir);
+        // Under the reader's lock only what is quick: the lines are parsed after.
         let (events, latest, ports) = self.feed.with_seen(|seen| {
             (
                 EventStream {
@@ -160,12 +161,14 @@ impl Collector {
                     received: seen.received,
                     per_second: history::rate(self.received, seen.received, elapsed),
                     skipped: seen.skipped,
+                    reconnects: seen.reconnects,
                     lost: status.as_ref().map_or(0, |status| status.events_lost),
                 },
-                seen.latest.iter().cloned().collect(),
+                seen.latest_lines(),
                 probed_ports(&seen.ports, &self.services, RANKED_PORTS),
             )
         });
+        let latest = feed::detections(&latest);
         self.received = events.received;
         Ok(Snapshot {
             interval_seconds: elapsed.as_secs_f64(),

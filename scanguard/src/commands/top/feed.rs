@@ -18,6 +18,8 @@ use crate::{events::Detection, paths::EVENTS_SOCKET};
 
 /// Detections kept for the latest-detections pane; older ones are let go, counted.
 pub const KEPT: usize = 256;
+/// Bytes read from the socket at once: a few thousand events of a storm per system call.
+const READ_BUFFER: usize = 1 << 20;
 /// Ports tallied at most: every TCP and UDP port, so the tally is bounded whatever comes.
 const PORT_KEYS: usize = 2 * 65_536;
 
@@ -55,8 +57,9 @@ pub struct PortTally {
 /// What the reader has seen since the view started.
 #[derive(Debug, Default)]
 pub struct Seen {
-    /// The latest detections, oldest first, at most [`KEPT`].
-    pub latest: VecDeque<Detection>,
+    /// The latest event lines, oldest first, at most [`KEPT`]: kept as they came and parsed
+    /// only when a snapshot takes them, so a line a storm pushes out was never parsed.
+    latest: VecDeque<String>,
     /// Lines received (detections and drops of banned sources).
     pub received: u64,
     /// Received but let go before they were kept: pushed out of `latest` by newer ones, or
@@ -69,30 +72,82 @@ pub struct Seen {
     pub reconnects: u64,
 }
 
+/// The tallied fields of an event line: its transport, destination port and service name.
+/// Found by key rather than parsed: a parse costs several times the rest of the reader's work
+/// a line, and the reader must keep up with a storm. The daemon writes each event as one flat,
+/// compact JSON object (serde_json's), and in JSON an unescaped `"` only delimits strings, so
+/// `"key":` is found only where that key is.
+fn probe(line: &str) -> Option<(Option<Transport>, u16, Option<&str>)> {
+    let protocol = field(line, "\"protocol\":")?;
+    let port = field(line, "\"dst_port\":")?.parse().ok()?;
+    let service = field(line, "\"service\":")?;
+    Some((
+        text(protocol).and_then(Transport::parse),
+        port,
+        text(service),
+    ))
+}
+
+/// A JSON string value without its quotes; `None` for anything else (`null`).
+fn text(value: &str) -> Option<&str> {
+    value.strip_prefix('"')?.strip_suffix('"')
+}
+
+/// The value of `key` (given with its quotes and colon) in a flat JSON object: a string with
+/// its quotes, a number, or `null`.
+fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    let rest = &line[line.find(key)? + key.len()..];
+    let end = match rest.strip_prefix('"') {
+        // A string value: the tallied ones (names, TCP, UDP) hold no escaped quote.
+        Some(string) => string.find('"')? + 2,
+        None => rest.find([',', '}'])?,
+    };
+    Some(&rest[..end])
+}
+
 impl Seen {
     /// Takes one event line in.
     pub fn take(&mut self, line: &str) {
         self.received += 1;
-        let Ok(detection) = serde_json::from_str::<Detection>(line) else {
+        let Some((transport, port, service)) = probe(line) else {
             self.skipped += 1;
             return;
         };
-        if let Some(transport) = Transport::parse(&detection.protocol) {
-            let key = (transport, detection.dst_port);
+        if let Some(transport) = transport {
+            let key = (transport, port);
             if self.ports.len() < PORT_KEYS || self.ports.contains_key(&key) {
                 let tally = self.ports.entry(key).or_default();
                 tally.probes += 1;
                 if tally.service.is_none() {
-                    tally.service.clone_from(&detection.service);
+                    tally.service = service.map(str::to_string);
                 }
             }
         }
-        if self.latest.len() == KEPT {
-            self.latest.pop_front();
+        // The line pushed out lends its buffer to the new one: no allocation in a storm.
+        let mut kept = if self.latest.len() == KEPT {
             self.skipped += 1;
-        }
-        self.latest.push_back(detection);
+            self.latest.pop_front().unwrap_or_default()
+        } else {
+            String::new()
+        };
+        kept.clear();
+        kept.push_str(line);
+        self.latest.push_back(kept);
     }
+
+    /// The latest lines, to be parsed outside the reader's lock.
+    pub fn latest_lines(&self) -> Vec<String> {
+        self.latest.iter().cloned().collect()
+    }
+}
+
+/// Event lines as detections; a line of another daemon version that does not parse is left
+/// out (the tallies counted it).
+pub fn detections(lines: &[String]) -> Vec<Detection> {
+    lines
+        .iter()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect()
 }
 
 /// A connection to the daemon's event socket and its reader thread.
@@ -165,7 +220,7 @@ impl Drop for Feed {
 /// Reads lines until the socket closes. The line buffer is reused, so a storm allocates only
 /// the detections it keeps.
 fn read(stream: UnixStream, seen: &Mutex<Seen>) {
-    let mut reader = BufReader::with_capacity(64 * 1024, stream);
+    let mut reader = BufReader::with_capacity(READ_BUFFER, stream);
     let mut line = String::new();
     loop {
         line.clear();
@@ -207,13 +262,52 @@ mod tests {
             seen.take(&line(&format!("198.51.100.{}", n % 250), "TCP", 23, None));
         }
         assert_eq!(seen.received, total as u64);
-        assert_eq!(seen.latest.len(), KEPT);
         assert_eq!(seen.skipped, 10);
+        let latest = detections(&seen.latest_lines());
+        assert_eq!(latest.len(), KEPT);
         assert_eq!(
-            seen.latest.back().map(|d| d.src.to_string()),
+            latest.last().map(|d| d.src.to_string()),
             Some(format!("198.51.100.{}", (total - 1) % 250)),
             "the newest is last"
         );
+        assert_eq!(
+            latest.first().map(|d| d.src.to_string()),
+            Some("198.51.100.10".to_string()),
+            "the oldest kept"
+        );
+    }
+
+    #[test]
+    fn the_tallied_fields_are_found_in_the_daemons_lines() {
+        let tcp = line("198.51.100.7", "TCP", 23, Some("telnet"));
+        assert_eq!(
+            probe(&tcp),
+            Some((Some(Transport::Tcp), 23, Some("telnet")))
+        );
+        let udp = line("198.51.100.7", "UDP", 161, None);
+        assert_eq!(probe(&udp), Some((Some(Transport::Udp), 161, None)));
+        let icmp = line("198.51.100.7", "1", 0, None);
+        assert_eq!(probe(&icmp), Some((None, 0, None)));
+        // Exactly as the daemon writes one, keys in its order, last key last.
+        let written = serde_json::to_string(&detections(&[tcp])[0]).unwrap();
+        assert_eq!(
+            probe(&written),
+            Some((Some(Transport::Tcp), 23, Some("telnet")))
+        );
+        assert_eq!(
+            probe(r#"{"protocol":"TCP","service":null,"dst_port":8080}"#),
+            Some((Some(Transport::Tcp), 8080, None)),
+            "a number last"
+        );
+        for broken in [
+            "",
+            "not json",
+            r#"{"protocol":"TCP","dst_port":99999,"service":null}"#,
+            r#"{"protocol":"TCP","dst_port":80}"#,
+            r#"{"protocol":"TCP,"service":null,"dst_port":8"#,
+        ] {
+            assert_eq!(probe(broken), None, "{broken}");
+        }
     }
 
     #[test]
@@ -235,6 +329,6 @@ mod tests {
         assert_eq!(seen.ports.len(), 2, "ICMP has no port");
         assert_eq!(seen.received, 5);
         assert_eq!(seen.skipped, 1, "the unreadable line");
-        assert_eq!(seen.latest.len(), 4);
+        assert_eq!(detections(&seen.latest_lines()).len(), 4);
     }
 }

@@ -17,13 +17,13 @@ use std::{
     io::IsTerminal as _,
     sync::{
         Arc,
-        atomic::{AtomicI32, Ordering},
+        atomic::{AtomicBool, Ordering},
     },
     time::{Duration, Instant},
 };
 
 use anyhow::{Result, anyhow, bail};
-use crossterm::event::{self, Event, KeyEventKind};
+use crossterm::event::{Event, KeyEventKind};
 use tokio::signal::unix::{SignalKind, signal};
 
 use self::{
@@ -37,15 +37,17 @@ use crate::{cli::Cli, cli::TopArgs, privileges};
 const REFRESH: Duration = Duration::from_secs(1);
 /// The longest the view waits for a key before it looks for a signal.
 const POLL: Duration = Duration::from_millis(100);
+/// How long a signal waits for the view to end by itself.
+const STOP_GRACE: Duration = Duration::from_millis(500);
 
 pub async fn execute(cli: &Cli, args: &TopArgs) -> Result<()> {
     privileges::require()?;
     let mut collector = Collector::open(&cli.pin_dir, &cli.run_dir)?;
     let interactive = !(args.once || args.json);
-    if interactive && !std::io::stdout().is_terminal() {
+    if interactive && !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) {
         bail!(
-            "`scanguard top` draws on a terminal and stdout is not one: use `--once` or `--json` \
-             for a snapshot"
+            "`scanguard top` draws on a terminal and reads keys from it, and stdin or stdout is \
+             not one: use `--once` or `--json` for a snapshot"
         );
     }
     if !interactive {
@@ -53,40 +55,39 @@ pub async fn execute(cli: &Cli, args: &TopArgs) -> Result<()> {
         tokio::time::sleep(REFRESH).await;
         return once::print(&collector.sample()?.printed(), args.json);
     }
-    let stopped_by = Arc::new(AtomicI32::new(0));
-    for (kind, number) in [
-        (SignalKind::interrupt(), libc::SIGINT),
-        (SignalKind::terminate(), libc::SIGTERM),
-        (SignalKind::hangup(), libc::SIGHUP),
-    ] {
-        let mut signals = signal(kind)?;
-        let stopped_by = Arc::clone(&stopped_by);
-        tokio::spawn(async move {
-            if signals.recv().await.is_some() {
-                stopped_by.store(number, Ordering::SeqCst);
-            }
-        });
-    }
-    // The view blocks on the terminal; the runtime stays free for the signal listeners.
-    let signalled = Arc::clone(&stopped_by);
-    tokio::task::spawn_blocking(move || show(collector, &signalled))
-        .await
-        .map_err(|error| anyhow!("the view failed: {error}"))??;
-    // The terminal is restored by now. Ended by a signal: exit as shells report one.
-    match stopped_by.load(Ordering::SeqCst) {
-        0 => Ok(()),
-        number => std::process::exit(128 + number),
-    }
+    // Listening before the view starts, so that no signal ends the process unrestored.
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut hangup = signal(SignalKind::hangup())?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopped = Arc::clone(&stop);
+    // The view blocks on the terminal; the runtime stays free for the signals.
+    let mut view = tokio::task::spawn_blocking(move || show(collector, &stopped));
+    let number = tokio::select! {
+        joined = &mut view => {
+            return joined.map_err(|error| anyhow!("the view failed: {error}"))?;
+        }
+        _ = interrupt.recv() => libc::SIGINT,
+        _ = terminate.recv() => libc::SIGTERM,
+        _ = hangup.recv() => libc::SIGHUP,
+    };
+    // The view sees `stop` within a poll and restores the terminal on its way out; if it does
+    // not in time, the terminal is restored from here.
+    stop.store(true, Ordering::SeqCst);
+    let _ = tokio::time::timeout(STOP_GRACE, &mut view).await;
+    terminal::restore();
+    // Exit as shells report a command a signal ended.
+    std::process::exit(128 + number)
 }
 
-/// Runs the view until `q`, Ctrl-C or a signal.
-fn show(mut collector: Collector, stopped_by: &AtomicI32) -> Result<()> {
+/// Runs the view until `q`, Ctrl-C or `stop`.
+fn show(mut collector: Collector, stop: &AtomicBool) -> Result<()> {
     let mut screen = Screen::enter()?;
     let mut ui = Ui::default();
     let mut shown = collector.sample()?;
     let mut next = Instant::now() + REFRESH;
     let mut dirty = true;
-    while stopped_by.load(Ordering::SeqCst) == 0 {
+    while !stop.load(Ordering::SeqCst) {
         if dirty {
             screen.draw(|frame| view::draw(frame, &shown, &ui))?;
             dirty = false;
@@ -102,11 +103,11 @@ fn show(mut collector: Collector, stopped_by: &AtomicI32) -> Result<()> {
             next = now + REFRESH;
             continue;
         }
-        if !event::poll((next - now).min(POLL))? {
+        let Some(event) = screen.next_event((next - now).min(POLL))? else {
             continue;
-        }
+        };
         dirty = true;
-        let Event::Key(key) = event::read()? else {
+        let Event::Key(key) = event else {
             // A resize: drawn again.
             continue;
         };

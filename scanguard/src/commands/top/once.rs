@@ -67,14 +67,14 @@ pub fn text(snapshot: &Snapshot) -> String {
         "KIND", "/S", "TOTAL"
     );
     for kind in snapshot.detections.iter().filter(|kind| kind.is_active()) {
-        let _ = writeln!(
-            text,
+        let row = format!(
             "  {:<13} {:>6} {:>12}  {}",
             kind.kind,
             units::rate(kind.per_second),
             kind.total,
-            sparkline(&buckets(&kind.last_minute, SPARKLINE_WIDTH)).trim_end()
+            sparkline(&buckets(&kind.last_minute, SPARKLINE_WIDTH))
         );
+        let _ = writeln!(text, "{}", row.trim_end());
     }
     text.push_str("\nbanned sources:\n");
     let _ = writeln!(
@@ -94,7 +94,12 @@ pub fn text(snapshot: &Snapshot) -> String {
             units::duration(source.expires_in_seconds)
         );
     }
-    text.push_str("\nmost probed ports:\n");
+    // Events are live: a snapshot knows those that came while it was taken.
+    let _ = writeln!(
+        text,
+        "\nmost probed ports (events of the last {:.1} s):",
+        snapshot.interval_seconds
+    );
     let _ = writeln!(text, "  {:<9} {:<16} {:>8}", "PORT", "SERVICE", "PROBES");
     for port in &snapshot.ports {
         let _ = writeln!(
@@ -108,8 +113,9 @@ pub fn text(snapshot: &Snapshot) -> String {
     let events = &snapshot.events;
     let _ = writeln!(
         text,
-        "\nlatest detections ({} received, {} skipped, {} lost by the kernel):",
-        events.received, events.skipped, events.lost
+        "\nlatest detections (events of the last {:.1} s: {} received, {} skipped, {} lost \
+         by the kernel, {} reconnects):",
+        snapshot.interval_seconds, events.received, events.skipped, events.lost, events.reconnects
     );
     for detection in &snapshot.latest {
         let _ = writeln!(text, "  {} {}", detection.time, render::log_line(detection));

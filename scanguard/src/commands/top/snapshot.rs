@@ -118,6 +118,9 @@ pub struct EventStream {
     pub per_second: f64,
     /// Received but not kept for the latest detections: a storm is sampled, not queued.
     pub skipped: u64,
+    /// Times the view opened the socket again after the daemon closed it: it drops a viewer
+    /// that falls 4,096 events behind. The events in between were not seen.
+    pub reconnects: u64,
     /// Events the kernel could not deliver to the daemon, as the daemon counts them.
     pub lost: u64,
 }
@@ -300,6 +303,7 @@ pub mod example {
                 received: 3,
                 per_second: 1.0,
                 skipped: 0,
+                reconnects: 0,
                 lost: 0,
             },
             latest: vec![detection("10.77.0.2", "null-scan", 23)],

@@ -168,8 +168,17 @@ fn draw_banned(frame: &mut Frame, area: Rect, snapshot: &Snapshot, ui: &Ui) {
     if !ui.filter.is_empty() {
         title.push_str(&format!("matching \"{}\" ", ui.filter));
     }
+    // Rows are made for the sources on screen only: a million bans cost a filter, not a
+    // million rows a second. The window follows the selection down.
+    let height = usize::from(area.height.saturating_sub(3));
+    let selected = ui
+        .selected
+        .and_then(|selected| listed.iter().position(|source| source.address == selected));
+    let offset = selected.map_or(0, |at| (at + 1).saturating_sub(height));
     let rows: Vec<Row> = listed
         .iter()
+        .skip(offset)
+        .take(height)
         .map(|source| {
             Row::new([
                 Cell::from(source.address.to_string()),
@@ -194,17 +203,15 @@ fn draw_banned(frame: &mut Frame, area: Rect, snapshot: &Snapshot, ui: &Ui) {
         ],
     )
     .header(
-        Row::new(["ADDRESS", "REASON", "RPT", "DROPPED", "DROP/S", "LEFT"])
+        // Numbers are right-aligned, and so are their headings.
+        Row::new(["ADDRESS", "REASON", "RPT", "DROPPED", "DROP/S", "  LEFT"])
             .style(Style::new().add_modifier(Modifier::BOLD)),
     )
     .block(Block::bordered().title(title))
     .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED))
     .highlight_symbol("> ")
     .highlight_spacing(HighlightSpacing::Always);
-    let mut state = TableState::new().with_selected(
-        ui.selected
-            .and_then(|selected| listed.iter().position(|source| source.address == selected)),
-    );
+    let mut state = TableState::new().with_selected(selected.map(|at| at - offset));
     frame.render_stateful_widget(table, area, &mut state);
     if empty {
         let inner = Block::bordered().inner(area);
@@ -229,6 +236,9 @@ fn draw_latest(frame: &mut Frame, area: Rect, snapshot: &Snapshot, ui: &Ui) {
         units::rate(events.per_second),
         units::count(events.skipped)
     );
+    if events.reconnects > 0 {
+        title.push_str(&format!("{} reconnects ", events.reconnects));
+    }
     if !events.connected {
         title.push_str("(event socket closed) ");
     }
