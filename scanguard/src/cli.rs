@@ -89,6 +89,12 @@ pub enum Command {
     Stats(JsonArg),
     /// Stream the running daemon's detections (iptables-style lines, or JSON).
     Events(JsonArg),
+    /// Live full-screen view of the running daemon: rates, detections, banned sources, probed
+    /// ports and the latest detections, refreshed every second.
+    ///
+    /// Keys: q quits, up/down select a banned source, u unbans it (after y), / filters by
+    /// address or kind, p pauses, left/right scroll the detections.
+    Top(TopArgs),
     /// Attached interfaces, their mode, the configuration in force and map fill levels.
     Status(JsonArg),
     /// Every interface: kind, default route, XDP program, bridge ports, and the Docker
@@ -160,6 +166,16 @@ pub enum Mode {
 #[derive(Debug, Args)]
 pub struct JsonArg {
     /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TopArgs {
+    /// Print one snapshot (a second of rates) as plain text and exit; needs no terminal.
+    #[arg(long)]
+    pub once: bool,
+    /// Print one snapshot (a second of rates) as JSON and exit.
     #[arg(long)]
     pub json: bool,
 }

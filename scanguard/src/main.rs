@@ -46,6 +46,7 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
         Command::Ban(args) => commands::ban::execute(&Pins::open(&cli.pin_dir)?, args),
         Command::Stats(args) => commands::stats::execute(cli, args.json),
         Command::Events(args) => events::fanout::follow(&cli.run_dir, args.json).await,
+        Command::Top(args) => commands::top::execute(cli, args).await,
         Command::Status(args) => commands::status::execute(cli, args.json).await,
         Command::Ifaces(args) => commands::ifaces::execute(args.json).await,
         Command::Detach(args) => commands::detach::execute(cli, &args.interfaces).await,

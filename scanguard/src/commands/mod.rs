@@ -10,4 +10,5 @@ pub mod ifaces;
 pub mod man;
 pub mod stats;
 pub mod status;
+pub mod top;
 pub mod unban;

@@ -14,3 +14,4 @@ mod metrics;
 mod scans;
 mod spoofing;
 mod stealth_scans;
+mod top;
