@@ -233,6 +233,7 @@ pub mod example {
             suppressed: 0,
             service: None,
             fingerprint: None,
+            ask_ifindex: 0,
         }
     }
 
