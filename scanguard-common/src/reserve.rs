@@ -11,9 +11,7 @@
 
 use crate::wire_struct;
 
-/// Sources turned away by a spent budget: address → [`Turned`].
-pub const TURNED_AWAY_MAP: &str = "TURNED_AWAY";
-/// A flood of new sources evicts the oldest first: at 10,000 new sources a second, a scanner's
+/// Sources turned away by a spent budget (the `TURNED_AWAY` map, address → [`Turned`]). A flood of new sources evicts the oldest first: at 10,000 new sources a second, a scanner's
 /// first probe is still remembered 1.6 s later, and its next comes within milliseconds.
 pub const TURNED_AWAY_CAPACITY: u32 = 16_384;
 /// The reserve, per second, all returning sources together (0: no reserve).
