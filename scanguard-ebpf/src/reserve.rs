@@ -1,12 +1,7 @@
 //! The reserve of the ban budget, for sources that come back after the global budget turned
 //! them away (see `scanguard_common::reserve`).
 
-use scanguard_common::{
-    addr::AddrKey,
-    bucket::TokenBucket,
-    config::Config,
-    reserve::{TURNED_AWAY_CAPACITY, Turned},
-};
+use scanguard_common::{addr::AddrKey, config::Config, reserve::Turned};
 
 use crate::{
     map_update::update_global,

@@ -17,7 +17,6 @@ use aya_ebpf::{
 use network_types::eth::EthHdr;
 use scanguard_common::{
     action::Action,
-    addr::AddrKey,
     config::Config,
     counters::Counter,
     event::{EVENT_SPOOFED, EVENT_UNVERIFIED},
@@ -25,8 +24,8 @@ use scanguard_common::{
     kind::Kind,
     parse::{Frame, Packet},
     source_check::{
-        AF_INET, AF_INET6, BRIDGE_PORTS_CAPACITY, Checked, LOOKUP_IFINDEX, NEIGHBOURS_CAPACITY,
-        Neighbour, Origin, RouteBack, Sender, fib_words, judge, mac_word, next_hop_key, settled,
+        AF_INET, AF_INET6, Checked, LOOKUP_IFINDEX, Origin, RouteBack, Sender, fib_words, judge,
+        mac_word, next_hop_key, settled,
     },
 };
 
