@@ -17,7 +17,7 @@ use std::{
     sync::{Mutex, PoisonError},
 };
 
-use log::{info, warn};
+use log::{debug, warn};
 
 /// The loopback settings, per family, as the daemon found them before it changed any.
 static FOUND: Mutex<Vec<(PathBuf, String)>> = Mutex::new(Vec::new());
@@ -50,7 +50,7 @@ pub fn enable() -> bool {
                 warn!("source verification: {setting} was turned off again; enabled it");
             }
             Ok(()) => {
-                info!("source verification: enabled {setting}, for route lookups only");
+                debug!("source verification: enabled {setting}, for route lookups only");
                 found.push((path, value.trim().to_string()));
             }
             Err(error) => {
@@ -76,7 +76,7 @@ pub fn restore() {
     let mut found = FOUND.lock().unwrap_or_else(PoisonError::into_inner);
     for (path, value) in found.drain(..) {
         match std::fs::write(&path, &value) {
-            Ok(()) => info!("source verification: {} is {value} again", path.display()),
+            Ok(()) => debug!("source verification: {} is {value} again", path.display()),
             Err(error) => warn!("cannot put {} back to {value}: {error}", path.display()),
         }
     }
