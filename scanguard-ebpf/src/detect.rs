@@ -14,6 +14,7 @@ use scanguard_common::{
 use crate::{
     flows,
     maps::{DENIED_PROBES, DeniedProbe, port_roles},
+    packet::Context,
     source_check::Claim,
     sweep::is_sweep,
 };
@@ -37,11 +38,11 @@ impl Detection {
 }
 
 #[inline(always)]
-pub fn detect<P: Packet>(
+pub fn detect<P: Packet, C: Context>(
     frame: &Frame,
     packet: &P,
     config: &Config,
-    claim: &mut Claim,
+    claim: &mut Claim<C>,
 ) -> Option<Detection> {
     let transport = &frame.transport;
     if transport.protocol == IPPROTO_TCP && is_tiny_fragment(frame) {
@@ -69,11 +70,11 @@ fn is_tiny_fragment(frame: &Frame) -> bool {
 }
 
 #[inline(always)]
-fn detect_tcp<P: Packet>(
+fn detect_tcp<P: Packet, C: Context>(
     frame: &Frame,
     packet: &P,
     config: &Config,
-    claim: &mut Claim,
+    claim: &mut Claim<C>,
 ) -> Option<Detection> {
     let transport = &frame.transport;
     let flags = transport.tcp_flags;
@@ -137,7 +138,11 @@ fn detect_tcp<P: Packet>(
 }
 
 #[inline(always)]
-fn detect_udp(frame: &Frame, config: &Config, claim: &mut Claim) -> Option<Detection> {
+fn detect_udp<C: Context>(
+    frame: &Frame,
+    config: &Config,
+    claim: &mut Claim<C>,
+) -> Option<Detection> {
     let transport = &frame.transport;
     let roles = port_roles(transport.dst_port);
     // Scanners probe one host at a time: broadcast and multicast (mDNS, SSDP, DHCP, NetBIOS)
@@ -163,7 +168,7 @@ fn detect_udp(frame: &Frame, config: &Config, claim: &mut Claim) -> Option<Detec
 
 /// A probe that also completes a sweep is reported as the sweep.
 #[inline(always)]
-fn sweep_or(kind: Kind, frame: &Frame, config: &Config, claim: &mut Claim) -> Kind {
+fn sweep_or<C: Context>(kind: Kind, frame: &Frame, config: &Config, claim: &mut Claim<C>) -> Kind {
     if is_sweep(frame, config, claim) {
         Kind::PortSweep
     } else {

@@ -1,7 +1,7 @@
 //! Detection events through the perf event array, rate-limited per source by a token bucket
 //! (the `-m limit` on the LOG targets of the classic iptables rules).
 
-use aya_ebpf::{maps::Array, programs::XdpContext};
+use aya_ebpf::maps::Array;
 use scanguard_common::{
     addr::AddrKey,
     bucket::TokenBucket,
@@ -16,7 +16,7 @@ use crate::{
     counters::count,
     map_update::{update, update_global},
     maps::{EVENT_BUCKETS, EVENT_SCRATCH, EVENTS, GLOBAL_EVENTS, REFUSED_EVENTS},
-    packet::PacketOf,
+    packet::{Context, PacketOf},
 };
 
 pub struct Report {
@@ -31,7 +31,7 @@ pub struct Report {
 }
 
 #[inline(always)]
-pub fn report(ctx: &XdpContext, frame: &Frame, now_ns: u64, config: &Config, report: Report) {
+pub fn report<C: Context>(ctx: &C, frame: &Frame, now_ns: u64, config: &Config, report: Report) {
     let Some(suppressed) = admit(frame.src, now_ns, config) else {
         count(Counter::EventsSuppressed);
         return;
@@ -58,7 +58,7 @@ pub fn report(ctx: &XdpContext, frame: &Frame, now_ns: u64, config: &Config, rep
     event.suppressed = suppressed;
     event.src = frame.src;
     event.dst = details.dst;
-    event.ifindex = ctx.ingress_ifindex() as u32;
+    event.ifindex = ctx.ingress_ifindex();
     event.src_port = transport.src_port;
     event.dst_port = transport.dst_port;
     event.ether_type = details.ether_type;

@@ -8,15 +8,18 @@ use core::{
 };
 
 use aya_ebpf::{
+    EbpfContext,
     helpers::{bpf_skb_load_bytes, bpf_xdp_load_bytes},
     programs::{TcContext, XdpContext},
 };
 use scanguard_common::parse::{Packet, Span, Word};
 
 /// A program context (XDP or TC) that exposes its frame as `[data, data_end)`.
-pub trait Context {
+pub trait Context: EbpfContext {
     fn data(&self) -> usize;
     fn data_end(&self) -> usize;
+    /// The interface the frame came in on.
+    fn ingress_ifindex(&self) -> u32;
     /// Fills `to` from `offset` through the context's load-bytes helper; false past the end,
     /// `to` then left as it was.
     fn load_bytes<const N: usize>(&self, offset: usize, to: &mut MaybeUninit<[u8; N]>) -> bool;
@@ -31,6 +34,11 @@ impl Context for XdpContext {
     #[inline(always)]
     fn data_end(&self) -> usize {
         XdpContext::data_end(self)
+    }
+
+    #[inline(always)]
+    fn ingress_ifindex(&self) -> u32 {
+        XdpContext::ingress_ifindex(self) as u32
     }
 
     #[inline(always)]
@@ -50,6 +58,12 @@ impl Context for TcContext {
     #[inline(always)]
     fn data_end(&self) -> usize {
         TcContext::data_end(self)
+    }
+
+    #[inline(always)]
+    fn ingress_ifindex(&self) -> u32 {
+        // SAFETY: the context's `__sk_buff`, valid while the program runs.
+        unsafe { (*self.skb.skb).ingress_ifindex }
     }
 
     #[inline(always)]

@@ -12,7 +12,6 @@ use aya_ebpf::{
         bpf_fib_lookup__bindgen_ty_3, bpf_fib_lookup__bindgen_ty_4, bpf_fib_lookup__bindgen_ty_5,
     },
     helpers::{bpf_fib_lookup as fib_lookup, bpf_ktime_get_boot_ns},
-    programs::XdpContext,
 };
 use network_types::eth::EthHdr;
 use scanguard_common::{
@@ -33,7 +32,7 @@ use crate::{
     counters::count,
     events,
     maps::{BRIDGE_PORTS, NEIGHBOURS},
-    packet::PacketOf,
+    packet::{Context, PacketOf},
 };
 
 /// Where the source MAC sits in the Ethernet header.
@@ -41,14 +40,14 @@ const SOURCE_MAC_AT: usize = 6;
 
 /// A frame's claim to its source address, checked when something is about to be recorded for
 /// that source, and then remembered for the rest of the frame.
-pub struct Claim<'a> {
-    ctx: &'a XdpContext,
+pub struct Claim<'a, C: Context> {
+    ctx: &'a C,
     checked: Option<Checked>,
 }
 
-impl<'a> Claim<'a> {
+impl<'a, C: Context> Claim<'a, C> {
     #[inline(always)]
-    pub const fn new(ctx: &'a XdpContext) -> Claim<'a> {
+    pub const fn new(ctx: &'a C) -> Claim<'a, C> {
         Claim { ctx, checked: None }
     }
 
@@ -68,7 +67,7 @@ impl<'a> Claim<'a> {
         };
         Sender {
             mac,
-            ifindex: self.ctx.ingress_ifindex() as u32,
+            ifindex: self.ctx.ingress_ifindex(),
             _pad: 0,
         }
     }
@@ -98,7 +97,7 @@ impl<'a> Claim<'a> {
 /// Asks the FIB for the route from this host back to the claimed source, as a packet this host
 /// sent would take (an input lookup from loopback, see `LOOKUP_IFINDEX`).
 #[inline(always)]
-fn look_up(ctx: &XdpContext, frame: &Frame, sender: &Sender) -> Checked {
+fn look_up<C: Context>(ctx: &C, frame: &Frame, sender: &Sender) -> Checked {
     // The route to a tagged frame's source names the VLAN device, which the program cannot
     // map a tag on the ingress device to: such a probe is dropped, its source never banned.
     if frame.ip_offset != EthHdr::LEN {
@@ -132,7 +131,7 @@ fn look_up(ctx: &XdpContext, frame: &Frame, sender: &Sender) -> Checked {
     // SAFETY: `params` is a whole bpf_fib_lookup the helper may read and write; flags 0.
     let status = unsafe {
         fib_lookup(
-            ctx.ctx.cast(),
+            ctx.as_ptr(),
             &mut params,
             size_of::<bpf_fib_lookup>() as i32,
             0,
@@ -184,8 +183,8 @@ fn look_up(ctx: &XdpContext, frame: &Frame, sender: &Sender) -> Checked {
 /// A probe whose source the route back does not vouch for: dropped, counted, reported (rate
 /// limited, with the frame's own source MAC), and nothing recorded for the claimed source.
 #[inline(always)]
-pub fn refuse(
-    ctx: &XdpContext,
+pub fn refuse<C: Context>(
+    ctx: &C,
     frame: &Frame,
     now_ns: u64,
     config: &Config,

@@ -10,6 +10,7 @@ use scanguard_common::{
 
 use crate::{
     maps::{SWEEPS, allowance},
+    packet::Context,
     source_check::Claim,
 };
 
@@ -21,7 +22,7 @@ use crate::{
 /// is asked when a sketch opens, and again only for a record that comes by another link than
 /// the one that opened it.
 #[inline(always)]
-pub fn is_sweep(frame: &Frame, config: &Config, claim: &mut Claim) -> bool {
+pub fn is_sweep<C: Context>(frame: &Frame, config: &Config, claim: &mut Claim<C>) -> bool {
     if config.sweep_ports == 0 {
         return false;
     }
