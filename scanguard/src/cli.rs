@@ -124,13 +124,14 @@ pub struct AttachArgs {
     /// its scans ban it (repeatable; asks the Docker engine).
     #[arg(long = "container", value_name = "NAME")]
     pub containers: Vec<String>,
-    /// XDP mode: auto tries native and falls back to generic (skb).
+    /// Where the checks run: auto puts them at TC ingress on a veth (native XDP there would
+    /// slow the container behind it) and elsewhere tries native XDP, falling back to generic.
     #[arg(long, value_enum, default_value_t = Mode::Auto)]
     pub mode: Mode,
     /// Configuration file [default: /etc/scanguard/scanguard.toml if present].
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// Keep enforcing after this process exits (pins the XDP links); `detach` removes it.
+    /// Keep enforcing after this process exits (pins the links); `detach` removes it.
     #[arg(long)]
     pub persist: bool,
     /// Ban duration in seconds (overrides the file).
@@ -159,8 +160,12 @@ pub struct AttachArgs {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Mode {
     Auto,
+    /// Native XDP.
     Native,
+    /// Generic (skb) XDP.
     Skb,
+    /// TC ingress, through a TCX link.
+    Tc,
 }
 
 #[derive(Debug, Args)]

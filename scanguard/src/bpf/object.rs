@@ -18,6 +18,8 @@ pub static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), 
 pub const PROGRAM_NAME: &str = "scanguard";
 /// The TC egress program that records the flows this host takes part in.
 pub const EGRESS_PROGRAM_NAME: &str = "scanguard_egress";
+/// The TC ingress program, `PROGRAM_NAME`'s checks where XDP costs more than it saves.
+pub const INGRESS_PROGRAM_NAME: &str = "scanguard_tc";
 /// The maps other processes and later runs need, pinned by this name under the pin directory
 /// (see `object_map` for their names in the object).
 pub const MAPS: [&str; 11] = [

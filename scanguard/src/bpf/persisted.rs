@@ -47,7 +47,7 @@ impl Persisted {
         }
         let mut links = Vec::new();
         for interface in &interfaces {
-            for kind in [LinkKind::Xdp, LinkKind::Egress] {
+            for kind in LinkKind::ALL {
                 let pin = link_pin(pin_dir, kind, interface);
                 if pin.exists() {
                     let program = program_of(&pin)?;

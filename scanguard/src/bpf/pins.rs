@@ -30,17 +30,22 @@ use crate::{
     config::paths::LINKS_DIR,
 };
 
-/// The two programs a persisted scanguard pins a link of, per interface.
-#[derive(Clone, Copy, Debug)]
+/// The links a persisted scanguard pins, per interface: its checks at XDP or at TC ingress,
+/// and the egress program.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LinkKind {
     Xdp,
+    Ingress,
     Egress,
 }
 
 impl LinkKind {
+    pub const ALL: [LinkKind; 3] = [LinkKind::Xdp, LinkKind::Ingress, LinkKind::Egress];
+
     const fn dir(self) -> &'static str {
         match self {
             LinkKind::Xdp => "xdp",
+            LinkKind::Ingress => "ingress",
             LinkKind::Egress => "egress",
         }
     }
@@ -163,22 +168,23 @@ impl Pins {
         Pins::open(dir).map_or_else(|_| Vec::new(), |pins| pins.persisted_links())
     }
 
-    /// Interfaces with a pinned (persisted) XDP link.
+    /// Interfaces with a pinned (persisted) link of scanguard's checks, at XDP or TC ingress.
     pub fn persisted_links(&self) -> Vec<String> {
-        let mut names: Vec<String> =
-            std::fs::read_dir(self.dir.join(LINKS_DIR).join(LinkKind::Xdp.dir()))
-                .into_iter()
-                .flatten()
-                .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
-                .collect();
+        let mut names: Vec<String> = [LinkKind::Xdp, LinkKind::Ingress]
+            .into_iter()
+            .flat_map(|kind| std::fs::read_dir(self.dir.join(LINKS_DIR).join(kind.dir())))
+            .flatten()
+            .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+            .collect();
         names.sort();
+        names.dedup();
         names
     }
 
     /// Detaches a persisted scanguard from `interface`: unpinned and dropped, each link loses
     /// its last reference and the kernel detaches it.
     pub fn detach(&self, interface: &str) -> Result<()> {
-        for kind in [LinkKind::Xdp, LinkKind::Egress] {
+        for kind in LinkKind::ALL {
             let path = link_pin(&self.dir, kind, interface);
             if path.exists() {
                 let link = PinnedLink::from_pin(&path)
@@ -197,7 +203,7 @@ impl Pins {
         if !dir.exists() {
             return Ok(());
         }
-        for kind in [LinkKind::Xdp, LinkKind::Egress] {
+        for kind in LinkKind::ALL {
             let links = std::fs::read_dir(dir.join(LINKS_DIR).join(kind.dir()));
             for entry in links.into_iter().flatten().flatten() {
                 // What cannot be opened goes with the directory below.

@@ -25,7 +25,9 @@ use crate::{
     bpf::{
         ban_filter::{self, BanEpoch, BanFilter},
         bans,
-        object::{EGRESS_PROGRAM_NAME, MAPS, OBJECT, PROGRAM_NAME, object_map},
+        object::{
+            EGRESS_PROGRAM_NAME, INGRESS_PROGRAM_NAME, MAPS, OBJECT, PROGRAM_NAME, object_map,
+        },
         pinned_layout::PinnedLayout,
         pins::Pins,
     },
@@ -87,6 +89,9 @@ pub fn load_on_host(
     xdp(&mut ebpf)?
         .load()
         .context("the kernel refused the scanguard XDP program")?;
+    ingress(&mut ebpf)?
+        .load()
+        .context("the kernel refused the scanguard TC ingress program")?;
     egress(&mut ebpf)?
         .load()
         .context("the kernel refused the scanguard TC egress program")?;
@@ -100,6 +105,13 @@ pub fn egress(ebpf: &mut Ebpf) -> Result<&mut SchedClassifier> {
     Ok(program.try_into()?)
 }
 
+pub fn ingress(ebpf: &mut Ebpf) -> Result<&mut SchedClassifier> {
+    let program = ebpf
+        .program_mut(INGRESS_PROGRAM_NAME)
+        .context("the embedded object has no TC ingress program")?;
+    Ok(program.try_into()?)
+}
+
 pub fn xdp(ebpf: &mut Ebpf) -> Result<&mut Xdp> {
     let program = ebpf
         .program_mut(PROGRAM_NAME)
@@ -110,10 +122,17 @@ pub fn xdp(ebpf: &mut Ebpf) -> Result<&mut Xdp> {
 /// Pinned for a moment only, to open second handles on the loaded programs.
 const HANDLE_PIN: &str = "program-handle";
 
-/// Independent handles on the loaded programs (same program ids, links of their own), for a
-/// task that attaches while another one holds `ebpf`. aya cannot hand out a program by value,
-/// so each is pinned, opened from the pin and unpinned again.
-pub fn second_handles(ebpf: &mut Ebpf, pin_dir: &Path) -> Result<(Xdp, SchedClassifier)> {
+/// Handles of their own on the loaded programs: same program ids, links of their own.
+pub struct Handles {
+    pub xdp: Xdp,
+    pub ingress: SchedClassifier,
+    pub egress: SchedClassifier,
+}
+
+/// Independent handles on the loaded programs, for a task that attaches while another one
+/// holds `ebpf`. aya cannot hand out a program by value, so each is pinned, opened from the
+/// pin and unpinned again.
+pub fn second_handles(ebpf: &mut Ebpf, pin_dir: &Path) -> Result<Handles> {
     let path = pin_dir.join(HANDLE_PIN);
     // A daemon killed at the wrong moment may have left it.
     let _ = std::fs::remove_file(&path);
@@ -125,11 +144,19 @@ pub fn second_handles(ebpf: &mut Ebpf, pin_dir: &Path) -> Result<(Xdp, SchedClas
     let xdp_handle = Xdp::from_pin(&path, XdpAttachType::Interface);
     xdp_program.unpin().with_context(|| unpinned(&path))?;
 
-    let egress_program = egress(ebpf)?;
-    egress_program.pin(&path).with_context(|| pinned(&path))?;
-    let egress_handle = SchedClassifier::from_pin(&path);
-    egress_program.unpin().with_context(|| unpinned(&path))?;
-    Ok((xdp_handle?, egress_handle?))
+    let classifier = |program: &mut SchedClassifier| -> Result<SchedClassifier> {
+        program.pin(&path).with_context(|| pinned(&path))?;
+        let handle = SchedClassifier::from_pin(&path);
+        program.unpin().with_context(|| unpinned(&path))?;
+        Ok(handle?)
+    };
+    let ingress_handle = classifier(ingress(ebpf)?)?;
+    let egress_handle = classifier(egress(ebpf)?)?;
+    Ok(Handles {
+        xdp: xdp_handle?,
+        ingress: ingress_handle,
+        egress: egress_handle,
+    })
 }
 
 /// Why new settings were not stored in a running program.

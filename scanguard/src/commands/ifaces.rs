@@ -1,5 +1,5 @@
 //! `scanguard ifaces`: every interface, its kind, whether it carries the default route,
-//! its XDP program, a bridge's ports, and the Docker network or container behind it.
+//! its XDP and TC ingress programs, a bridge's ports, and the Docker network or container behind it.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -7,12 +7,13 @@ use anyhow::Result;
 use serde::Serialize;
 
 use crate::{
-    bpf::object::PROGRAM_NAME,
+    bpf::object::{INGRESS_PROGRAM_NAME, PROGRAM_NAME},
     host::{
         docker::{self, DockerNames, Engine},
         iface_kind::{self, IfaceKind, SysfsFacts},
         interfaces,
         links::{self, Link},
+        tcx,
         xdp::{self, XdpAttachMode},
     },
 };
@@ -39,6 +40,8 @@ struct Iface {
     link_kind: Option<String>,
     default_route: bool,
     xdp: XdpState,
+    /// What runs at TC ingress: scanguard there when `attach` chose that hook.
+    tc_ingress: TcState,
     /// The bridge or bond this is a port of.
     master: Option<String>,
     /// A bridge's ports.
@@ -66,15 +69,37 @@ enum XdpState {
     },
 }
 
+#[derive(Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "lowercase")]
+enum TcState {
+    None,
+    Scanguard {
+        program_id: u32,
+    },
+    Other {
+        program_id: u32,
+        /// Unknown without the privileges to read program info.
+        program_name: Option<String>,
+    },
+}
+
 pub async fn execute(json: bool) -> Result<()> {
     let links = links::dump().await?;
     let (docker_state, names) = docker_names(&links).await;
     let sysfs: Vec<SysfsFacts> = links.iter().map(iface_kind::sysfs_facts).collect();
+    let tc_ingress: HashMap<u32, Vec<u32>> = links
+        .iter()
+        .map(|link| (link.ifindex, tcx::ingress_program_ids(&link.name)))
+        .collect();
+    let programs = Programs {
+        names: xdp::program_names(),
+        tc_ingress,
+    };
     let interfaces = describe(
         &links,
         &sysfs,
         &interfaces::default_route_interfaces(),
-        &xdp::program_names(),
+        &programs,
         &names,
     );
     let report = Report {
@@ -124,12 +149,19 @@ async fn docker_names(links: &[Link]) -> (DockerState, DockerNames) {
     }
 }
 
+/// The loaded programs by id, and the ids at each interface's TC ingress by ifindex.
+#[derive(Default)]
+struct Programs {
+    names: HashMap<u32, String>,
+    tc_ingress: HashMap<u32, Vec<u32>>,
+}
+
 /// One entry per link, in ifindex order; `sysfs` goes with `links` index by index.
 fn describe(
     links: &[Link],
     sysfs: &[SysfsFacts],
     default_routes: &BTreeSet<String>,
-    program_names: &HashMap<u32, String>,
+    programs: &Programs,
     docker: &DockerNames,
 ) -> Vec<Iface> {
     let name_of = |ifindex: u32| {
@@ -150,7 +182,14 @@ fn describe(
                 kind,
                 link_kind: link.kind.clone(),
                 default_route: default_routes.contains(&link.name),
-                xdp: xdp_state(link, program_names),
+                xdp: xdp_state(link, &programs.names),
+                tc_ingress: tc_state(
+                    programs
+                        .tc_ingress
+                        .get(&link.ifindex)
+                        .map_or(&[], Vec::as_slice),
+                    &programs.names,
+                ),
                 master: link.master.and_then(name_of),
                 ports: (kind == IfaceKind::Bridge).then(|| {
                     links
@@ -190,6 +229,24 @@ fn xdp_state(link: &Link, program_names: &HashMap<u32, String>) -> XdpState {
     }
 }
 
+/// scanguard's program if it is among those at TC ingress, else the first there.
+fn tc_state(program_ids: &[u32], program_names: &HashMap<u32, String>) -> TcState {
+    let name = |id: &u32| program_names.get(id).cloned();
+    if let Some(&program_id) = program_ids
+        .iter()
+        .find(|id| name(id).as_deref() == Some(INGRESS_PROGRAM_NAME))
+    {
+        return TcState::Scanguard { program_id };
+    }
+    match program_ids.first() {
+        Some(&program_id) => TcState::Other {
+            program_id,
+            program_name: name(&program_id),
+        },
+        None => TcState::None,
+    }
+}
+
 fn print_text(report: &Report) {
     let docker = &report.docker;
     match &docker.error {
@@ -209,12 +266,12 @@ fn print_text(report: &Report) {
                     _ => iface.kind.name().to_string(),
                 },
                 if iface.default_route { "default" } else { "" }.to_string(),
-                xdp_text(&iface.xdp),
+                hooks_text(iface),
                 details(iface),
             ]
         })
         .collect();
-    let header = ["INTERFACE", "KIND", "ROUTE", "XDP", "DETAILS"].map(str::to_string);
+    let header = ["INTERFACE", "KIND", "ROUTE", "PROGRAMS", "DETAILS"].map(str::to_string);
     let mut widths = [0; 5];
     for row in std::iter::once(&header).chain(&rows) {
         for (width, cell) in widths.iter_mut().zip(row) {
@@ -229,6 +286,29 @@ fn print_text(report: &Report) {
             .collect();
         println!("{}", line.join("  ").trim_end());
     }
+}
+
+/// `scanguard (native)`, `scanguard (tc ingress)`, `xdp_dummy (id 9, native)`, or `none`.
+fn hooks_text(iface: &Iface) -> String {
+    let mut hooks = Vec::new();
+    if iface.xdp != XdpState::None {
+        hooks.push(xdp_text(&iface.xdp));
+    }
+    match &iface.tc_ingress {
+        TcState::None => {}
+        TcState::Scanguard { .. } => hooks.push("scanguard (tc ingress)".to_string()),
+        TcState::Other {
+            program_id,
+            program_name,
+        } => hooks.push(format!(
+            "{} (id {program_id}, tc ingress)",
+            program_name.as_deref().unwrap_or("unknown program")
+        )),
+    }
+    if hooks.is_empty() {
+        return "none".to_string();
+    }
+    hooks.join(", ")
 }
 
 fn xdp_text(state: &XdpState) -> String {
@@ -315,7 +395,14 @@ mod tests {
             none,
             none,
         ];
-        let programs = HashMap::from([(9, "xdp_dummy".to_string()), (12, "scanguard".to_string())]);
+        let programs = Programs {
+            names: HashMap::from([
+                (9, "xdp_dummy".to_string()),
+                (12, "scanguard".to_string()),
+                (14, "scanguard_tc".to_string()),
+            ]),
+            tc_ingress: HashMap::from([(11, vec![14])]),
+        };
         let mut docker = DockerNames::default();
         docker
             .networks
@@ -374,11 +461,18 @@ mod tests {
             details(&described[3]),
             "Docker network my_network; ports: veth5e1a0c2"
         );
-        assert_eq!(xdp_text(&described[1].xdp), "xdp_dummy (id 9, native)");
+        assert_eq!(hooks_text(&described[1]), "xdp_dummy (id 9, native)");
+        assert_eq!(hooks_text(&described[2]), "none");
+        assert_eq!(
+            described[5].tc_ingress,
+            TcState::Scanguard { program_id: 14 }
+        );
+        assert_eq!(hooks_text(&described[5]), "scanguard (tc ingress)");
 
         let json = serde_json::to_value(&described[4]).expect("serializes");
         assert_eq!(json["xdp"]["state"], "scanguard");
         assert_eq!(json["xdp"]["mode"], "native");
+        assert_eq!(json["tc_ingress"]["state"], "none");
         assert_eq!(json["kind"], "veth");
         assert!(json.get("ports").is_none());
     }

@@ -1,5 +1,7 @@
 //! `scanguard status`: what is attached where, the configuration in force, map fill levels.
 
+use std::path::Path;
+
 use anyhow::Result;
 use aya::maps::lpm_trie::Key;
 use ipnet::IpNet;
@@ -14,9 +16,15 @@ use scanguard_common::{
 use serde::Serialize;
 
 use crate::{
-    bpf::{pins::Pins, program::allow_net},
+    bpf::{
+        pins::{LinkKind, Pins, link_pin},
+        program::allow_net,
+    },
     cli::Cli,
-    daemon::status_file::{self, AttachedInterface, FollowedBridge},
+    daemon::{
+        attachment::TC_MODE,
+        status_file::{self, AttachedInterface, FollowedBridge},
+    },
     host::{interfaces, xdp},
 };
 
@@ -46,7 +54,7 @@ pub async fn execute(cli: &Cli, json: bool) -> Result<()> {
     let persisted_links = pins.persisted_links();
     let interfaces = match &daemon {
         Some(daemon) => daemon.interfaces.clone(),
-        None => persisted_interfaces(&persisted_links).await,
+        None => persisted_interfaces(&cli.pin_dir, &persisted_links).await,
     };
     let config = pins.config()?;
     let allow = pins.allow_entries()?;
@@ -97,14 +105,22 @@ fn served_ports(pins: &Pins) -> Result<Vec<u16>> {
         .collect())
 }
 
-/// Interfaces of a persisted scanguard with no daemon, as netlink reports them now.
-async fn persisted_interfaces(names: &[String]) -> Vec<AttachedInterface> {
+/// Interfaces of a persisted scanguard with no daemon: at TC ingress as pinned, at XDP as
+/// netlink reports them now.
+async fn persisted_interfaces(pin_dir: &Path, names: &[String]) -> Vec<AttachedInterface> {
     let mut attached = Vec::new();
     for name in names {
         let Ok(ifindex) = interfaces::ifindex(name) else {
             continue;
         };
-        if let Ok(Some(attachment)) = xdp::xdp_attachment(ifindex).await {
+        if link_pin(pin_dir, LinkKind::Ingress, name).exists() {
+            attached.push(AttachedInterface {
+                name: name.clone(),
+                ifindex,
+                mode: TC_MODE.to_string(),
+                ..AttachedInterface::default()
+            });
+        } else if let Ok(Some(attachment)) = xdp::xdp_attachment(ifindex).await {
             attached.push(AttachedInterface {
                 name: name.clone(),
                 ifindex,
@@ -151,15 +167,16 @@ fn print_list(name: &str, items: &[impl std::fmt::Display]) {
 }
 
 /// `br-1 (bridge, skb mode: generic fallback, the bridge driver has no native XDP)`,
-/// `veth0 (veth, native mode, port of br-1)`.
+/// `veth0 (veth, tc mode: native XDP on a veth turns off ..., port of br-1)`.
 fn describe(interface: &AttachedInterface) -> String {
     let mut parts: Vec<String> = interface.kind.iter().cloned().collect();
-    match &interface.generic_fallback {
-        Some(reason) => parts.push(format!(
+    match (&interface.generic_fallback, &interface.hook_reason) {
+        (Some(reason), _) => parts.push(format!(
             "{} mode: generic fallback, {reason}",
             interface.mode
         )),
-        None => parts.push(format!("{} mode", interface.mode)),
+        (None, Some(reason)) => parts.push(format!("{} mode: {reason}", interface.mode)),
+        (None, None) => parts.push(format!("{} mode", interface.mode)),
     }
     if let Some(bridge) = &interface.port_of {
         parts.push(format!("port of {bridge}"));
@@ -180,6 +197,7 @@ mod tests {
             kind: Some("bridge".into()),
             port_of: None,
             generic_fallback: Some("the bridge driver has no native XDP".into()),
+            hook_reason: None,
         };
         assert_eq!(
             describe(&bridge),
@@ -188,14 +206,15 @@ mod tests {
         let port = AttachedInterface {
             name: "veth5e1a0c2".into(),
             ifindex: 10,
-            mode: "native".into(),
+            mode: "tc".into(),
             kind: Some("veth".into()),
             port_of: Some("br-7d86d31b1478".into()),
             generic_fallback: None,
+            hook_reason: Some("native XDP on a veth turns off the peer's offload".into()),
         };
         assert_eq!(
             describe(&port),
-            "veth5e1a0c2 (veth, native mode, port of br-7d86d31b1478)"
+            "veth5e1a0c2 (veth, tc mode: native XDP on a veth turns off the peer's offload, port of br-7d86d31b1478)"
         );
         let persisted = AttachedInterface {
             name: "eth0".into(),

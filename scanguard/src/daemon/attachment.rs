@@ -1,6 +1,7 @@
-//! Attaching to one interface: the XDP program (adopting a persisted link there, else native
-//! XDP with a generic-mode fallback) and the TC egress program that records flows, pinning
-//! both links with `--persist`.
+//! Attaching to one interface: scanguard's checks at the hook that suits it (adopting a
+//! persisted link there; else TC ingress on a veth, native XDP with a generic-mode fallback
+//! elsewhere) and the TC egress program that records flows, pinning both links with
+//! `--persist`.
 
 use std::path::{Path, PathBuf};
 
@@ -9,8 +10,8 @@ use aya::{
     Ebpf,
     programs::{
         SchedClassifier, Xdp,
-        links::{FdLink, PinnedLink},
-        tc::{SchedClassifierLink, SchedClassifierLinkId, TcAttachType},
+        links::{FdLink, LinkOrder, PinnedLink},
+        tc::{SchedClassifierLink, SchedClassifierLinkId, TcAttachOptions, TcAttachType},
         xdp::{XdpLink, XdpLinkId, XdpMode},
     },
 };
@@ -20,15 +21,16 @@ use crate::{
     bpf::{
         object::PROGRAM_NAME,
         pins::{LinkKind, link_pin},
-        program,
+        program::{self, Handles},
     },
     daemon::status_file::AttachedInterface,
     host::{iface_kind::IfaceKind, interfaces, xdp},
 };
 
-/// The two programs every interface gets.
+/// The programs an interface gets: the checks at XDP or at TC ingress, and the egress program.
 pub trait Programs {
     fn xdp(&mut self) -> Result<&mut Xdp>;
+    fn ingress(&mut self) -> Result<&mut SchedClassifier>;
     fn egress(&mut self) -> Result<&mut SchedClassifier>;
 }
 
@@ -37,20 +39,23 @@ impl Programs for Ebpf {
         program::xdp(self)
     }
 
+    fn ingress(&mut self) -> Result<&mut SchedClassifier> {
+        program::ingress(self)
+    }
+
     fn egress(&mut self) -> Result<&mut SchedClassifier> {
         program::egress(self)
     }
 }
 
 /// Handles of their own on the loaded programs (see [`program::second_handles`]).
-pub struct OwnPrograms {
-    pub xdp: Xdp,
-    pub egress: SchedClassifier,
-}
-
-impl Programs for OwnPrograms {
+impl Programs for Handles {
     fn xdp(&mut self) -> Result<&mut Xdp> {
         Ok(&mut self.xdp)
+    }
+
+    fn ingress(&mut self) -> Result<&mut SchedClassifier> {
+        Ok(&mut self.ingress)
     }
 
     fn egress(&mut self) -> Result<&mut SchedClassifier> {
@@ -68,14 +73,27 @@ pub struct Target {
     pub port_of: Option<String>,
 }
 
-/// Which XDP mode an interface is attached in.
+/// Where scanguard's checks run on an interface.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AttachMode {
-    /// Native, falling back to generic (skb) mode where the driver refuses it.
+    /// TC ingress on a veth; elsewhere native XDP, falling back to generic (skb) mode where
+    /// the driver refuses it.
     Auto,
+    /// Native XDP.
     Native,
+    /// Generic (skb) XDP.
     Skb,
+    /// TC ingress (through a TCX link).
+    Tc,
 }
+
+/// The mode name `status` and the status file give an interface whose checks run at TC
+/// ingress (the others are XDP's: native, skb).
+pub const TC_MODE: &str = "tc";
+
+/// Why `--mode auto` puts a veth's checks at TC ingress, as `status` states it.
+pub const VETH_REASON: &str =
+    "native XDP on a veth turns off the peer's segmentation offload (see docs/containers.md)";
 
 /// How every interface of one daemon is attached.
 #[derive(Clone, Debug)]
@@ -85,13 +103,11 @@ pub struct AttachOptions {
     pub pin_dir: PathBuf,
 }
 
-const LINK_KINDS: [LinkKind; 2] = [LinkKind::Xdp, LinkKind::Egress];
-
 impl AttachOptions {
     /// Keeps a persisted interface's pinned links under its new name.
     pub fn rename_pins(&self, old: &str, new: &str) {
         if self.persist {
-            for kind in LINK_KINDS {
+            for kind in LinkKind::ALL {
                 let _ = std::fs::rename(
                     link_pin(&self.pin_dir, kind, old),
                     link_pin(&self.pin_dir, kind, new),
@@ -117,24 +133,40 @@ impl AttachOptions {
     }
 
     fn remove_pins(&self, name: &str) {
-        for kind in LINK_KINDS {
+        for kind in LinkKind::ALL {
             let _ = std::fs::remove_file(link_pin(&self.pin_dir, kind, name));
         }
     }
 }
 
+/// The link of scanguard's checks on one interface.
+#[derive(Debug)]
+pub enum Checks {
+    Xdp(XdpLinkId),
+    Ingress(SchedClassifierLinkId),
+}
+
 /// The links a program keeps for one interface (none when they are pinned).
 #[derive(Debug)]
 pub struct Links {
-    pub xdp: XdpLinkId,
+    pub checks: Checks,
     pub egress: SchedClassifierLinkId,
 }
 
 impl Links {
     /// Lets go of both links: they detach if the interface is still there.
     pub fn release(self, programs: &mut impl Programs) {
-        if let Ok(xdp) = programs.xdp() {
-            drop(xdp.take_link(self.xdp));
+        match self.checks {
+            Checks::Xdp(link) => {
+                if let Ok(xdp) = programs.xdp() {
+                    drop(xdp.take_link(link));
+                }
+            }
+            Checks::Ingress(link) => {
+                if let Ok(ingress) = programs.ingress() {
+                    drop(ingress.take_link(link));
+                }
+            }
         }
         if let Ok(egress) = programs.egress() {
             drop(egress.take_link(self.egress));
@@ -155,21 +187,116 @@ pub async fn attach_interface(
     target: &Target,
     options: &AttachOptions,
 ) -> Result<Attached> {
+    let name = &target.name;
+    // A persisted link is adopted at the hook it was made at, whatever the mode asks.
+    let adopt_ingress = link_pin(&options.pin_dir, LinkKind::Ingress, name).exists();
+    let adopt_xdp = link_pin(&options.pin_dir, LinkKind::Xdp, name).exists();
+    let at_tc_ingress = adopt_ingress
+        || !adopt_xdp
+            && match options.mode {
+                AttachMode::Tc => true,
+                AttachMode::Auto => target.kind == IfaceKind::Veth,
+                AttachMode::Native | AttachMode::Skb => false,
+            };
+    let (checks, mode, reason) = if at_tc_ingress {
+        let link = attach_ingress(programs.ingress()?, target, options).await?;
+        let reason =
+            (options.mode == AttachMode::Auto && !adopt_ingress).then(|| VETH_REASON.to_string());
+        (link.map(Checks::Ingress), TC_MODE.to_string(), reason)
+    } else {
+        let (link, mode, reason) = attach_xdp(programs.xdp()?, target, options).await?;
+        (link.map(Checks::Xdp), mode, reason)
+    };
+    let egress_link = attach_egress(programs.egress()?, name, options.persist, &options.pin_dir)?;
+    Ok(Attached {
+        entry: AttachedInterface {
+            name: name.clone(),
+            ifindex: target.ifindex,
+            mode,
+            kind: Some(target.kind.name().to_string()),
+            port_of: target.port_of.clone(),
+            generic_fallback: reason.clone().filter(|_| !at_tc_ingress),
+            hook_reason: reason.filter(|_| at_tc_ingress),
+        },
+        links: checks
+            .zip(egress_link)
+            .map(|(checks, egress)| Links { checks, egress }),
+    })
+}
+
+/// The checks at TC ingress, through a TCX link placed before any other there, so banned
+/// sources are dropped before other programs see them. A scanguard XDP program left on the
+/// interface by a run that did not exit cleanly is removed: one hook checks each frame.
+async fn attach_ingress(
+    ingress: &mut SchedClassifier,
+    target: &Target,
+    options: &AttachOptions,
+) -> Result<Option<SchedClassifierLinkId>> {
+    let Target { name, ifindex, .. } = target;
+    remove_orphan_xdp(target, options).await?;
+    let pin = link_pin(&options.pin_dir, LinkKind::Ingress, name);
+    let adopted = pin.exists();
+    let link_id = if adopted {
+        info!("{name}: adopting the persisted scanguard link");
+        ingress.attach_to_link(SchedClassifierLink::try_from(adopt(&pin)?)?)?
+    } else {
+        ingress
+            .attach_with_options(
+                name,
+                TcAttachType::Ingress,
+                TcAttachOptions::TcxOrder(LinkOrder::first()),
+            )
+            .with_context(|| {
+                format!("{name} (ifindex {ifindex}): cannot attach the TC ingress program")
+            })?
+    };
+    if options.persist {
+        keep_pinned(
+            FdLink::try_from(ingress.take_link(link_id)?)?,
+            &pin,
+            adopted,
+        )?;
+        return Ok(None);
+    }
+    Ok(Some(link_id))
+}
+
+/// A scanguard XDP program on `target` that no pin accounts for was left by a run that did not
+/// exit cleanly (a TCX link ends with its process; an XDP program attached through netlink
+/// does not).
+async fn remove_orphan_xdp(target: &Target, options: &AttachOptions) -> Result<bool> {
     let Target { name, ifindex, .. } = target;
     let xdp_pin = link_pin(&options.pin_dir, LinkKind::Xdp, name);
-    let xdp = programs.xdp()?;
-    let mut generic_fallback = None;
-    let mut existing = xdp::xdp_attachment(*ifindex).await?;
-    if let Some(orphan) = existing
-        .filter(|found| !xdp_pin.exists() && xdp::program_name(found.program_id) == PROGRAM_NAME)
-    {
-        warn!(
-            "{name}: removing scanguard program {} left attached by a run that did not exit cleanly",
-            orphan.program_id
-        );
-        xdp::detach_xdp(*ifindex).await?;
-        existing = None;
+    let Some(found) = xdp::xdp_attachment(*ifindex).await? else {
+        return Ok(false);
+    };
+    if xdp_pin.exists() || xdp::program_name(found.program_id) != PROGRAM_NAME {
+        return Ok(false);
     }
+    warn!(
+        "{name}: removing scanguard program {} left attached by a run that did not exit cleanly",
+        found.program_id
+    );
+    xdp::detach_xdp(*ifindex).await?;
+    Ok(true)
+}
+
+/// The checks at XDP: a persisted link adopted, else native with a generic fallback as the
+/// mode asks. Returns the link (none when pinned), the mode the kernel reports and, after a
+/// fallback, why native was refused.
+async fn attach_xdp(
+    xdp: &mut Xdp,
+    target: &Target,
+    options: &AttachOptions,
+) -> Result<(Option<XdpLinkId>, String, Option<String>)> {
+    let Target { name, ifindex, .. } = target;
+    let xdp_pin = link_pin(&options.pin_dir, LinkKind::Xdp, name);
+    let mut generic_fallback = None;
+    let existing = if remove_orphan_xdp(target, options).await? {
+        None
+    } else {
+        xdp::xdp_attachment(*ifindex).await?
+    };
     let adopted = existing.is_some();
     let xdp_link = if let Some(existing) = existing {
         if !xdp_pin.exists() {
@@ -189,15 +316,17 @@ pub async fn attach_interface(
                     format!("{name}: native XDP refused (`--mode auto` falls back to generic mode, `--mode skb` forces it)")
                 })?,
             AttachMode::Skb => xdp.attach_to_if_index(*ifindex, XdpMode::Skb)?,
-            AttachMode::Auto => match xdp.attach_to_if_index(*ifindex, XdpMode::Driver) {
-                Ok(link_id) => link_id,
-                Err(error) => {
-                    let reason = no_native_reason(target);
-                    warn!("{name}: {reason} ({error}); using generic (skb) mode");
-                    generic_fallback = Some(reason);
-                    xdp.attach_to_if_index(*ifindex, XdpMode::Skb)?
+            AttachMode::Auto | AttachMode::Tc => {
+                match xdp.attach_to_if_index(*ifindex, XdpMode::Driver) {
+                    Ok(link_id) => link_id,
+                    Err(error) => {
+                        let reason = no_native_reason(target);
+                        warn!("{name}: {reason} ({error}); using generic (skb) mode");
+                        generic_fallback = Some(reason);
+                        xdp.attach_to_if_index(*ifindex, XdpMode::Skb)?
+                    }
                 }
-            },
+            }
         }
     };
     let xdp_link = if options.persist {
@@ -210,23 +339,14 @@ pub async fn attach_interface(
     } else {
         Some(xdp_link)
     };
-    let egress_link = attach_egress(programs.egress()?, name, options.persist, &options.pin_dir)?;
     let attachment = xdp::xdp_attachment(*ifindex)
         .await?
         .with_context(|| format!("{name}: the kernel reports no XDP program after attaching"))?;
-    Ok(Attached {
-        entry: AttachedInterface {
-            name: name.clone(),
-            ifindex: *ifindex,
-            mode: attachment.mode.name().to_string(),
-            kind: Some(target.kind.name().to_string()),
-            port_of: target.port_of.clone(),
-            generic_fallback,
-        },
-        links: xdp_link
-            .zip(egress_link)
-            .map(|(xdp, egress)| Links { xdp, egress }),
-    })
+    Ok((
+        xdp_link,
+        attachment.mode.name().to_string(),
+        generic_fallback,
+    ))
 }
 
 /// The TC egress program that records this host's flows (through TCX links on this kernel).

@@ -19,9 +19,9 @@ use rtnetlink::{
 use tokio::task::JoinHandle;
 
 use crate::{
-    bpf::program,
+    bpf::program::{self, Handles},
     daemon::{
-        attachment::{self, AttachOptions, Links, OwnPrograms},
+        attachment::{self, AttachOptions, Links},
         source_check::bridge_ports::BridgePorts,
         status_file::{AttachedInterface, FollowedBridge, StatusFile},
         targets::{self, Targets},
@@ -45,7 +45,7 @@ const LINK_EVENTS: Groups = Groups {
 pub struct Follower {
     /// Handles of its own on the daemon's programs, so it attaches while `enforce` holds the
     /// `Ebpf`; the links of the ports belong to them.
-    programs: OwnPrograms,
+    programs: Handles,
     options: AttachOptions,
     /// Bridges whose ports are followed: ifindex → name.
     bridges: BTreeMap<u32, String>,
@@ -76,9 +76,8 @@ impl Follower {
         options: AttachOptions,
     ) -> Result<Follower> {
         let subscription = Subscription::open(LINK_EVENTS)?;
-        let (xdp, egress) = program::second_handles(ebpf, &options.pin_dir)?;
         let mut follower = Follower {
-            programs: OwnPrograms { xdp, egress },
+            programs: program::second_handles(ebpf, &options.pin_dir)?,
             options,
             bridges: targets.bridges.iter().cloned().collect(),
             fixed: fixed.to_vec(),

@@ -47,6 +47,9 @@ pub struct AttachedInterface {
     /// Why generic (skb) mode is in use after `--mode auto` tried native XDP.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generic_fallback: Option<String>,
+    /// Why `--mode auto` chose TC ingress (mode `tc`) over XDP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hook_reason: Option<String>,
 }
 
 /// Held while `attach` runs; released by the kernel even on SIGKILL.

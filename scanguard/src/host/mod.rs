@@ -1,5 +1,5 @@
 //! This host as the kernel and Docker describe it: its interfaces and their kinds, the XDP
-//! programs on them, default routes and the notifications that they changed, sockets and the
+//! and TC ingress programs on them, default routes and the notifications that they changed, sockets and the
 //! ports they serve, the addresses lock-out protection covers, and Docker's names.
 
 pub mod default_routes;
@@ -12,4 +12,5 @@ pub mod netlink_events;
 pub mod network_changes;
 pub mod served;
 pub mod sockets;
+pub mod tcx;
 pub mod xdp;

@@ -17,7 +17,7 @@ use proptest::{
 };
 use scanguard_lab::{Host, ScanLab, daemon::Daemon};
 
-use crate::support::lab::{SCANGUARD, require_root, xdp_attachment};
+use crate::support::lab::{SCANGUARD, checks_program, require_root};
 
 /// The pin and run directories of one refused attach.
 struct Dirs {
@@ -89,15 +89,11 @@ fn assert_refused(output: &Output, args: &[String]) {
 }
 
 /// The id of the XDP program `host`'s interface carries.
-fn xdp_program(host: &Host) -> Option<u32> {
-    xdp_attachment(host).map(|attachment| attachment.program_id)
-}
-
 fn assert_nothing_left(host: &Host, dirs: &Dirs, args: &[String]) {
     assert_eq!(
-        xdp_program(host),
+        checks_program(host),
         None,
-        "{args:?} left an XDP program attached"
+        "{args:?} left a program attached"
     );
     assert!(
         !dirs.pin_dir.exists(),
@@ -131,12 +127,12 @@ fn a_refused_attach_leaves_nothing_half_attached() {
     {
         let daemon = Daemon::start(SCANGUARD, victim, &[&victim.interface]);
         assert!(
-            xdp_program(victim).is_some(),
-            "a running daemon shows no XDP program"
+            checks_program(victim).is_some(),
+            "a running daemon shows no program"
         );
         drop(daemon);
         assert_eq!(
-            xdp_program(victim),
+            checks_program(victim),
             None,
             "a stopped daemon left its program"
         );
@@ -241,7 +237,7 @@ fn invalid_flag() -> impl Strategy<Value = Vec<String>> {
         ]
         .prop_map(|address| vec!["--metrics".into(), address]),
         "[a-z]{1,8}"
-            .prop_filter("a mode", |m| !["auto", "native", "skb"]
+            .prop_filter("a mode", |m| !["auto", "native", "skb", "tc"]
                 .contains(&m.as_str()))
             .prop_map(|mode| vec!["--mode".into(), mode]),
     ]

@@ -17,8 +17,8 @@ use scanguard_lab::{
 };
 
 use crate::support::lab::{
-    ConfigFile, SCANGUARD, SERVICE, add_spare_interface, require_root, served_lab, xdp_attachment,
-    xdp_attachment_on,
+    ConfigFile, SCANGUARD, SERVICE, add_spare_interface, checks_program, checks_program_in,
+    require_root, served_lab,
 };
 
 const CLOSED: u16 = 81;
@@ -402,7 +402,7 @@ fn a_failed_attach_leaves_a_persisted_program_enforcing() {
     let victim: IpAddr = lab.victim.ipv4.into();
     let interface = lab.victim.interface.as_str();
     let (persisted, _cleanup) = persisted_after_a_fin_scan(&lab, &[interface]);
-    let program = xdp_attachment(&lab.victim).expect("the persisted program");
+    let program = checks_program(&lab.victim).expect("the persisted program");
     let status = persisted.cli_json(&["status"]);
 
     // It adopts the persisted link on the lab interface, with settings of its own (the client
@@ -426,7 +426,7 @@ fn a_failed_attach_leaves_a_persisted_program_enforcing() {
         stderr.contains("settings and programs are put back"),
         "{stderr}"
     );
-    assert_eq!(xdp_attachment(&lab.victim), Some(program));
+    assert_eq!(checks_program(&lab.victim), Some(program));
     assert_eq!(persisted.cli_json(&["status"]), status);
 
     // The ban holds, and detection goes on with its flow checks: an ACK scan is one, and the
@@ -462,9 +462,9 @@ fn a_run_over_part_of_a_persisted_program_leaves_the_rest_enforcing() {
 
     // The run took the lab interface over, which is unprotected since it exited; the spare
     // interface keeps the persisted program, and the ban map its ban.
-    assert!(xdp_attachment(&lab.victim).is_none());
+    assert!(checks_program(&lab.victim).is_none());
     talk(&lab.attacker, victim, SERVICE).expect("the lab interface no longer drops");
-    assert!(xdp_attachment_on(&lab.victim, spare).is_some());
+    assert!(checks_program_in(&lab.victim.netns, spare).is_some());
     assert_eq!(
         persisted.bans(),
         vec![(lab.attacker.ipv4.to_string(), "fin-scan".to_string())]
@@ -472,7 +472,7 @@ fn a_run_over_part_of_a_persisted_program_leaves_the_rest_enforcing() {
 
     persisted.cli(&["detach"]);
     assert!(!persisted.pin_dir.exists(), "detach leaves pins");
-    assert!(xdp_attachment_on(&lab.victim, spare).is_none());
+    assert!(checks_program_in(&lab.victim.netns, spare).is_none());
 }
 
 #[test]
@@ -482,7 +482,7 @@ fn a_failed_persisted_attach_leaves_nothing_of_its_own_attached() {
     let interface = lab.victim.interface.as_str();
     let spare = add_spare_interface(&lab.victim);
     let (persisted, _cleanup) = persisted_after_a_fin_scan(&lab, &[interface]);
-    let program = xdp_attachment(&lab.victim).expect("the persisted program");
+    let program = checks_program(&lab.victim).expect("the persisted program");
     let status = persisted.cli_json(&["status"]);
 
     // A persisted run over it pins links on the spare interface, then fails on loopback: the
@@ -496,15 +496,15 @@ fn a_failed_persisted_attach_leaves_nothing_of_its_own_attached() {
         stderr.contains("settings and programs are put back"),
         "{stderr}"
     );
-    assert_eq!(xdp_attachment_on(&lab.victim, spare), None);
-    assert_eq!(xdp_attachment(&lab.victim), Some(program));
+    assert_eq!(checks_program_in(&lab.victim.netns, spare), None);
+    assert_eq!(checks_program(&lab.victim), Some(program));
     assert_eq!(persisted.cli_json(&["status"]), status);
     assert!(talk(&lab.attacker, victim, SERVICE).is_err(), "ban lifted");
 
     // With nothing persisted, a failed persisted run leaves neither a link nor a pin.
     persisted.cli(&["detach"]);
     attach_failing_on_lo(&lab.victim, &persisted, &[spare, "--persist"]);
-    assert_eq!(xdp_attachment_on(&lab.victim, spare), None);
+    assert_eq!(checks_program_in(&lab.victim.netns, spare), None);
     assert!(!persisted.pin_dir.exists(), "a failed attach leaves pins");
 }
 

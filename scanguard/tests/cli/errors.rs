@@ -64,7 +64,7 @@ fn unknown_commands_and_flags() {
     assert_fails_with(&["bans", "--yaml"], "unexpected argument '--yaml'");
     assert_fails_with(
         &["attach", "--mode", "turbo"],
-        "invalid value 'turbo' for '--mode <MODE>' [possible values: auto, native, skb]",
+        "invalid value 'turbo' for '--mode <MODE>' [possible values: auto, native, skb, tc]",
     );
     assert_fails_with(
         &["ban", "192.0.2.1", "--force2"],

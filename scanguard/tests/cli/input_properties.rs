@@ -534,6 +534,7 @@ fn argument() -> impl Strategy<Value = String> {
             "auto",
             "native",
             "skb",
+            "tc",
             "turbo",
             "fixed",
             "sliding",

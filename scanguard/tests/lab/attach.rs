@@ -1,5 +1,6 @@
 //! The program attaches to a lab veth in native and generic mode, provably (netlink), traffic
-//! still flows, and it is gone again after drop, SIGINT or SIGTERM.
+//! still flows, and it is gone again after drop, SIGINT or SIGTERM; `--mode auto` puts a
+//! veth's checks at TC ingress, where they catch scans as at XDP.
 
 use std::time::Duration;
 
@@ -7,9 +8,65 @@ use aya::programs::xdp::XdpMode;
 use nix::sys::signal::Signal;
 use scanguard::{bpf::program, config::settings::Settings, host::xdp::XdpAttachMode};
 use scanguard_lab::ScanLab;
-use scanguard_lab::{daemon::Daemon, traffic::talk, wait_until};
+use scanguard_lab::{
+    daemon::Daemon,
+    traffic::{nmap_port_state, talk},
+    wait_until,
+};
 
-use crate::support::lab::{SCANGUARD, SERVICE, require_root, served_lab, xdp_attachment};
+use crate::support::lab::{
+    SCANGUARD, SERVICE, checks_program, require_root, served_lab, xdp_attachment,
+};
+
+/// Nothing listens here.
+const CLOSED: u16 = 81;
+
+#[test]
+fn auto_puts_a_veths_checks_at_tc_ingress_where_scans_are_caught() {
+    let lab = served_lab();
+    let victim = lab.victim.ipv4.into();
+    let mut daemon = Daemon::start(SCANGUARD, &lab.victim, &[&lab.victim.interface]);
+    assert_eq!(
+        xdp_attachment(&lab.victim),
+        None,
+        "no XDP on a veth by default"
+    );
+    let program = checks_program(&lab.victim).expect("scanguard at TC ingress");
+    let status = daemon.cli_json(&["status"]);
+    let interface = &status["interfaces"][0];
+    assert_eq!(interface["mode"], "tc");
+    assert_eq!(interface["kind"], "veth");
+    assert!(
+        interface["hook_reason"]
+            .as_str()
+            .is_some_and(|reason| reason.contains("segmentation offload")),
+        "{interface}"
+    );
+
+    talk(&lab.client, victim, SERVICE).expect("TCP flows");
+    assert_eq!(
+        nmap_port_state(&lab.attacker, "-sN", victim, CLOSED),
+        "open|filtered",
+        "the NULL scan is dropped"
+    );
+    assert!(daemon.is_banned(lab.attacker.ipv4.into()));
+    assert!(
+        talk(&lab.attacker, victim, SERVICE).is_err(),
+        "the ban holds"
+    );
+    talk(&lab.client, victim, SERVICE).expect("others still connect");
+    let stats = daemon.cli_json(&["stats"]);
+    assert!(
+        stats["packets"]["dropped_banned"].as_u64() > Some(0),
+        "{stats}"
+    );
+
+    assert!(daemon.stop(Signal::SIGTERM).success());
+    let detached = wait_until(Duration::from_secs(2), Duration::from_millis(20), || {
+        checks_program(&lab.victim).is_none()
+    });
+    assert!(detached, "program {program} still at TC ingress after exit");
+}
 
 fn loaded_program_id(ebpf: &mut aya::Ebpf) -> u32 {
     program::xdp(ebpf)

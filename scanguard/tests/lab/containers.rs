@@ -8,38 +8,19 @@ use std::{
     time::{Duration, Instant},
 };
 
-use scanguard::host::{
-    interfaces,
-    xdp::{self, XdpAttachment},
-};
+use scanguard::host::xdp;
 use scanguard_lab::{
-    Container, DockerLab, Netns,
+    Container, DockerLab,
     daemon::Daemon,
     traffic::{nmap_port_state, serve, talk},
     wait_until,
 };
 use serde_json::Value;
 
-use crate::support::lab::{SCANGUARD, SERVICE, require_root};
+use crate::support::lab::{SCANGUARD, SERVICE, checks_program_in, require_root};
 
 /// Nothing listens here: without scanguard a NULL scan gets a RST and says "closed".
 const CLOSED: u16 = 81;
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
-
-/// The XDP program on `interface` in `netns`, as netlink reports it.
-fn attachment(netns: &Netns, interface: &str) -> Option<XdpAttachment> {
-    let _inside = netns.enter().expect("enter the Docker host's namespace");
-    let ifindex = interfaces::ifindex(interface).ok()?;
-    runtime()
-        .block_on(xdp::xdp_attachment(ifindex))
-        .expect("netlink query")
-}
 
 /// The interfaces `scanguard status --json` lists, by name.
 fn status_interfaces(daemon: &Daemon) -> Vec<Value> {
@@ -72,16 +53,16 @@ fn a_bridge_attach_protects_its_containers_and_follows_new_and_removed_ports() {
 
     let mut daemon = Daemon::start_in(SCANGUARD, &docker.host, &[docker.bridge.name()]);
 
-    // Each port carries the one scanguard program. The bridge device does not: the kernel
-    // keeps XDP off the ports of a bridge that has a program.
-    let on_port = attachment(&docker.host, &scanner.port).expect("XDP on the scanner's port");
-    let program_id = on_port.program_id;
-    assert_eq!(xdp::program_name(program_id), "scanguard");
+    // Each port carries the one scanguard program, at TC ingress (a veth). The bridge device
+    // does not.
+    let program_id =
+        checks_program_in(&docker.host, &scanner.port).expect("scanguard on the scanner's port");
+    assert_eq!(xdp::program_name(program_id), "scanguard_tc");
     for container in [&scanner, &web, &client] {
-        let on_port = attachment(&docker.host, &container.port).expect("XDP on the port");
-        assert_eq!(on_port.program_id, program_id, "{}", container.port);
+        let on_port = checks_program_in(&docker.host, &container.port);
+        assert_eq!(on_port, Some(program_id), "{}", container.port);
     }
-    assert_eq!(attachment(&docker.host, docker.bridge.name()), None);
+    assert_eq!(checks_program_in(&docker.host, docker.bridge.name()), None);
     let status = daemon.cli_json(&["status"]);
     assert_eq!(status["bridges"][0]["name"], docker.bridge.name());
     let listed_now = status_interfaces(&daemon);
@@ -89,7 +70,7 @@ fn a_bridge_attach_protects_its_containers_and_follows_new_and_removed_ports() {
     for container in [&scanner, &web, &client] {
         let port = listed(&listed_now, &container.port).expect("each port is listed");
         assert_eq!(port["kind"], "veth");
-        assert_eq!(port["mode"], "native");
+        assert_eq!(port["mode"], "tc");
         assert_eq!(port["port_of"], docker.bridge.name());
     }
 
@@ -117,7 +98,7 @@ fn a_bridge_attach_protects_its_containers_and_follows_new_and_removed_ports() {
     let started = Instant::now();
     let late = docker.run("late").expect("start a container");
     let protected = wait_until(Duration::from_secs(1), Duration::from_millis(10), || {
-        attachment(&docker.host, &late.port).is_some_and(|on_port| on_port.program_id == program_id)
+        checks_program_in(&docker.host, &late.port) == Some(program_id)
     });
     assert!(
         protected,

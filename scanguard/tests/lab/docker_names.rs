@@ -122,8 +122,8 @@ fn ifaces_lists_the_bridge_ports_and_scanguard_on_them() {
         let port = find(&container.port);
         assert_eq!(port["kind"], "veth");
         assert_eq!(port["master"], lab.bridge.name());
-        assert_eq!(port["xdp"]["state"], "scanguard");
-        assert_eq!(port["xdp"]["mode"], "native");
+        assert_eq!(port["xdp"]["state"], "none");
+        assert_eq!(port["tc_ingress"]["state"], "scanguard");
         assert_eq!(port["default_route"], false);
     }
     assert_eq!(find("lo")["kind"], "loopback");
@@ -229,8 +229,8 @@ fn docker_network_and_container_flags_and_ifaces_ask_the_engine_api() {
         assert_eq!(port["container"], container.name.as_str());
         assert_eq!(port["docker_network"], "labnet");
     }
-    assert_eq!(find(&db.port)["xdp"]["state"], "scanguard");
-    assert_eq!(find(&containers[0].port)["xdp"]["state"], "none");
+    assert_eq!(find(&db.port)["tc_ingress"]["state"], "scanguard");
+    assert_eq!(find(&containers[0].port)["tc_ingress"]["state"], "none");
     drop(by_container);
 
     for (flag, name, expected) in [

@@ -10,7 +10,7 @@ use scanguard_lab::{
     traffic::{hping3, nmap_port_state, talk},
 };
 
-use crate::support::lab::{ConfigFile, SCANGUARD, SERVICE, served_lab, xdp_attachment};
+use crate::support::lab::{ConfigFile, SCANGUARD, SERVICE, checks_program, served_lab};
 
 #[test]
 fn a_spoofed_flood_from_random_sources_stays_bounded() {
@@ -108,7 +108,7 @@ fn a_crashed_daemon_leaves_nothing_enforcing_and_its_state_is_cleaned_up() {
 
     // Its links died with it; its pinned maps did not.
     assert!(
-        xdp_attachment(&lab.victim).is_none(),
+        checks_program(&lab.victim).is_none(),
         "a program outlived its daemon"
     );
     assert!(first.pin_dir.join("BANS").exists());
@@ -116,5 +116,5 @@ fn a_crashed_daemon_leaves_nothing_enforcing_and_its_state_is_cleaned_up() {
 
     let second = first.restart(&lab.victim, &[&lab.victim.interface]);
     assert!(second.bans().is_empty(), "stale bans were adopted");
-    assert!(xdp_attachment(&lab.victim).is_some());
+    assert!(checks_program(&lab.victim).is_some());
 }

@@ -260,7 +260,9 @@ fn the_snapshot_shows_the_scanner_as_bans_and_stats_do() {
             .expect("connected")
     );
     assert_eq!(snapshot["events"]["skipped"], 0);
-    assert_eq!(snapshot["daemon"]["interfaces"][0]["hook"], "xdp");
+    // A veth's checks run at TC ingress (see docs/containers.md).
+    assert_eq!(snapshot["daemon"]["interfaces"][0]["hook"], "tc");
+    assert_eq!(snapshot["daemon"]["interfaces"][0]["mode"], "ingress");
     assert!(number(&snapshot["daemon"]["uptime_seconds"]) < 600.0);
 
     let text = daemon.cli(&["top", "--once"]).stdout;

@@ -7,11 +7,14 @@
 
 use std::path::PathBuf;
 
-use scanguard::host::{
-    interfaces,
-    xdp::{self, XdpAttachment},
+use scanguard::{
+    bpf::object::INGRESS_PROGRAM_NAME,
+    host::{
+        interfaces, tcx,
+        xdp::{self, XdpAttachment},
+    },
 };
-use scanguard_lab::{Host, ScanLab, run_checked, traffic::serve};
+use scanguard_lab::{Host, Netns, ScanLab, run_checked, traffic::serve};
 
 pub const SCANGUARD: &str = env!("CARGO_BIN_EXE_scanguard");
 /// The TCP port the victim serves in the end-to-end tests.
@@ -63,6 +66,31 @@ pub fn xdp_attachment_on(host: &Host, interface: &str) -> Option<XdpAttachment> 
         .expect("runtime")
         .block_on(xdp::xdp_attachment(ifindex))
         .expect("netlink query")
+}
+
+/// The id of the scanguard program checking `host`'s interface, at XDP or at TC ingress.
+pub fn checks_program(host: &Host) -> Option<u32> {
+    checks_program_in(&host.netns, &host.interface)
+}
+
+/// The id of the scanguard program checking `interface` in `netns`: an XDP program, or
+/// scanguard's among the programs at TC ingress.
+pub fn checks_program_in(netns: &Netns, interface: &str) -> Option<u32> {
+    let _guard = netns.enter().expect("enter the namespace");
+    let ifindex = interfaces::ifindex(interface).ok()?;
+    let on_xdp = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(xdp::xdp_attachment(ifindex))
+        .expect("netlink query");
+    if let Some(attached) = on_xdp {
+        return Some(attached.program_id);
+    }
+    let names = xdp::program_names();
+    tcx::ingress_program_ids(interface)
+        .into_iter()
+        .find(|id| names.get(id).map(String::as_str) == Some(INGRESS_PROGRAM_NAME))
 }
 
 /// A configuration file in the temp directory for one test, removed on drop, even when the

@@ -144,6 +144,7 @@ async fn run(
             Mode::Auto => AttachMode::Auto,
             Mode::Native => AttachMode::Native,
             Mode::Skb => AttachMode::Skb,
+            Mode::Tc => AttachMode::Tc,
         },
         persist: args.persist,
         pin_dir: cli.pin_dir.clone(),

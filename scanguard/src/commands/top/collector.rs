@@ -34,7 +34,10 @@ use crate::{
         clock,
         pins::Pins,
     },
-    daemon::status_file::{self, DaemonStatus},
+    daemon::{
+        attachment::TC_MODE,
+        status_file::{self, DaemonStatus},
+    },
 };
 
 /// Ports a snapshot ranks: more than any screen shows.
@@ -241,10 +244,17 @@ fn daemon(status: Option<&DaemonStatus>) -> Daemon {
                 status
                     .interfaces
                     .iter()
-                    .map(|interface| Hook {
-                        interface: interface.name.clone(),
-                        hook: "xdp",
-                        mode: interface.mode.clone(),
+                    .map(|interface| match interface.mode.as_str() {
+                        TC_MODE => Hook {
+                            interface: interface.name.clone(),
+                            hook: "tc",
+                            mode: "ingress".into(),
+                        },
+                        mode => Hook {
+                            interface: interface.name.clone(),
+                            hook: "xdp",
+                            mode: mode.into(),
+                        },
                     })
                     .collect()
             })
