@@ -1,6 +1,7 @@
 //! scanguard's benchmark, run by `cargo xtask bench`: what one packet costs in the kernel, how
 //! fast each filter drops a flood on a lab link, how the ban map scales to a million entries,
-//! and what the daemon needs under a scan storm. Every figure is a ratio to something measured
+//! what the daemon needs under a scan storm, and what real TCP traffic through an attached
+//! veth or bridge keeps of its throughput. Every figure is a ratio to something measured
 //! in the same run: the empty XDP program (the floor), another filter, or an empty ban map.
 
 pub mod attach;
@@ -20,3 +21,4 @@ pub mod stats;
 pub mod storm;
 pub mod test_run;
 pub mod topology;
+pub mod traffic;

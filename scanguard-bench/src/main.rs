@@ -14,10 +14,13 @@ use scanguard_bench::{
     report::{self, Report},
     scale, storm,
     topology::FloodLink,
+    traffic,
 };
 
 #[derive(Parser)]
-#[command(about = "scanguard's benchmark: per-packet cost, flood drop rates, scale, daemon load")]
+#[command(
+    about = "scanguard's benchmark: per-packet cost, flood drop rates, scale, daemon load, real traffic"
+)]
 struct Cli {
     /// The scanguard binary to run as a daemon and CLI [default: next to this one].
     #[arg(long)]
@@ -42,6 +45,7 @@ enum Part {
     Flood,
     Scale,
     Storm,
+    Traffic,
 }
 
 fn main() -> ExitCode {
@@ -97,6 +101,14 @@ fn run(cli: Cli) -> Result<()> {
             println!("[bench] scale: a full ban map");
             report.scale = section(&mut report.errors, "scale", || {
                 scale::run(&scanguard, scale_config(cli.quick))
+            })?;
+        }
+        if wanted(Part::Traffic) {
+            println!(
+                "[bench] real traffic (iperf3, short connections) through attached interfaces"
+            );
+            report.traffic = section(&mut report.errors, "traffic", || {
+                traffic::run(&scanguard, &traffic_config(cli.quick))
             })?;
         }
         if wanted(Part::Flood) || wanted(Part::Storm) {
@@ -173,6 +185,14 @@ fn flood_config(quick: bool) -> flood::Config {
         windows: if quick { 1 } else { 3 },
         window: Duration::from_secs(1),
         warmup: Duration::from_millis(300),
+    }
+}
+
+fn traffic_config(quick: bool) -> traffic::Config {
+    traffic::Config {
+        repetitions: if quick { 1 } else { 3 },
+        seconds: if quick { 1 } else { 3 },
+        connection_window: Duration::from_secs(if quick { 1 } else { 2 }),
     }
 }
 

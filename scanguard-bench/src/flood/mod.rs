@@ -15,8 +15,8 @@
 //! changed on the machine, and one window of that would stand for the whole turn.
 
 pub mod methods;
-mod netfilter;
-mod xdp_filter;
+pub mod netfilter;
+pub mod xdp_filter;
 
 use std::{
     net::Ipv4Addr,

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use super::Report;
-use crate::{packet_cost::Row, stats::Summary};
+use crate::{packet_cost::Row, stats::Summary, traffic::Traffic};
 
 pub fn render(report: &Report) -> String {
     let mut md = String::new();
@@ -268,11 +268,53 @@ pub fn render(report: &Report) -> String {
         );
         line(out, "");
     }
+    if let Some(traffic) = &report.traffic {
+        traffic_tables(out, traffic);
+    }
     for (section, error) in &report.errors {
         line(out, &format!("**{section} failed:** {error}"));
         line(out, "");
     }
     md
+}
+
+fn traffic_tables(out: &mut String, traffic: &Traffic) {
+    line(
+        out,
+        &format!(
+            "## Real traffic through attached interfaces (iperf3 TCP, {} s each way; short connections; {} alternating repetitions, medians; ratios to nothing attached)",
+            traffic.seconds, traffic.repetitions
+        ),
+    );
+    line(out, "");
+    for path in &traffic.paths {
+        line(out, &format!("### {}", path.path.name()));
+        line(out, "");
+        line(
+            out,
+            &format!(
+                "| | {} Gbit/s | ratio | other way Gbit/s | ratio | connections/s | ratio |",
+                path.path.up()
+            ),
+        );
+        line(out, "|---|---:|---:|---:|---:|---:|---:|");
+        for row in &path.rows {
+            line(
+                out,
+                &format!(
+                    "| {} | {:.1} | {:.2}× | {:.1} | {:.2}× | {:.0} | {:.2}× |",
+                    row.method.name(),
+                    row.up.median,
+                    row.up_ratio,
+                    row.down.median,
+                    row.down_ratio,
+                    row.connections.median,
+                    row.connections_ratio,
+                ),
+            );
+        }
+        line(out, "");
+    }
 }
 
 fn targets(out: &mut String, report: &Report) {

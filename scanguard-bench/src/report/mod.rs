@@ -10,7 +10,7 @@ use std::{fs, path::Path};
 use anyhow::{Context as _, Result};
 use serde::Serialize;
 
-use crate::{flood::Flood, packet_cost::PacketCost, scale::Scale, storm::Storm};
+use crate::{flood::Flood, packet_cost::PacketCost, scale::Scale, storm::Storm, traffic::Traffic};
 
 pub use targets::Target;
 
@@ -34,6 +34,7 @@ pub struct Report {
     pub flood: Option<Flood>,
     pub scale: Option<Scale>,
     pub storm: Option<Storm>,
+    pub traffic: Option<Traffic>,
     pub targets: Vec<Target>,
     /// Sections that failed, and why.
     pub errors: Vec<(String, String)>,

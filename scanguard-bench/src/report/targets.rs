@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use super::Report;
+use crate::traffic::TrafficMethod;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Target {
@@ -70,6 +71,27 @@ pub fn evaluate(report: &Report) -> Vec<Target> {
         "flood drop rate vs classic iptables INPUT + recent",
         "≥ 8×",
         versus("iptables-input-recent").map(|r| (format!("{r:.2}×"), r >= 8.0)),
+    );
+    // The default's cost to a container: the worst of both directions and both paths.
+    let default_traffic = report.traffic.as_ref().and_then(|traffic| {
+        traffic
+            .paths
+            .iter()
+            .flat_map(|path| path.rows.iter().map(move |row| (path, row)))
+            .filter(|(_, row)| row.method == TrafficMethod::ScanguardAuto)
+            .flat_map(|(path, row)| {
+                [
+                    (row.up_ratio, path.path.up()),
+                    (row.down_ratio, "the other way"),
+                ]
+                .map(|(ratio, way)| (ratio, format!("{}, {way}", path.path.name())))
+            })
+            .min_by(|a, b| a.0.total_cmp(&b.0))
+    });
+    add(
+        "container TCP throughput with the default attach (worst path and direction)",
+        "≥ 0.95× nothing attached",
+        default_traffic.map(|(r, case)| (format!("{r:.2}× ({case})"), r >= 0.95)),
     );
     // A `--quick` run fills a smaller map: its figures are shown, but cannot meet a 1M target.
     let scale = report.scale.as_ref();

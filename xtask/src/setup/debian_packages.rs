@@ -10,8 +10,8 @@ use crate::process::run;
 
 /// What the kernel tests and the lab drive: namespaces and links (iproute2,
 /// nsenter from util-linux), reachability (ping), scans (nmap, hping3),
-/// capture, BPF and XDP inspection, firewalls to compare with, and a terminal multiplexer
-/// that `scanguard top`'s tests type into.
+/// capture, BPF and XDP inspection, firewalls to compare with, real TCP throughput (iperf3)
+/// and a terminal multiplexer that `scanguard top`'s tests type into.
 const PACKAGES: &[&str] = &[
     "iproute2",
     "util-linux",
@@ -23,6 +23,7 @@ const PACKAGES: &[&str] = &[
     "xdp-tools",
     "iptables",
     "nftables",
+    "iperf3",
     "tmux",
 ];
 
