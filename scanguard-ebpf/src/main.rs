@@ -4,6 +4,7 @@
 //! - `packet`: the frame's bytes behind one bounds check ([`PacketOf`] a program context), which
 //!   `scanguard_common::parse` reads into a [`Frame`] of the headers a verdict needs;
 //! - `standing`: whether its source is banned (the ban filter, a per-CPU cache, then `bans`);
+//! - `decisions`: whether a CrowdSec LAPI decision covers it (the decision filter, then its maps);
 //! - `detect`: what a frame from a source that is not banned is, if anything (with `flows` and
 //!   `sweep`);
 //! - `bans`: enforcing bans, and making new ones within the hardening rules;
@@ -20,6 +21,7 @@
 mod bans;
 mod clock;
 mod counters;
+mod decisions;
 mod detect;
 mod egress;
 mod events;
@@ -82,6 +84,7 @@ fn inspect(ctx: &XdpContext, config: &Config) -> Verdict {
     };
     let mut clock = Clock::new();
     match standing(network.frame.src, config, &mut clock) {
+        Standing::Clear if decisions::banned(network.frame.src, &mut clock) => Verdict::DropBanned,
         Standing::Clear => judge(ctx, &network.finish(&packet), &mut clock, config),
         // Only a tick's first drop is offered to the event rate limit: its bucket lookup is a
         // helper call, which the drops after it are spared.
