@@ -10,7 +10,7 @@ use std::{
 use anyhow::{Context as _, Result, bail};
 use clap::{Parser, ValueEnum};
 use scanguard_bench::{
-    flood, interrupt, packet_cost,
+    decisions, flood, interrupt, packet_cost,
     report::{self, Report},
     scale, storm,
     topology::FloodLink,
@@ -42,6 +42,8 @@ enum Part {
     Flood,
     Scale,
     Storm,
+    /// A CrowdSec startup pull of 100,000 decisions, and per-packet costs with decisions.
+    Decisions,
 }
 
 fn main() -> ExitCode {
@@ -97,6 +99,12 @@ fn run(cli: Cli) -> Result<()> {
             println!("[bench] scale: a full ban map");
             report.scale = section(&mut report.errors, "scale", || {
                 scale::run(&scanguard, scale_config(cli.quick))
+            })?;
+        }
+        if wanted(Part::Decisions) {
+            println!("[bench] CrowdSec decisions: a blocklist's startup pull");
+            report.decisions = section(&mut report.errors, "decisions", || {
+                decisions::run(&scanguard, decisions_config(cli.quick))
             })?;
         }
         if wanted(Part::Flood) || wanted(Part::Storm) {
@@ -173,6 +181,14 @@ fn flood_config(quick: bool) -> flood::Config {
         windows: if quick { 1 } else { 3 },
         window: Duration::from_secs(1),
         warmup: Duration::from_millis(300),
+    }
+}
+
+fn decisions_config(quick: bool) -> decisions::Config {
+    decisions::Config {
+        decisions: 100_000,
+        repeat: if quick { 100_000 } else { 1_000_000 },
+        rounds: if quick { 3 } else { 11 },
     }
 }
 

@@ -2,6 +2,7 @@
 //! PNG chart, under one output directory.
 
 mod chart;
+mod crowdsec;
 mod markdown;
 mod targets;
 
@@ -10,7 +11,9 @@ use std::{fs, path::Path};
 use anyhow::{Context as _, Result};
 use serde::Serialize;
 
-use crate::{flood::Flood, packet_cost::PacketCost, scale::Scale, storm::Storm};
+use crate::{
+    decisions::Decisions, flood::Flood, packet_cost::PacketCost, scale::Scale, storm::Storm,
+};
 
 pub use targets::Target;
 
@@ -34,6 +37,7 @@ pub struct Report {
     pub flood: Option<Flood>,
     pub scale: Option<Scale>,
     pub storm: Option<Storm>,
+    pub decisions: Option<Decisions>,
     pub targets: Vec<Target>,
     /// Sections that failed, and why.
     pub errors: Vec<(String, String)>,
