@@ -6,6 +6,7 @@
 
 pub mod attach;
 pub mod cpu;
+pub mod decisions;
 pub mod flood;
 pub mod full_map;
 pub mod generator;

@@ -10,7 +10,7 @@ use std::{
 use anyhow::{Context as _, Result, bail};
 use clap::{Parser, ValueEnum};
 use scanguard_bench::{
-    flood, interrupt, packet_cost,
+    decisions, flood, interrupt, packet_cost,
     report::{self, Report},
     scale, storm,
     topology::FloodLink,
@@ -46,6 +46,8 @@ enum Part {
     Scale,
     Storm,
     Traffic,
+    /// A CrowdSec startup pull of 100,000 decisions, and per-packet costs with decisions.
+    Decisions,
 }
 
 fn main() -> ExitCode {
@@ -109,6 +111,12 @@ fn run(cli: Cli) -> Result<()> {
             );
             report.traffic = section(&mut report.errors, "traffic", || {
                 traffic::run(&scanguard, &traffic_config(cli.quick))
+            })?;
+        }
+        if wanted(Part::Decisions) {
+            println!("[bench] CrowdSec decisions: a blocklist's startup pull");
+            report.decisions = section(&mut report.errors, "decisions", || {
+                decisions::run(&scanguard, decisions_config(cli.quick))
             })?;
         }
         if wanted(Part::Flood) || wanted(Part::Storm) {
@@ -193,6 +201,14 @@ fn traffic_config(quick: bool) -> traffic::Config {
         repetitions: if quick { 1 } else { 3 },
         seconds: if quick { 1 } else { 3 },
         connection_window: Duration::from_secs(if quick { 1 } else { 2 }),
+    }
+}
+
+fn decisions_config(quick: bool) -> decisions::Config {
+    decisions::Config {
+        decisions: 100_000,
+        repeat: if quick { 100_000 } else { 1_000_000 },
+        rounds: if quick { 3 } else { 11 },
     }
 }
 

@@ -14,6 +14,7 @@ pub mod bucket;
 pub mod classify;
 pub mod config;
 pub mod counters;
+pub mod decision;
 pub mod event;
 pub mod fingerprint;
 pub mod flow;

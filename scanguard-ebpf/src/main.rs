@@ -6,6 +6,7 @@
 //! - `packet`: the frame's bytes behind one bounds check ([`PacketOf`] a program context), which
 //!   `scanguard_common::parse` reads into a [`Frame`] of the headers a verdict needs;
 //! - `standing`: whether its source is banned (the ban filter, a per-CPU cache, then `bans`);
+//! - `decisions`: whether a CrowdSec LAPI decision covers it (the decision filter, then its maps);
 //! - `detect`: what a frame from a source that is not banned is, if anything (with `flows` and
 //!   `sweep`);
 //! - `bans`: enforcing bans, and making new ones within the hardening rules;
@@ -22,6 +23,7 @@
 mod bans;
 mod clock;
 mod counters;
+mod decisions;
 mod detect;
 mod egress;
 mod events;

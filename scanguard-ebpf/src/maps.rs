@@ -4,7 +4,7 @@
 //! writes it; the modules that use them say why.
 
 use aya_ebpf::{
-    bindings::BPF_F_MMAPABLE,
+    bindings::{BPF_F_MMAPABLE, BPF_F_NO_PREALLOC},
     macros::map,
     maps::{Array, HashMap, LpmTrie, LruHashMap, PerCpuArray, PerfEventArray, lpm_trie::Key},
 };
@@ -16,6 +16,10 @@ use scanguard_common::{
     bucket::TokenBucket,
     config::Config,
     counters::Counters,
+    decision::{
+        DEFAULT_DECISION_ADDRESSES, DEFAULT_DECISION_RANGES, Decision, DecisionCounts,
+        DecisionStats, Label, ORIGIN_SLOTS, SCENARIO_SLOTS,
+    },
     event::{EVENT_BUCKETS_CAPACITY, Event},
     flow::{DEFAULT_FLOW_CAPACITY, FLOW_HIT_SLOTS, FlowHit, FlowKey},
     hardening::{HARDENING_CAPACITY, Offender, SubnetBans, Suspect},
@@ -154,6 +158,46 @@ pub static TURNED_AWAY: LruHashMap<AddrKey, Turned> =
 /// once (its clock starts at 0). Written by the program.
 #[map]
 pub static RESERVE_BUDGET: Array<TokenBucket> = Array::with_max_entries(1, 0);
+
+/// Hash, source → `Decision`: single addresses a CrowdSec LAPI decided to ban. Never evicts
+/// (a blocklist must not push out local bans, nor they it); allocates per entry. Written by the
+/// daemon's bouncer (the program counts drops in the value); sized by the loader.
+#[map]
+pub static DEC_ADDRS: HashMap<AddrKey, Decision> =
+    HashMap::with_max_entries(DEFAULT_DECISION_ADDRESSES, BPF_F_NO_PREALLOC);
+
+/// LPM trie, source prefix → `Decision`: the LAPI's range decisions (IPv4 as IPv4-mapped
+/// prefixes, /96 + len). Written by the daemon's bouncer; sized by the loader.
+#[map]
+pub static DEC_NETS: LpmTrie<AddrKey, Decision> =
+    LpmTrie::with_max_entries(DEFAULT_DECISION_RANGES, 0);
+
+/// Array, line → `FilterLine`: one byte per hashed (prefix, length) of every decision, set
+/// while a decision may cover it. Written by the daemon's bouncer; sized by the loader.
+#[map]
+pub static DEC_FILTER: Array<FilterLine> = Array::with_max_entries(1, 0);
+
+/// One-entry array, 0 → `DecisionCounts`: entries per decision map, the prefix lengths in use
+/// and the filter's mask. Written by the daemon after every change. A map rather than a global
+/// variable: aya resets an adopted global as it loads the object, and a persisted program must
+/// go on enforcing its decisions while a new daemon starts.
+#[map]
+pub static DEC_COUNTS: Array<DecisionCounts> = Array::with_max_entries(1, 0);
+
+/// Per-CPU array, 0 → `DecisionStats`: drops per decision origin. Written by the program; read
+/// by `scanguard stats` and the metrics.
+#[map]
+pub static DEC_STATS: PerCpuArray<DecisionStats> = PerCpuArray::with_max_entries(1, 0);
+
+/// Array, origin id → `Label`: decision origin names for `bans` and `stats`. Written by the
+/// daemon's bouncer; the program never reads it.
+#[map]
+pub static DEC_ORIGINS: Array<Label> = Array::with_max_entries(ORIGIN_SLOTS, 0);
+
+/// Array, scenario id → `Label`: decision scenario names for `bans`. Written by the daemon's
+/// bouncer; the program never reads it.
+#[map]
+pub static DEC_SCENARIOS: Array<Label> = Array::with_max_entries(SCENARIO_SLOTS, 0);
 
 /// Per-CPU array, 0 → `Counters`. Written by the program; read by `scanguard stats`.
 #[map]

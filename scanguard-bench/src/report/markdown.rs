@@ -204,6 +204,9 @@ pub fn render(report: &Report) -> String {
         line(out, "");
         cost_table(out, scale.rows.iter());
     }
+    if let Some(decisions) = &report.decisions {
+        super::crowdsec::render(out, decisions);
+    }
     if let Some(storm) = &report.storm {
         line(
             out,
@@ -363,7 +366,7 @@ fn busy_spread(floor: &Summary) -> Option<f64> {
     (spread > QUIET_SPREAD_PERCENT).then_some(spread)
 }
 
-fn cost_table<'a>(out: &mut String, rows: impl Iterator<Item = &'a Row>) {
+pub(super) fn cost_table<'a>(out: &mut String, rows: impl Iterator<Item = &'a Row>) {
     line(
         out,
         "| case | verdict | ns median | ns min | × floor | measured against |",
@@ -386,11 +389,11 @@ fn cost_table<'a>(out: &mut String, rows: impl Iterator<Item = &'a Row>) {
     line(out, "");
 }
 
-fn line(out: &mut String, text: &str) {
+pub(super) fn line(out: &mut String, text: &str) {
     let _ = writeln!(out, "{text}");
 }
 
-fn mib(bytes: u64) -> f64 {
+pub(super) fn mib(bytes: u64) -> f64 {
     bytes as f64 / f64::from(1 << 20)
 }
 

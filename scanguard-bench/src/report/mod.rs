@@ -2,6 +2,7 @@
 //! PNG chart, under one output directory.
 
 mod chart;
+mod crowdsec;
 mod markdown;
 mod targets;
 
@@ -10,7 +11,10 @@ use std::{fs, path::Path};
 use anyhow::{Context as _, Result};
 use serde::Serialize;
 
-use crate::{flood::Flood, packet_cost::PacketCost, scale::Scale, storm::Storm, traffic::Traffic};
+use crate::{
+    decisions::Decisions, flood::Flood, packet_cost::PacketCost, scale::Scale, storm::Storm,
+    traffic::Traffic,
+};
 
 pub use targets::Target;
 
@@ -35,6 +39,7 @@ pub struct Report {
     pub scale: Option<Scale>,
     pub storm: Option<Storm>,
     pub traffic: Option<Traffic>,
+    pub decisions: Option<Decisions>,
     pub targets: Vec<Target>,
     /// Sections that failed, and why.
     pub errors: Vec<(String, String)>,

@@ -7,6 +7,10 @@ use scanguard_common::{
     ban_filter::{BAN_EPOCH_MAP, BAN_EPOCH_SECTION, BAN_FILTER_MAP, VERDICTS_MAP},
     config::{CONFIG_MAP, CONFIG_SECTION},
     counters::COUNTERS_MAP,
+    decision::{
+        DEC_ADDRS_MAP, DEC_COUNTS_MAP, DEC_FILTER_MAP, DEC_NETS_MAP, DEC_ORIGINS_MAP,
+        DEC_SCENARIOS_MAP, DEC_STATS_MAP,
+    },
     flow::FLOWS_MAP,
     hardening::OFFENDERS_MAP,
     ports::{PORT_ROLES_MAP, PORT_ROLES_SECTION},
@@ -22,7 +26,7 @@ pub const EGRESS_PROGRAM_NAME: &str = "scanguard_egress";
 pub const INGRESS_PROGRAM_NAME: &str = "scanguard_tc";
 /// The maps other processes and later runs need, pinned by this name under the pin directory
 /// (see `object_map` for their names in the object).
-pub const MAPS: [&str; 11] = [
+pub const MAPS: [&str; 18] = [
     CONFIG_MAP,
     PORT_ROLES_MAP,
     ALLOW_MAP,
@@ -34,6 +38,13 @@ pub const MAPS: [&str; 11] = [
     FLOWS_MAP,
     SWEEPS_MAP,
     OFFENDERS_MAP,
+    DEC_ADDRS_MAP,
+    DEC_NETS_MAP,
+    DEC_FILTER_MAP,
+    DEC_COUNTS_MAP,
+    DEC_STATS_MAP,
+    DEC_ORIGINS_MAP,
+    DEC_SCENARIOS_MAP,
 ];
 
 /// The object's name of the map pinned as `pin`: the config, the port roles and the ban epoch

@@ -80,7 +80,7 @@ impl Pins {
 
     /// A map the running daemon pinned; one missing was not pinned by the daemon's version,
     /// one of another layout by another version.
-    fn map_data(&self, name: &str) -> Result<MapData> {
+    pub fn map_data(&self, name: &str) -> Result<MapData> {
         let layout = PinnedLayout::get()?;
         let mismatches = self.mismatches.get_or_init(|| layout.mismatches(&self.dir));
         if let Some(mismatch) = mismatches.iter().find(|mismatch| mismatch.pin == name) {

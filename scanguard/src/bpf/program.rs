@@ -17,6 +17,7 @@ use scanguard_common::{
     ban::{BANS_MAP, Ban},
     ban_filter::{BAN_EPOCH_SECTION, BAN_FILTER_MAP, filter_lines},
     config::{CONFIG_SECTION, Config},
+    decision::{DEC_ADDRS_MAP, DEC_FILTER_MAP, DEC_NETS_MAP},
     flow::FLOWS_MAP,
     ports::{PORT_ROLES_SECTION, PortRoles, ROLE_SERVED},
 };
@@ -67,6 +68,17 @@ pub fn load_on_host(
     loader.map_max_entries(BANS_MAP, settings.capacity);
     loader.map_max_entries(BAN_FILTER_MAP, filter_lines(settings.capacity));
     loader.map_max_entries(FLOWS_MAP, settings.flow_capacity);
+    let decisions = &settings.crowdsec;
+    loader.map_max_entries(DEC_ADDRS_MAP, decisions.address_capacity);
+    loader.map_max_entries(DEC_NETS_MAP, decisions.range_capacity);
+    loader.map_max_entries(
+        DEC_FILTER_MAP,
+        filter_lines(
+            decisions
+                .address_capacity
+                .saturating_add(decisions.range_capacity),
+        ),
+    );
     if let Some(pin_dir) = pin_dir {
         PinnedLayout::get()?.check(pin_dir)?;
         // Adopted pins of global variables are zeroed as the object is loaded (aya stores each

@@ -8,12 +8,13 @@ use scanguard_common::{
     kind::Kind,
 };
 
-use crate::{bpf::pins::Pins, cli::Cli, daemon::status_file};
+use crate::{bpf::pins::Pins, cli::Cli, crowdsec::maps::Maps, daemon::status_file};
 
 /// With the running daemon's count of events the kernel could not deliver.
 pub fn execute(cli: &Cli, json: bool) -> Result<()> {
     let events_lost = status_file::read(&cli.run_dir).map_or(0, |daemon| daemon.events_lost);
-    let per_cpu = Pins::open(&cli.pin_dir)?.counters()?.get(&0, 0)?;
+    let pins = Pins::open(&cli.pin_dir)?;
+    let per_cpu = pins.counters()?.get(&0, 0)?;
     let mut totals = [0u64; COUNTER_SLOTS];
     for cpu in per_cpu.iter() {
         for (total, value) in totals.iter_mut().zip(cpu) {
@@ -29,8 +30,25 @@ pub fn execute(cli: &Cli, json: bool) -> Result<()> {
         .into_iter()
         .map(|kind| (kind.name(), totals[detection_slot(kind)]))
         .collect();
+    let decisions = Maps::open(&pins)?;
+    let counts = decisions.counts()?;
+    let (dropped, spared) = decisions.drops()?;
     if json {
-        let json = serde_json::json!({ "packets": counters, "detections": detections });
+        let dropped: BTreeMap<&str, u64> = dropped
+            .iter()
+            .map(|(origin, count)| (origin.as_str(), *count))
+            .collect();
+        let decisions = serde_json::json!({
+            "addresses": counts.addresses,
+            "ranges": counts.ranges,
+            "dropped": dropped,
+            "spared": spared,
+        });
+        let json = serde_json::json!({
+            "packets": counters,
+            "detections": detections,
+            "decisions": decisions,
+        });
         println!("{}", serde_json::to_string_pretty(&json)?);
         return Ok(());
     }
@@ -40,5 +58,12 @@ pub fn execute(cli: &Cli, json: bool) -> Result<()> {
     for kind in Kind::ALL {
         println!("{:<20} {:>14}", kind.name(), detections[kind.name()]);
     }
+    // CrowdSec decisions: how many are in force, and the packets they dropped per origin.
+    println!("{:<20} {:>14}", "decision_addresses", counts.addresses);
+    println!("{:<20} {:>14}", "decision_ranges", counts.ranges);
+    for (origin, count) in &dropped {
+        println!("{:<20} {count:>14}", format!("dropped_lapi/{origin}"));
+    }
+    println!("{:<20} {:>14}", "decision_spared", spared);
     Ok(())
 }

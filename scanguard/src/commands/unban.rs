@@ -1,11 +1,17 @@
 //! `scanguard unban`.
 
-use anyhow::Result;
+use std::net::IpAddr;
+
+use anyhow::{Result, bail};
 use ipnet::IpNet;
 
 use crate::{
-    bpf::{bans, pins::Pins},
+    bpf::{bans, clock, pins::Pins},
     cli::UnbanArgs,
+    crowdsec::{
+        book::is_address,
+        maps::{Entry, Maps},
+    },
 };
 
 /// Lifting a ban by hand also forgives: the source's next ban is a first offence again.
@@ -21,16 +27,21 @@ pub fn execute(pins: &Pins, args: &UnbanArgs) -> Result<()> {
         println!("unbanned {}", sources(cleared));
         return Ok(());
     }
+    let decisions = Maps::open(pins)?;
+    let now = clock::boot_ns();
+    let mut managed = Vec::new();
     for net in &args.addresses {
         if is_one_address(net) {
             let address = net.addr();
             bans::forgive(&mut offenders, address)?;
+            let decided = decisions.covering(address, now)?;
             if bans::unban(&mut map, address)? {
                 epoch.touch()?;
                 println!("unbanned {address}");
-            } else {
+            } else if decided.is_none() {
                 println!("{address} was not banned");
             }
+            managed.extend(decided.map(|entry| lapi_managed(address, &entry)));
             continue;
         }
         for address in bans::addresses_in(&offenders, *net)? {
@@ -47,7 +58,27 @@ pub fn execute(pins: &Pins, args: &UnbanArgs) -> Result<()> {
         }
         println!("unbanned {} in {}", sources(unbanned), net.trunc());
     }
+    if !managed.is_empty() {
+        bail!("{}", managed.join("; "));
+    }
     Ok(())
+}
+
+/// What to say of an address a CrowdSec decision bans: the LAPI manages it, and would put it
+/// back at the next pull.
+fn lapi_managed(address: IpAddr, entry: &Entry) -> String {
+    let (delete, covered) = match is_address(&entry.net) {
+        true => (format!("--ip {address}"), String::new()),
+        false => (
+            format!("--range {}", entry.net),
+            format!(" through {}", entry.net),
+        ),
+    };
+    format!(
+        "{address} is banned{covered} by a CrowdSec decision (origin {}, scenario {:?}), which \
+         the LAPI manages: lift it there with `cscli decisions delete {delete}`",
+        entry.origin, entry.scenario
+    )
 }
 
 /// An address, or a network of one address (/32, /128).

@@ -8,7 +8,11 @@ use scanguard_common::{
 };
 use serde::Deserialize;
 
-use crate::config::settings::{FingerprintName, Settings};
+use crate::config::{
+    crowdsec::CrowdSecFile,
+    error::{ConfigError, check_capacity, invalid},
+    settings::{FingerprintName, Settings},
+};
 
 /// The file as written; every key optional, unknown keys rejected.
 #[derive(Debug, Default, Deserialize)]
@@ -41,6 +45,7 @@ struct File {
     /// Kind name to the probes a source must send before it is banned.
     min_probes: Option<BTreeMap<String, u8>>,
     bantime: Option<Bantime>,
+    crowdsec: Option<CrowdSecFile>,
 }
 
 /// Longer bans for repeat offenders, like fail2ban's `bantime.increment`.
@@ -69,41 +74,6 @@ struct Events {
     /// All sources together.
     per_second: Option<u32>,
 }
-
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("{key}: {problem}")]
-pub struct ConfigError {
-    pub key: String,
-    pub problem: String,
-}
-
-/// Keys and problems quote what the file says, which may hold line breaks: escaped, the error
-/// stays one line.
-fn invalid(key: impl Into<String>, problem: impl Into<String>) -> ConfigError {
-    ConfigError {
-        key: one_line(&key.into()),
-        problem: one_line(&problem.into()),
-    }
-}
-
-fn one_line(text: &str) -> String {
-    if text.chars().any(char::is_control) {
-        text.chars()
-            .map(|c| {
-                if c.is_control() {
-                    c.escape_default().to_string()
-                } else {
-                    c.to_string()
-                }
-            })
-            .collect()
-    } else {
-        text.to_string()
-    }
-}
-
-/// The most entries a ban map is allowed; beyond it the kernel's memory, not the config, is wrong.
-const MAX_CAPACITY: u32 = 16_777_216;
 
 pub fn load(path: &Path) -> anyhow::Result<Settings> {
     let text = std::fs::read_to_string(path)
@@ -229,6 +199,9 @@ pub fn parse(text: &str) -> Result<Settings, ConfigError> {
         }
         settings.max_ban_seconds = max;
     }
+    if let Some(crowdsec) = file.crowdsec {
+        settings.crowdsec = crowdsec.validate()?;
+    }
     for (kind, action) in file.actions.unwrap_or_default() {
         let key = format!("actions.{kind}");
         let kind = Kind::from_name(&kind).ok_or_else(|| {
@@ -246,17 +219,6 @@ pub fn parse(text: &str) -> Result<Settings, ConfigError> {
         settings.actions.insert(kind, action);
     }
     Ok(settings)
-}
-
-pub fn check_capacity(key: &str, capacity: u32) -> Result<u32, ConfigError> {
-    if (1..=MAX_CAPACITY).contains(&capacity) {
-        Ok(capacity)
-    } else {
-        Err(invalid(
-            key,
-            format!("must be between 1 and {MAX_CAPACITY}, not {capacity}"),
-        ))
-    }
 }
 
 pub fn parse_ban_mode(mode: &str) -> Result<BanMode, String> {
@@ -319,7 +281,8 @@ fn syntax_error(text: &str, error: &toml::de::Error) -> ConfigError {
         .message()
         .replace("expected struct Bantime", "expected a table")
         .replace("expected struct SweepFile", "expected a table")
-        .replace("expected struct Events", "expected a table");
+        .replace("expected struct Events", "expected a table")
+        .replace("expected struct CrowdSecFile", "expected a table");
     let mut key = error_keys(error);
     // serde names an unknown key only in its message: "unknown field `rate`, expected ...".
     if let Some(field) = message

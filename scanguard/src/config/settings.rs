@@ -23,6 +23,8 @@ use scanguard_common::{
     sweep::{DEFAULT_SWEEP_PORTS, DEFAULT_SWEEP_SECONDS},
 };
 
+use crate::config::crowdsec::CrowdSec;
+
 /// Decoys from one network: a /24 or /64 gets at most this many new bans a minute.
 pub const DEFAULT_SUBNET_BANS_PER_MINUTE: u32 = 16;
 /// Back within 10 minutes of a ban's end: a repeat offender.
@@ -101,6 +103,8 @@ pub struct Settings {
     pub events_per_minute: u32,
     /// ...after a burst of this many (`--limit-burst`).
     pub event_burst: u32,
+    /// The CrowdSec LAPI to take decisions from and push bans to, and the decision maps' sizes.
+    pub crowdsec: CrowdSec,
 }
 
 impl Default for Settings {
@@ -136,6 +140,7 @@ impl Default for Settings {
             events_per_second: DEFAULT_EVENTS_PER_SECOND,
             events_per_minute: DEFAULT_EVENTS_PER_MINUTE,
             event_burst: DEFAULT_EVENT_BURST,
+            crowdsec: CrowdSec::default(),
         }
     }
 }

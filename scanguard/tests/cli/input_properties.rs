@@ -27,7 +27,7 @@ const KINDS: [&str; 12] = [
 ];
 const ACTIONS: [&str; 4] = ["ban", "drop", "log", "ignore"];
 const FINGERPRINTS: [&str; 4] = ["nmap", "masscan", "zmap", "raw-ip-id"];
-/// The most entries a map may be given (`config::file::MAX_CAPACITY`).
+/// The most entries a map may be given (`config::error::MAX_CAPACITY`).
 const MAX_CAPACITY: u64 = 16_777_216;
 
 /// Tables of the file; everything else is a top-level key.
@@ -427,7 +427,7 @@ fn valid_entries() -> impl Strategy<Value = Vec<Entry>> {
     })
 }
 
-fn assert_one_line(error: &config::file::ConfigError, text: &str) {
+fn assert_one_line(error: &config::error::ConfigError, text: &str) {
     let line = error.to_string();
     assert!(
         !line.contains(['\n', '\r']),

@@ -6,6 +6,7 @@
 mod support;
 
 mod ban_map;
+mod decisions;
 mod detections;
 mod event_fields;
 mod fuzz_differential;

@@ -6,6 +6,7 @@ mod support;
 
 mod attach;
 mod containers;
+mod crowdsec;
 mod docker_names;
 mod events;
 mod hardening;

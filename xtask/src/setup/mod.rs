@@ -1,6 +1,7 @@
 //! `cargo xtask setup`: idempotent, one line per step, skips what is there.
 
 mod bpf_linker;
+mod crowdsec;
 mod debian_packages;
 mod llvm_prefix;
 mod nightly;
@@ -15,6 +16,7 @@ pub fn execute() -> Result<()> {
     step("clippy and rustfmt", stable_lints::ensure)?;
     step("bpf-linker 0.13", bpf_linker::ensure)?;
     step("Debian test tools", debian_packages::ensure)?;
+    step("CrowdSec Local API", crowdsec::ensure)?;
     Ok(())
 }
 

@@ -28,7 +28,7 @@ pub fn settings(args: &AttachArgs) -> Result<Settings> {
             .map_err(|problem| anyhow::anyhow!("--ban-mode: {problem}"))?;
     }
     if let Some(capacity) = args.capacity {
-        settings.capacity = config::file::check_capacity("--capacity", capacity)?;
+        settings.capacity = config::error::check_capacity("--capacity", capacity)?;
     }
     for net in &args.allow {
         settings.allow.push(

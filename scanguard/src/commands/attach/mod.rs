@@ -32,6 +32,7 @@ use crate::{
     },
     cli::{AttachArgs, Cli, LogLevel, Mode},
     config::settings::Settings,
+    crowdsec::{self, alerts},
     daemon::{
         attachment::{self, AttachMode, AttachOptions},
         bridges::Follower,
@@ -133,11 +134,12 @@ async fn run(
     if let Some(endpoint) = metrics {
         endpoint.spawn(cli.pin_dir.clone(), Arc::clone(&lost));
     }
-    let sinks = Sinks {
+    let mut sinks = Sinks {
         output,
         fanout: Fanout::bind(&cli.run_dir)?,
         lost,
         asker: Asker::new(),
+        alerts: None,
     };
     let options = AttachOptions {
         mode: match args.mode {
@@ -170,6 +172,10 @@ async fn run(
         false => Some(Follower::start(&mut ebpf, targets, &attached, options.clone()).await?),
     };
     program::start_flow_checks(&mut ebpf)?;
+    // Once the egress programs record flows: the LAPI connections' SYNs are recorded as this
+    // host's own, so the LAPI's answers are never taken for probes.
+    let pins = Pins::open(&cli.pin_dir)?;
+    sinks.alerts = crowdsec::start(&settings.crowdsec, &pins, settings.ban_seconds)?;
     let interfaces = follower.as_ref().map_or(attached, Follower::interfaces);
     for interface in &interfaces {
         options.release_adopted_pins(&interface.name);
@@ -280,6 +286,8 @@ struct Sinks {
     lost: Arc<AtomicU64>,
     /// Resolves the on-link sources the program could not verify.
     asker: Asker,
+    /// Bans to push to the CrowdSec LAPI, with a machine login.
+    alerts: Option<alerts::Queue>,
 }
 
 /// Writes detections, sweeps expired bans and keeps the settings current (see `reload`),
@@ -307,6 +315,9 @@ async fn enforce(
                 sinks.output.write(&detection);
                 sinks.fanout.publish(&detection);
                 sinks.asker.consider(&detection);
+                if let Some(alerts) = &sinks.alerts {
+                    alerts.offer(&detection);
+                }
             }
             _ = sweep.tick() => {
                 let mut ban_map: bans::BanMap<_> = HashMap::try_from(

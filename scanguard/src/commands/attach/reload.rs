@@ -58,6 +58,10 @@ impl Configured<'_> {
             settings.capacity = self.settings.capacity;
             settings.flow_capacity = self.settings.flow_capacity;
         }
+        if settings.crowdsec != self.settings.crowdsec {
+            warn!("[crowdsec] changes take effect at the next attach, not at a reload");
+            settings.crowdsec = self.settings.crowdsec.clone();
+        }
         let host = host_facts(&settings).map_err(StoreError::Refused)?;
         program::store_settings(ebpf, &settings, &host)?;
         log_host_facts(&host, &settings);

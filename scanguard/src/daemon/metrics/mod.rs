@@ -24,12 +24,13 @@ use prometheus_client::{
 use scanguard_common::{
     ban::BANS_MAP,
     counters::{COUNTER_SLOTS, Counter, counter_slot, detection_slot},
+    decision::DecisionCounts,
     flow::FLOWS_MAP,
     kind::Kind,
 };
 use tokio::net::TcpListener;
 
-use crate::bpf::pins::Pins;
+use crate::{bpf::pins::Pins, crowdsec::maps::Maps};
 
 /// The media type of what `prometheus-client` encodes.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -45,6 +46,9 @@ pub struct Snapshot {
     pub flow_capacity: u32,
     /// Events the kernel could not deliver because the daemon's readers fell behind.
     pub events_lost: u64,
+    /// CrowdSec decisions in force, and the packets they dropped per origin.
+    pub decisions: DecisionCounts,
+    pub decision_drops: Vec<(String, u64)>,
 }
 
 impl Snapshot {
@@ -56,7 +60,10 @@ impl Snapshot {
                 *total = total.wrapping_add(*value);
             }
         }
+        let decisions = Maps::open(pins)?;
         Ok(Snapshot {
+            decisions: decisions.counts()?,
+            decision_drops: decisions.drops()?.0,
             counters,
             bans: count(pins.bans()?.keys()),
             ban_capacity: pins.max_entries(BANS_MAP)?,
@@ -112,6 +119,34 @@ impl Collector for Snapshot {
                 let labels = [("kind", kind.name())];
                 ConstCounter::new(self.counter(detection_slot(kind)))
                     .encode(family.encode_family(&labels)?)?;
+            }
+        }
+        {
+            let mut family = encoder.encode_descriptor(
+                "decision_drops",
+                "Packets dropped because of CrowdSec LAPI decisions, per decision origin",
+                None,
+                prometheus_client::metrics::MetricType::Counter,
+            )?;
+            for (origin, count) in &self.decision_drops {
+                let labels = [("origin", origin.as_str())];
+                ConstCounter::new(*count).encode(family.encode_family(&labels)?)?;
+            }
+        }
+        {
+            let mut family = encoder.encode_descriptor(
+                "decisions",
+                "CrowdSec LAPI decisions in force, per scope",
+                None,
+                prometheus_client::metrics::MetricType::Gauge,
+            )?;
+            let scopes = [
+                ("ip", self.decisions.addresses),
+                ("range", self.decisions.ranges),
+            ];
+            for (scope, count) in scopes {
+                ConstGauge::new(i64::from(count))
+                    .encode(family.encode_family(&[("scope", scope)])?)?;
             }
         }
         let counters = [
@@ -217,6 +252,12 @@ mod tests {
             flows: 4,
             flow_capacity: 1024,
             events_lost: 5,
+            decisions: DecisionCounts {
+                addresses: 3,
+                ranges: 1,
+                ..DecisionCounts::default()
+            },
+            decision_drops: vec![("cscli".to_string(), 9)],
         }
         .encode();
         let lines = lines(&text);
@@ -234,6 +275,8 @@ mod tests {
             "scanguard_ban_capacity 65536",
             "scanguard_flows 4",
             "scanguard_flow_capacity 1024",
+            r#"scanguard_decision_drops_total{origin="cscli"} 9"#,
+            r#"scanguard_decisions{scope="range"} 1"#,
         ] {
             assert!(lines.contains(&expected), "{expected} missing:\n{text}");
         }
