@@ -208,12 +208,15 @@ impl Drop for Attach {
     }
 }
 
-fn dir_flags(pin_dir: &Path, run_dir: &Path) -> [String; 4] {
+/// The saved bans go to the private run directory, never the system's.
+fn dir_flags(pin_dir: &Path, run_dir: &Path) -> [String; 6] {
     [
         "--pin-dir".into(),
         pin_dir.display().to_string(),
         "--run-dir".into(),
         run_dir.display().to_string(),
+        "--state-dir".into(),
+        run_dir.join("state").display().to_string(),
     ]
 }
 

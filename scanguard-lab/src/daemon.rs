@@ -58,6 +58,8 @@ pub struct Daemon {
     log: Option<PathBuf>,
     pub pin_dir: PathBuf,
     pub run_dir: PathBuf,
+    /// Its saved bans: private, so no test restores another's.
+    pub state_dir: PathBuf,
 }
 
 impl Daemon {
@@ -87,16 +89,7 @@ impl Daemon {
 
     /// Starts on the pin and run directories of an earlier daemon (to adopt its state).
     pub fn restart(&self, host: &Host, args: &[&str]) -> Daemon {
-        Daemon::start_with(
-            &self.binary,
-            &host.netns,
-            args,
-            Dirs {
-                pin_dir: self.pin_dir.clone(),
-                run_dir: self.run_dir.clone(),
-            },
-            None,
-        )
+        Daemon::start_with(&self.binary, &host.netns, args, self.dirs(), None)
     }
 
     /// With `logged`, stderr goes to a log file and the environment gets the variables.
@@ -141,6 +134,7 @@ impl Daemon {
             log,
             pin_dir: dirs.pin_dir,
             run_dir: dirs.run_dir,
+            state_dir: dirs.state_dir,
         };
         let ready = wait_until(Duration::from_secs(15), Duration::from_millis(50), || {
             daemon.run_dir.join("status.json").exists() || daemon.has_exited()
@@ -277,8 +271,8 @@ impl Daemon {
         wait_for_exit(&mut child)
     }
 
-    /// The `--pin-dir` and `--run-dir` flags that point a CLI at this daemon.
-    pub fn dir_flags(&self) -> [String; 4] {
+    /// The `--pin-dir`, `--run-dir` and `--state-dir` flags that point a CLI at this daemon.
+    pub fn dir_flags(&self) -> [String; 6] {
         self.dirs().flags()
     }
 
@@ -286,6 +280,7 @@ impl Daemon {
         Dirs {
             pin_dir: self.pin_dir.clone(),
             run_dir: self.run_dir.clone(),
+            state_dir: self.state_dir.clone(),
         }
     }
 }
@@ -308,6 +303,7 @@ impl Drop for Daemon {
         // its run directory. A restarted daemon on the same directories cleans up after both.
         let _ = std::fs::remove_dir_all(&self.pin_dir);
         let _ = std::fs::remove_dir_all(&self.run_dir);
+        let _ = std::fs::remove_dir_all(&self.state_dir);
     }
 }
 
@@ -337,6 +333,7 @@ fn wait_for_exit(child: &mut Child) -> ExitStatus {
 struct Dirs {
     pin_dir: PathBuf,
     run_dir: PathBuf,
+    state_dir: PathBuf,
 }
 
 impl Dirs {
@@ -350,15 +347,18 @@ impl Dirs {
         Dirs {
             pin_dir: PathBuf::from(format!("/sys/fs/bpf/scanguard-test-{id}")),
             run_dir: std::env::temp_dir().join(format!("scanguard-test-{id}")),
+            state_dir: std::env::temp_dir().join(format!("scanguard-test-{id}-state")),
         }
     }
 
-    fn flags(&self) -> [String; 4] {
+    fn flags(&self) -> [String; 6] {
         [
             "--pin-dir".into(),
             self.pin_dir.display().to_string(),
             "--run-dir".into(),
             self.run_dir.display().to_string(),
+            "--state-dir".into(),
+            self.state_dir.display().to_string(),
         ]
     }
 }

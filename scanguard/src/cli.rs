@@ -7,7 +7,7 @@ use ipnet::IpNet;
 
 use crate::config::{
     self,
-    paths::{DEFAULT_PIN_DIR, DEFAULT_RUN_DIR},
+    paths::{DEFAULT_PIN_DIR, DEFAULT_RUN_DIR, DEFAULT_STATE_DIR},
 };
 
 /// Port-scan blocker in the kernel: an XDP program that bans scanners at line rate.
@@ -22,6 +22,9 @@ pub struct Cli {
     /// Runtime directory holding the daemon's lock and status.
     #[arg(long, global = true, default_value = DEFAULT_RUN_DIR)]
     pub run_dir: PathBuf,
+    /// Directory of the saved bans, which `attach` restores after a reboot.
+    #[arg(long, global = true, default_value = DEFAULT_STATE_DIR)]
+    pub state_dir: PathBuf,
     /// Log level; `debug` also turns on the XDP program's own debug log (via aya-log).
     #[arg(long, global = true, value_enum, default_value_t = LogLevel::Info)]
     pub log_level: LogLevel,
@@ -100,7 +103,7 @@ pub enum Command {
     /// Every interface: kind, default route, XDP program, bridge ports, and the Docker
     /// network or container behind it when a Docker engine is reachable.
     Ifaces(JsonArg),
-    /// Detach scanguard (also a persisted one) and remove its pinned state.
+    /// Detach scanguard (also a persisted one) and remove its pinned state and saved bans.
     Detach(DetachArgs),
     /// Configuration file tools.
     #[command(subcommand)]
@@ -155,6 +158,9 @@ pub struct AttachArgs {
     /// Serve Prometheus metrics over HTTP at http://ADDR/metrics, e.g. 127.0.0.1:9100.
     #[arg(long, value_name = "ADDR")]
     pub metrics: Option<String>,
+    /// Save the bans to the state directory this often, e.g. 30s, 5m (and always on exit).
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub save_every: Duration,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -218,6 +224,9 @@ pub struct BanArgs {
 pub struct DetachArgs {
     /// Interfaces to detach a persisted scanguard from; default: all, and remove its state.
     pub interfaces: Vec<String>,
+    /// Keep the saved bans, for the next `attach` to restore (e.g. across an upgrade).
+    #[arg(long)]
+    pub keep_bans: bool,
 }
 
 #[derive(Debug, Subcommand)]

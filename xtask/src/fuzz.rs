@@ -4,7 +4,7 @@
 
 use std::{
     io::{BufRead as _, BufReader},
-    path::{Path, PathBuf},
+    path::Path,
     process::{Command, Stdio},
     time::Instant,
 };
@@ -13,7 +13,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 
 use crate::{
-    process::{cargo, run},
+    process::{cargo, run, workspace_root},
     setup,
 };
 
@@ -65,13 +65,6 @@ pub fn execute(args: &FuzzArgs) -> Result<()> {
         );
     }
     Ok(())
-}
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask lives in the workspace")
-        .to_path_buf()
 }
 
 /// `cargo install` skips a cargo-fuzz that is already installed; checking first keeps the

@@ -4,6 +4,7 @@ mod bench;
 mod fuzz;
 mod lab;
 mod lab_clean;
+mod package;
 mod process;
 mod setup;
 mod test;
@@ -24,8 +25,11 @@ enum Commands {
     /// Install what building and testing need (nightly rust-src, bpf-linker,
     /// clippy, rustfmt, Debian test tools); skips what is already there.
     Setup,
-    /// Run every test, then clippy and rustfmt. Kernel tests need root.
+    /// Build the packages, run every test, then clippy and rustfmt. Kernel and package tests
+    /// need root.
     Test,
+    /// Build the Debian packages for amd64 and arm64 into target/package/ (cargo-deb).
+    Package,
     /// Measure scanguard against the empty XDP program and other filters (needs root);
     /// writes target/bench/bench.{md,json,png}. Options go to the benchmark (--quick, --only).
     Bench {
@@ -49,6 +53,7 @@ fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Commands::Setup => setup::execute(),
         Commands::Test => test::execute(),
+        Commands::Package => package::execute(),
         Commands::Bench { args } => bench::execute(&args),
         Commands::Lab(args) => lab::execute(&args),
         Commands::LabClean => lab_clean::execute(),

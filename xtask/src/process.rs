@@ -1,7 +1,10 @@
 //! Running cargo and other tools from xtask: their output on the terminal, or captured, and a
 //! failure that names the command.
 
-use std::process::Command;
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+};
 
 use anyhow::{Context, Result, bail};
 use scanguard_lab::describe;
@@ -37,4 +40,12 @@ pub fn stdout(command: &mut Command) -> Result<String> {
 /// The cargo that runs this xtask, so nested builds use the same toolchain.
 pub fn cargo() -> Command {
     Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+/// The workspace this xtask belongs to.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
 }

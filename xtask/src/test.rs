@@ -4,7 +4,7 @@
 use anyhow::{Context, Result};
 
 use crate::{
-    lab_clean,
+    lab_clean, package,
     process::{cargo, run},
     setup,
 };
@@ -19,6 +19,9 @@ pub fn execute() -> Result<()> {
         );
     }
     lab_clean::execute()?;
+    // scanguard's package tests install and run what this builds.
+    println!("[test] building the packages");
+    package::execute()?;
     let tests = run(cargo().args([
         "test",
         "--workspace",

@@ -38,13 +38,16 @@ pub struct Ban {
 }
 
 impl Scanguard {
-    /// `--pin-dir <dir> --run-dir <dir>`.
-    pub fn dir_flags(&self) -> [String; 4] {
+    /// `--pin-dir <dir> --run-dir <dir> --state-dir <dir>`: the saved bans in the run
+    /// directory, so the demo neither restores nor leaves any in the system's.
+    pub fn dir_flags(&self) -> [String; 6] {
         [
             "--pin-dir".into(),
             self.pin_dir.display().to_string(),
             "--run-dir".into(),
             self.run_dir.display().to_string(),
+            "--state-dir".into(),
+            self.run_dir.join("state").display().to_string(),
         ]
     }
 

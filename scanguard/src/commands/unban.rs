@@ -7,15 +7,52 @@ use ipnet::IpNet;
 
 use crate::{
     bpf::{bans, clock, pins::Pins},
-    cli::UnbanArgs,
+    cli::{Cli, UnbanArgs},
     crowdsec::{
         book::is_address,
         maps::{Entry, Maps},
     },
+    daemon::saved_bans::store::{self, Lift},
 };
 
-/// Lifting a ban by hand also forgives: the source's next ban is a first offence again.
-pub fn execute(pins: &Pins, args: &UnbanArgs) -> Result<()> {
+/// Lifting a ban by hand also forgives: the source's next ban is a first offence again. The
+/// saved bans lose it too, so it does not come back with the next `attach`: a running daemon
+/// would drop it at its next save, but a stopped one saves no more.
+pub fn execute(cli: &Cli, args: &UnbanArgs) -> Result<()> {
+    let lift = match args.all {
+        true => Lift::All,
+        false => Lift::Inside(&args.addresses),
+    };
+    match Pins::open(&cli.pin_dir) {
+        Ok(pins) => {
+            // The saved bans lose what was lifted even when a decision of the LAPI still
+            // covers an address (which `unban_pinned` reports as an error).
+            let unbanned = unban_pinned(&pins, args);
+            store::forget(&cli.state_dir, lift)?;
+            unbanned
+        }
+        // Nothing is enforcing (after a reboot, or with the service stopped): only the saved
+        // bans are left to lift.
+        Err(_) if store::path(&cli.state_dir).exists() => {
+            let counts = store::forget(&cli.state_dir, lift)?;
+            if args.all {
+                println!("unbanned {}", sources(counts.iter().sum()));
+            }
+            for (net, count) in args.addresses.iter().zip(counts) {
+                match (is_one_address(net), count) {
+                    (true, 0) => println!("{} was not banned", net.addr()),
+                    (true, _) => println!("unbanned {}", net.addr()),
+                    (false, _) => println!("unbanned {} in {}", sources(count), net.trunc()),
+                }
+            }
+            println!("(scanguard is not running: the saved bans were changed)");
+            Ok(())
+        }
+        Err(error) => Err(error),
+    }
+}
+
+fn unban_pinned(pins: &Pins, args: &UnbanArgs) -> Result<()> {
     let mut map = pins.bans()?;
     let mut offenders = pins.offenders()?;
     // The program caches verdicts for up to a tick: this ends them once the bans are gone.

@@ -27,7 +27,14 @@ fn no_daemon_and_no_pins() {
         assert_fails_with(&args, "no running scanguard");
     }
     assert_fails_with(
-        &["unban", "192.0.2.1", "--pin-dir", "/nonexistent/scanguard"],
+        &[
+            "unban",
+            "192.0.2.1",
+            "--pin-dir",
+            "/nonexistent/scanguard",
+            "--state-dir",
+            "/nonexistent/state",
+        ],
         "start one with `scanguard attach`",
     );
     // Refused before anything is looked up without root.

@@ -12,6 +12,7 @@ mod events;
 mod hardening;
 mod matrix;
 mod metrics;
+mod saved_bans;
 mod scans;
 mod spoofing;
 mod stealth_scans;

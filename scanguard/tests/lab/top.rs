@@ -13,6 +13,7 @@ use std::{
 };
 
 use nix::sys::signal::Signal;
+use scanguard::daemon::saved_bans::{Clocks, SavedBan, store};
 use scanguard_lab::{
     ScanLab,
     daemon::Daemon,
@@ -369,6 +370,20 @@ fn the_view_follows_a_scan_and_unbans_on_request() {
         "the probed port:\n{screen}"
     );
     assert!(talk(&lab.attacker, victim, SERVICE).is_err(), "banned");
+    // As the daemon's next save would have it (after 30 s): the ban is saved too.
+    let clocks = Clocks::now();
+    let saved = SavedBan {
+        address: lab.attacker.ipv4.into(),
+        reason: "null-scan".into(),
+        manual: false,
+        banned_at_unix_ms: clocks.unix_ms,
+        expires_at_unix_ms: clocks.unix_ms + 60_000,
+        duration_ms: 60_000,
+        repeat: 0,
+        dropped_packets: 0,
+    };
+    std::fs::create_dir_all(&daemon.state_dir).expect("the state directory");
+    store::save_all(&daemon.state_dir, vec![saved]).expect("save the ban");
 
     tmux.keys(&["Down", "u"]);
     tmux.wait_for(&format!("unban {attacker}? y/n"), Duration::from_secs(2));
@@ -376,6 +391,10 @@ fn the_view_follows_a_scan_and_unbans_on_request() {
     let screen = tmux.wait_for(&format!("unbanned {attacker}"), Duration::from_secs(2));
     assert!(screen.contains("no banned sources"), "{screen}");
     assert!(!daemon.is_banned(lab.attacker.ipv4.into()));
+    assert!(
+        store::load(&daemon.state_dir).is_empty(),
+        "the saved ban is lifted too"
+    );
     talk(&lab.attacker, victim, SERVICE).expect("connects once unbanned from the view");
 
     tmux.keys(&["q"]);

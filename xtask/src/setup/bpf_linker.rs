@@ -4,8 +4,8 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use super::{Done, llvm_prefix, progress};
-use crate::process::{cargo, run};
+use super::{Done, llvm_prefix, log};
+use crate::process::cargo;
 
 /// The eBPF crate's object is linked by bpf-linker 0.13, built here against
 /// nightly's own libLLVM so no system LLVM is needed.
@@ -14,21 +14,18 @@ pub fn ensure() -> Result<Done> {
         return Ok(Done::AlreadyInstalled);
     }
     let prefix = llvm_prefix::prepare().context("could not find nightly's libLLVM")?;
-    progress(&format!(
-        "building bpf-linker 0.13 against nightly's LLVM {} (about a minute)",
-        prefix.major
-    ));
     // --force: a bpf-linker whose libLLVM vanished with a nightly update still
     // counts as installed for cargo.
-    run(cargo()
-        .args(["install", "bpf-linker", "--version", "~0.13", "--force"])
-        .args([
-            "--no-default-features",
-            "--features",
-            &format!("llvm-{}", prefix.major),
-        ])
-        .env("LLVM_PREFIX", &prefix.dir))
-    .context("cargo install failed; its output above says why")?;
+    log::run(
+        cargo()
+            .args(["install", "bpf-linker", "--version", "~0.13", "--force"])
+            .args([
+                "--no-default-features",
+                "--features",
+                &format!("llvm-{}", prefix.major),
+            ])
+            .env("LLVM_PREFIX", &prefix.dir),
+    )?;
     match installed_version() {
         Some(version) if is_wanted(&version) => Ok(Done::Installed(version)),
         other => bail!(

@@ -10,8 +10,7 @@ use std::{os::unix::fs::PermissionsExt as _, path::Path, process::Command};
 
 use anyhow::{Context, Result, bail};
 
-use super::{Done, progress};
-use crate::process::run;
+use super::{Done, log};
 
 const PACKAGE: &str = "crowdsec";
 const ONLINE_CREDENTIALS: &str = "/etc/crowdsec/online_api_credentials.yaml";
@@ -24,7 +23,6 @@ pub fn ensure() -> Result<Done> {
     if !scanguard_lab::is_root() {
         bail!("missing {PACKAGE}; rerun as root");
     }
-    progress("installing crowdsec (its Local API only runs inside the tests)");
     let credentials = Path::new(ONLINE_CREDENTIALS);
     if !credentials.exists() {
         std::fs::create_dir_all("/etc/crowdsec")?;
@@ -35,10 +33,12 @@ pub fn ensure() -> Result<Done> {
         .with_context(|| format!("cannot write {ONLINE_CREDENTIALS}"))?;
     }
     let _no_service_starts = NoServiceStarts::install()?;
-    run(Command::new("apt-get").arg("update"))?;
-    run(Command::new("apt-get")
-        .args(["install", "-y", "--no-install-recommends", PACKAGE])
-        .env("DEBIAN_FRONTEND", "noninteractive"))
+    log::run(Command::new("apt-get").arg("update"))?;
+    log::run(
+        Command::new("apt-get")
+            .args(["install", "-y", "--no-install-recommends", PACKAGE])
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+    )
     .context("apt-get failed; install it by hand as above: apt-get install crowdsec")?;
     Ok(Done::Installed(PACKAGE.to_string()))
 }

@@ -5,13 +5,16 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use super::{Done, progress};
-use crate::process::run;
+use super::{Done, log};
 
 /// What the kernel tests and the lab drive: namespaces and links (iproute2,
 /// nsenter from util-linux), reachability (ping), scans (nmap, hping3),
 /// capture, BPF and XDP inspection, firewalls to compare with, real TCP throughput (iperf3)
-/// and a terminal multiplexer that `scanguard top`'s tests type into.
+/// and a terminal multiplexer that `scanguard top`'s tests type into. Then what
+/// `cargo xtask package` and its tests need: the arm64 cross linker and libc,
+/// qemu to run the arm64 binary, `file`, and systemd-analyze with man (it
+/// checks the unit's `man:` link), which Debian ships in `systemd` itself: on a
+/// host where systemd does not run, installing it only adds its files.
 const PACKAGES: &[&str] = &[
     "iproute2",
     "util-linux",
@@ -25,6 +28,12 @@ const PACKAGES: &[&str] = &[
     "nftables",
     "iperf3",
     "tmux",
+    "gcc-aarch64-linux-gnu",
+    "libc6-dev-arm64-cross",
+    "qemu-user-static",
+    "file",
+    "systemd",
+    "man-db",
 ];
 
 pub fn ensure() -> Result<Done> {
@@ -39,13 +48,14 @@ pub fn ensure() -> Result<Done> {
             missing.join(", ")
         );
     }
-    progress(&format!("installing {}", missing.join(" ")));
     let install = || -> Result<()> {
-        run(Command::new("apt-get").arg("update"))?;
-        run(Command::new("apt-get")
-            .args(["install", "-y", "--no-install-recommends"])
-            .args(&missing)
-            .env("DEBIAN_FRONTEND", "noninteractive"))
+        log::run(Command::new("apt-get").arg("update"))?;
+        log::run(
+            Command::new("apt-get")
+                .args(["install", "-y", "--no-install-recommends"])
+                .args(&missing)
+                .env("DEBIAN_FRONTEND", "noninteractive"),
+        )
     };
     install().with_context(|| format!("apt-get failed; install them by hand: {by_hand}"))?;
     Ok(Done::Installed(missing.join(", ")))

@@ -1,13 +1,17 @@
-//! `cargo xtask setup`: idempotent, one line per step, skips what is there.
+//! `cargo xtask setup`: idempotent, one line per step with its result and time, skips what is
+//! there; what the installers print goes to `target/setup.log`.
 
 mod bpf_linker;
+pub mod cargo_deb;
+mod cross_target;
 mod crowdsec;
 mod debian_packages;
 mod llvm_prefix;
+mod log;
 mod nightly;
 mod stable_lints;
 
-use std::fmt;
+use std::{fmt, time::Instant};
 
 use anyhow::{Context, Result};
 
@@ -15,8 +19,13 @@ pub fn execute() -> Result<()> {
     step("nightly toolchain with rust-src", nightly::ensure)?;
     step("clippy and rustfmt", stable_lints::ensure)?;
     step("bpf-linker 0.13", bpf_linker::ensure)?;
-    step("Debian test tools", debian_packages::ensure)?;
+    step("Debian test and packaging tools", debian_packages::ensure)?;
     step("CrowdSec Local API", crowdsec::ensure)?;
+    step("aarch64 Rust target", cross_target::ensure)?;
+    step(
+        &format!("cargo-deb {}", cargo_deb::VERSION),
+        cargo_deb::ensure,
+    )?;
     Ok(())
 }
 
@@ -36,12 +45,17 @@ impl fmt::Display for Done {
 }
 
 fn step(name: &str, ensure: fn() -> Result<Done>) -> Result<()> {
-    let done = ensure().with_context(|| format!("setup step `{name}` failed"))?;
-    println!("[setup] {name} ... ok ({done})");
-    Ok(())
-}
-
-/// A line for work that takes a while, so the output in between makes sense.
-fn progress(message: &str) {
-    println!("[setup] {message}");
+    let started = Instant::now();
+    let result = ensure();
+    let seconds = started.elapsed().as_secs_f64();
+    match result {
+        Ok(done) => {
+            println!("[setup] {name} ... ok ({done}) {seconds:.1} s");
+            Ok(())
+        }
+        Err(error) => {
+            println!("[setup] {name} ... FAILED {seconds:.1} s");
+            Err(error).with_context(|| format!("setup step `{name}` failed"))
+        }
+    }
 }

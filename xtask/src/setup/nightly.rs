@@ -4,8 +4,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result};
 
-use super::{Done, progress};
-use crate::process::run;
+use super::{Done, log};
 
 /// aya-build compiles the eBPF crate with nightly's `-Z build-std`, which needs rust-src.
 pub fn ensure() -> Result<Done> {
@@ -15,8 +14,7 @@ pub fn ensure() -> Result<Done> {
         .context("could not run rustup; install rustup and put ~/.cargo/bin on PATH")?;
     // rustup fails the query when the toolchain is not installed.
     if !query.status.success() {
-        progress("installing the nightly toolchain with rust-src");
-        run(rustup().args([
+        log::run(rustup().args([
             "toolchain",
             "install",
             "nightly",
@@ -24,21 +22,16 @@ pub fn ensure() -> Result<Done> {
             "minimal",
             "--component",
             "rust-src",
-        ]))
-        .context(RUSTUP_HINT)?;
+        ]))?;
         return Ok(Done::Installed("nightly with rust-src".into()));
     }
     let components = String::from_utf8_lossy(&query.stdout);
     if components.lines().any(|line| line.trim() == "rust-src") {
         return Ok(Done::AlreadyInstalled);
     }
-    progress("adding rust-src to the nightly toolchain");
-    run(rustup().args(["component", "add", "rust-src", "--toolchain", "nightly"]))
-        .context(RUSTUP_HINT)?;
+    log::run(rustup().args(["component", "add", "rust-src", "--toolchain", "nightly"]))?;
     Ok(Done::Installed("rust-src".into()))
 }
-
-const RUSTUP_HINT: &str = "rustup could not install it; see its output above";
 
 fn rustup() -> Command {
     let mut command = Command::new("rustup");

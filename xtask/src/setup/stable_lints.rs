@@ -4,8 +4,8 @@ use std::process::Command;
 
 use anyhow::{Context, Result};
 
-use super::{Done, progress};
-use crate::process::{run, stdout};
+use super::{Done, log};
+use crate::process::stdout;
 
 /// `cargo xtask test` ends with clippy and rustfmt, which minimal toolchains lack.
 pub fn ensure() -> Result<Done> {
@@ -20,11 +20,11 @@ pub fn ensure() -> Result<Done> {
     if missing.is_empty() {
         return Ok(Done::AlreadyInstalled);
     }
-    progress(&format!("adding {}", missing.join(" and ")));
-    run(Command::new("rustup")
-        .args(["component", "add"])
-        .args(&missing))
-    .context("rustup could not add them")?;
+    log::run(
+        Command::new("rustup")
+            .args(["component", "add"])
+            .args(&missing),
+    )?;
     Ok(Done::Installed(missing.join(", ")))
 }
 

@@ -15,7 +15,7 @@ use std::{
 use anyhow::{Context as _, Result, bail};
 use aya::{
     Ebpf,
-    maps::{HashMap, PerfEventArray},
+    maps::{HashMap, MapData, PerfEventArray},
 };
 use log::{info, warn};
 use scanguard_common::{ban::BANS_MAP, event::EVENTS_MAP};
@@ -27,8 +27,12 @@ use tokio::{
 use self::{command_line::settings, reload::Configured};
 use crate::{
     bpf::{
-        bans, bpffs, persisted::Persisted, pinned_layout::PinnedLayout, pins::Pins, privileges,
-        program,
+        bans, bpffs,
+        persisted::Persisted,
+        pinned_layout::PinnedLayout,
+        pins::Pins,
+        privileges,
+        program::{self, HostFacts},
     },
     cli::{AttachArgs, Cli, LogLevel, Mode},
     config::settings::Settings,
@@ -39,6 +43,10 @@ use crate::{
         flows,
         host_facts::{host_facts, log_host_facts},
         metrics,
+        saved_bans::{
+            saver::{self, Saver},
+            store,
+        },
         source_check::{self, ask::Asker, bridge_ports::BridgePorts},
         status_file::{DaemonLock, DaemonStatus},
         targets::{self, TargetRequest, Targets},
@@ -53,6 +61,9 @@ const SWEEP_INTERVAL: Duration = Duration::from_secs(5);
 pub async fn execute(cli: &Cli, args: &AttachArgs) -> Result<()> {
     privileges::require()?;
     let settings = settings(args)?;
+    if args.save_every.is_zero() {
+        bail!("--save-every must be longer than zero");
+    }
     let targets = targets::resolve(TargetRequest {
         interfaces: &args.interfaces,
         docker_networks: &args.docker_networks,
@@ -116,6 +127,10 @@ async fn run(
     let mut ebpf =
         program::load_on_host(settings, &host, Some(&cli.pin_dir), cli.log_level.kernel())?;
     log_host_facts(&host, settings);
+    // An adopted program kept its bans; a new one gets the saved ones (after a reboot).
+    if matches!(undo.undo, Undo::RemovePins) {
+        restore_saved_bans(&mut ebpf, &cli.state_dir, settings, &host)?;
+    }
     let seeded = flows::seed(&mut ebpf)?;
     info!("{seeded} existing connections recorded as flows");
     if cli.log_level >= LogLevel::Debug {
@@ -199,7 +214,11 @@ async fn run(
         network,
         port_names,
     };
-    enforce(&mut ebpf, configured, detections, sinks, |lost| {
+    let saving = Saving {
+        saver: Saver::new(&cli.state_dir),
+        every: args.save_every,
+    };
+    enforce(&mut ebpf, configured, detections, sinks, saving, |lost| {
         lock.update(|status| status.events_lost = lost)
     })
     .await?;
@@ -262,6 +281,33 @@ fn remove_stale_state(pin_dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Puts the saved bans still in force into the freshly loaded program's map.
+fn restore_saved_bans(
+    ebpf: &mut Ebpf,
+    state_dir: &Path,
+    settings: &Settings,
+    host: &HostFacts,
+) -> Result<()> {
+    let saved = store::load(state_dir);
+    if saved.is_empty() {
+        return Ok(());
+    }
+    let mut filter = program::ban_filter(ebpf)?;
+    let mut map: bans::BanMap<_> = HashMap::try_from(
+        ebpf.map_mut(BANS_MAP)
+            .context("the embedded object has no ban map")?,
+    )?;
+    let restored = saver::restore(&mut map, &mut filter, &saved, settings.ban_mode, |entry| {
+        saver::is_allowed(entry, &settings.allow, &host.protected)
+    })?;
+    info!(
+        "restored {restored} of {} saved bans from {}",
+        saved.len(),
+        store::path(state_dir).display()
+    );
+    Ok(())
+}
+
 /// The program's aya-log records, written through this process's logger.
 fn forward_kernel_log(ebpf: &mut Ebpf) -> Result<()> {
     let logger = aya_log::EbpfLogger::init(ebpf).context("cannot read the program's log")?;
@@ -279,6 +325,12 @@ fn forward_kernel_log(ebpf: &mut Ebpf) -> Result<()> {
     Ok(())
 }
 
+/// Saving the bans, and how often.
+struct Saving {
+    saver: Saver,
+    every: Duration,
+}
+
 /// Where detections go, and how many the kernel could not deliver.
 struct Sinks {
     output: Output,
@@ -290,14 +342,15 @@ struct Sinks {
     alerts: Option<alerts::Queue>,
 }
 
-/// Writes detections, sweeps expired bans and keeps the settings current (see `reload`),
-/// until SIGINT or SIGTERM. `publish_lost` tells other processes (`stats`) how many events were
-/// lost, when that changes.
+/// Writes detections, sweeps expired bans, saves them and keeps the settings current (see
+/// `reload`), until SIGINT or SIGTERM, and saves the bans once more then. `publish_lost` tells
+/// other processes (`stats`) how many events were lost, when that changes.
 async fn enforce(
     ebpf: &mut Ebpf,
     mut configured: Configured<'_>,
     mut detections: mpsc::Receiver<Detection>,
     mut sinks: Sinks,
+    mut saving: Saving,
     mut publish_lost: impl FnMut(u64) -> Result<()>,
 ) -> Result<()> {
     let mut published_lost = 0;
@@ -306,11 +359,13 @@ async fn enforce(
     let mut hangup = signal(SignalKind::hangup())?;
     let mut sweep = tokio::time::interval(SWEEP_INTERVAL);
     let mut filter = program::ban_filter(ebpf)?;
+    let mut save = tokio::time::interval(saving.every);
     loop {
         tokio::select! {
-            _ = interrupt.recv() => return Ok(()),
-            _ = terminate.recv() => return Ok(()),
+            _ = interrupt.recv() => break,
+            _ = terminate.recv() => break,
             _ = hangup.recv() => configured.reload(ebpf),
+            _ = save.tick() => saving.saver.save(&ban_map(ebpf)?, configured.settings.ban_mode, false),
             Some(detection) = detections.recv() => {
                 sinks.output.write(&detection);
                 sinks.fanout.publish(&detection);
@@ -334,4 +389,15 @@ async fn enforce(
             }
         }
     }
+    saving
+        .saver
+        .save(&ban_map(ebpf)?, configured.settings.ban_mode, true);
+    Ok(())
+}
+
+fn ban_map(ebpf: &Ebpf) -> Result<bans::BanMap<&MapData>> {
+    Ok(HashMap::try_from(
+        ebpf.map(BANS_MAP)
+            .context("the embedded object has no ban map")?,
+    )?)
 }

@@ -1,5 +1,6 @@
 //! Reads the running daemon for a snapshot: the pinned maps (opened once, as the other read
-//! commands do), its status file and the event feed. Also lifts a ban, as `unban` does.
+//! commands do), its status file and the event feed. Also lifts a ban, as `unban` does, saved
+//! bans included.
 
 use std::{
     collections::HashMap,
@@ -10,6 +11,7 @@ use std::{
 
 use anyhow::Result;
 use aya::maps::{Array, IterableMap as _, MapData, PerCpuArray};
+use ipnet::IpNet;
 use scanguard_common::{
     ban::ORIGIN_MANUAL,
     ban_filter::CachedVerdict,
@@ -36,6 +38,7 @@ use crate::{
     },
     daemon::{
         attachment::TC_MODE,
+        saved_bans::store::{self, Lift},
         status_file::{self, DaemonStatus},
     },
 };
@@ -107,6 +110,8 @@ impl Maps {
 pub struct Collector {
     pin_dir: PathBuf,
     run_dir: PathBuf,
+    /// Where the saved bans are, which an unban changes too.
+    state_dir: PathBuf,
     maps: Maps,
     feed: Feed,
     services: Services,
@@ -120,12 +125,13 @@ pub struct Collector {
 
 impl Collector {
     /// Opens the pins and the event socket, with the one-line errors of `bans` and `events`.
-    pub fn open(pin_dir: &Path, run_dir: &Path) -> Result<Collector> {
+    pub fn open(pin_dir: &Path, run_dir: &Path, state_dir: &Path) -> Result<Collector> {
         let maps = Maps::open(pin_dir)?;
         let feed = Feed::connect(run_dir)?;
         Ok(Collector {
             pin_dir: pin_dir.to_path_buf(),
             run_dir: run_dir.to_path_buf(),
+            state_dir: state_dir.to_path_buf(),
             maps,
             feed,
             services: Services::load(),
@@ -194,14 +200,15 @@ impl Collector {
         })
     }
 
-    /// Lifts `address`'s ban as `scanguard unban` does: forgiven, removed, and the program's
-    /// cached verdicts ended. Returns whether it was banned.
+    /// Lifts `address`'s ban as `scanguard unban` does: forgiven, removed, the program's
+    /// cached verdicts ended, and gone from the saved bans. Returns whether it was banned.
     pub fn unban(&mut self, address: IpAddr) -> Result<bool> {
         let mut offenders = self.maps.pins.offenders()?;
         bans::forgive(&mut offenders, address)?;
         let unbanned = bans::unban(&mut self.maps.bans, address)?;
         if unbanned {
             self.maps.pins.ban_epoch()?.touch()?;
+            store::forget(&self.state_dir, Lift::Inside(&[IpNet::from(address)]))?;
         }
         Ok(unbanned)
     }

@@ -45,7 +45,7 @@ const STOP_GRACE: Duration = Duration::from_millis(500);
 
 pub async fn execute(cli: &Cli, args: &TopArgs) -> Result<()> {
     privileges::require()?;
-    let mut collector = Collector::open(&cli.pin_dir, &cli.run_dir)?;
+    let mut collector = Collector::open(&cli.pin_dir, &cli.run_dir, &cli.state_dir)?;
     let interactive = !(args.once || args.json);
     if interactive && !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) {
         bail!(
