@@ -31,8 +31,8 @@ pub fn execute(cli: &Cli, args: &UnbanArgs) -> Result<()> {
             store::forget(&cli.state_dir, lift)?;
             unbanned
         }
-        // Nothing is enforcing (after a reboot, or with the service stopped): only the saved
-        // bans are left to lift.
+        // Nothing is enforcing (after a reboot before the service started, or once a daemon
+        // without `--persist` stopped): only the saved bans are left to lift.
         Err(_) if store::path(&cli.state_dir).exists() => {
             let counts = store::forget(&cli.state_dir, lift)?;
             if args.all {
