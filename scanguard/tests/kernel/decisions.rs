@@ -45,7 +45,11 @@ impl Pinned {
             std::process::id()
         ));
         bpffs::ensure_pin_dir(&dir).expect("a pin directory on bpffs");
-        let ebpf = program::load(settings, Some(&dir)).expect("loading scanguard");
+        // Removed here when the load fails: the guard exists only once it succeeds.
+        let ebpf = program::load(settings, Some(&dir)).unwrap_or_else(|error| {
+            let _ = std::fs::remove_dir_all(&dir);
+            panic!("loading scanguard: {error:#}")
+        });
         Pinned { ebpf, dir }
     }
 
