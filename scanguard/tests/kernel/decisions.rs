@@ -45,7 +45,11 @@ impl Pinned {
             std::process::id()
         ));
         bpffs::ensure_pin_dir(&dir).expect("a pin directory on bpffs");
-        let ebpf = program::load(settings, Some(&dir)).expect("loading scanguard");
+        // Removed here when the load fails: the guard exists only once it succeeds.
+        let ebpf = program::load(settings, Some(&dir)).unwrap_or_else(|error| {
+            let _ = std::fs::remove_dir_all(&dir);
+            panic!("loading scanguard: {error:#}")
+        });
         Pinned { ebpf, dir }
     }
 
@@ -206,4 +210,27 @@ fn more_prefix_lengths_than_the_filter_holds_are_still_enforced() {
     assert_eq!(scanguard.verdict("109.1.0.1"), Verdict::Drop);
     assert_eq!(scanguard.verdict("120.0.16.1"), Verdict::Pass);
     assert_eq!(scanguard.verdict("121.0.0.1"), Verdict::Pass);
+}
+
+#[test]
+fn an_ipv6_range_over_the_ipv4_mapped_space_drops_ipv4_sources() {
+    let mut scanguard = Pinned::load("mapped", &Settings::default());
+    let pins = Pins::open(&scanguard.dir).expect("the pins");
+    let mut maps = Maps::open(&pins).expect("the decision maps");
+    let hour = boot_ns() + 3_600_000_000_000;
+    // ::/80 holds ::ffff:0:0/96, where IPv4 sources live as keys.
+    let put = vec![
+        (net("::/80"), decision(hour, 2)),
+        (net("2001:db8:77::/64"), decision(hour, 2)),
+    ];
+    let applied: Vec<IpNet> = put.iter().map(|(net, _)| *net).collect();
+    let plan = Plan {
+        put,
+        remove: Vec::new(),
+    };
+    maps.write(&plan, &[Fresh::Origin(2, "lists".into())], applied.iter())
+        .expect("batched writes");
+    assert_eq!(scanguard.verdict("192.0.2.9"), Verdict::Drop);
+    assert_eq!(scanguard.verdict("2001:db8:77::9"), Verdict::Drop);
+    assert_eq!(scanguard.verdict("2001:db8:78::9"), Verdict::Pass);
 }
