@@ -10,7 +10,7 @@ use scanguard_common::{
     flow::FLOWS_MAP,
     hardening::OFFENDERS_MAP,
     ports::{PORT_ROLES_MAP, PORT_ROLES_SECTION},
-    sweep::SWEEPS_MAP,
+    sweep::{SLOW_SWEEPS_MAP, SWEEPS_MAP},
 };
 
 /// The program built by `build.rs` from scanguard-ebpf.
@@ -20,7 +20,7 @@ pub const PROGRAM_NAME: &str = "scanguard";
 pub const EGRESS_PROGRAM_NAME: &str = "scanguard_egress";
 /// The maps other processes and later runs need, pinned by this name under the pin directory
 /// (see `object_map` for their names in the object).
-pub const MAPS: [&str; 11] = [
+pub const MAPS: [&str; 12] = [
     CONFIG_MAP,
     PORT_ROLES_MAP,
     ALLOW_MAP,
@@ -31,6 +31,7 @@ pub const MAPS: [&str; 11] = [
     COUNTERS_MAP,
     FLOWS_MAP,
     SWEEPS_MAP,
+    SLOW_SWEEPS_MAP,
     OFFENDERS_MAP,
 ];
 
