@@ -12,6 +12,7 @@ mod hardening;
 mod matrix;
 mod metrics;
 mod scans;
+mod slow_scans;
 mod spoofing;
 mod stealth_scans;
 mod top;
