@@ -56,7 +56,9 @@ impl Action {
             | Kind::TinyFragment
             | Kind::AckScan
             | Kind::MaimonScan
-            | Kind::UdpProbe => Action::Ban,
+            | Kind::UdpProbe
+            | Kind::SlowSweep
+            | Kind::SctpProbe => Action::Ban,
         }
     }
 }

@@ -7,7 +7,10 @@ use crate::{
     kind::{Kind, MAX_KINDS},
     ports::ROLE_COMBINATIONS,
     reserve::DEFAULT_RESERVED_BANS_PER_SECOND,
-    sweep::{DEFAULT_SWEEP_PORTS, DEFAULT_SWEEP_SECONDS},
+    sweep::{
+        DEFAULT_SLOW_SWEEP_PORTS, DEFAULT_SLOW_SWEEP_SECONDS, DEFAULT_SWEEP_PORTS,
+        DEFAULT_SWEEP_SECONDS,
+    },
     wire_struct,
 };
 
@@ -74,8 +77,13 @@ pub struct Config {
     pub max_ban_ns: u64,
     /// A source probing `sweep_ports` distinct ports within this window is a `port-sweep`.
     pub sweep_window_ns: u64,
+    /// A source probing `slow_sweep_ports` distinct ports within this window is a
+    /// `slow-sweep`.
+    pub slow_sweep_window_ns: u64,
     /// 0 turns port-sweep detection off.
     pub sweep_ports: u32,
+    /// 0 turns slow-sweep detection off.
+    pub slow_sweep_ports: u32,
     /// New bans per /24 (IPv4) or /64 (IPv6) per minute, against decoys from one network;
     /// 0: no cap.
     pub subnet_bans_per_minute: u32,
@@ -97,12 +105,12 @@ pub struct Config {
     /// 1: a probe bans only a source the route back vouches for (see `source_check`); set by
     /// the loader once loopback can take route lookups.
     pub verify_source: u8,
-    pub _pad: [u8; 6],
+    pub _pad: [u8; 10],
     /// Per combination of port roles, the TCP control-flag combinations that pass unjudged
     /// (see `settled`); all zero, every segment is judged.
     pub tcp_settled: [u64; ROLE_COMBINATIONS],
 }
-wire_struct!(Config, 664);
+wire_struct!(Config, 680);
 
 /// As `-m limit --limit 3/m --limit-burst 5`.
 pub const DEFAULT_EVENTS_PER_MINUTE: u32 = 3;
@@ -131,7 +139,9 @@ impl Config {
         repeat_window_ns: 0,
         max_ban_ns: 0,
         sweep_window_ns: 0,
+        slow_sweep_window_ns: 0,
         sweep_ports: 0,
+        slow_sweep_ports: 0,
         subnet_bans_per_minute: 0,
         ban_filter_mask: 0,
         ban_mode: 0,
@@ -140,7 +150,7 @@ impl Config {
         ttl_check: 0,
         flows_tracked: 0,
         verify_source: 0,
-        _pad: [0; 6],
+        _pad: [0; 10],
         tcp_settled: [0; ROLE_COMBINATIONS],
     };
 
@@ -183,6 +193,8 @@ impl Default for Config {
             ),
             sweep_window_ns: DEFAULT_SWEEP_SECONDS * NANOS_PER_SECOND,
             sweep_ports: DEFAULT_SWEEP_PORTS,
+            slow_sweep_window_ns: DEFAULT_SLOW_SWEEP_SECONDS * NANOS_PER_SECOND,
+            slow_sweep_ports: DEFAULT_SLOW_SWEEP_PORTS,
             ..Config::OFF
         };
         for kind in Kind::ALL {

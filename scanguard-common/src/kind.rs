@@ -15,7 +15,7 @@ pub enum Kind {
     SynScan = 3,
     /// A connection attempt to a trap port (honeypot sensor mode).
     TrapPort = 4,
-    /// Many distinct ports probed in a short window (`-sS`/`-sT`/`-sU` over any ports).
+    /// Many distinct ports probed in a short window (`-sS`/`-sT`/`-sU`/`-sY` over any ports).
     PortSweep = 5,
     /// An IPv4 first fragment too short to hold the TCP flags, or one overwriting them
     /// (nmap `-f`, RFC 1858).
@@ -30,13 +30,17 @@ pub enum Kind {
     Fingerprint = 10,
     /// Default-deny sensor mode: inbound TCP to a port that is not open, outside any flow.
     Denied = 11,
+    /// Many distinct ports probed in a long window, one at a time (nmap `-T1`, `--scan-delay`).
+    SlowSweep = 12,
+    /// An SCTP COOKIE ECHO to a port no SCTP service listens on (nmap `-sZ`).
+    SctpProbe = 13,
 }
 
 /// Size of per-kind arrays in maps; leaves room for kinds added later without a layout change.
 pub const MAX_KINDS: usize = 16;
 
 impl Kind {
-    pub const ALL: [Kind; 12] = [
+    pub const ALL: [Kind; 14] = [
         Kind::NullScan,
         Kind::FinScan,
         Kind::XmasScan,
@@ -49,6 +53,8 @@ impl Kind {
         Kind::UdpProbe,
         Kind::Fingerprint,
         Kind::Denied,
+        Kind::SlowSweep,
+        Kind::SctpProbe,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -65,6 +71,8 @@ impl Kind {
             Kind::UdpProbe => "udp-probe",
             Kind::Fingerprint => "fingerprint",
             Kind::Denied => "denied",
+            Kind::SlowSweep => "slow-sweep",
+            Kind::SctpProbe => "sctp-probe",
         }
     }
 
@@ -76,8 +84,11 @@ impl Kind {
         Kind::ALL.get(usize::from(value)).copied()
     }
 
+    /// The kind's slot in per-kind arrays of `MAX_KINDS`. The mask changes no value; it keeps
+    /// the bound in sight of LLVM where a kind comes out of merged paths in the XDP program,
+    /// which would otherwise keep a bounds check (and a panic the verifier refuses).
     pub const fn index(self) -> usize {
-        self as usize
+        self as usize % MAX_KINDS
     }
 }
 

@@ -41,7 +41,7 @@ fn may_detect(control: u8, roles: u8, config: &Config) -> bool {
         return false;
     }
     let flows = config.flows_tracked != 0;
-    let sweeps = config.sweep_ports != 0 && roles & SERVED == 0;
+    let sweeps = (config.sweep_ports != 0 || config.slow_sweep_ports != 0) && roles & SERVED == 0;
     classify_tcp(control, roles).is_some()
         || flows && classify_stateless(control).is_some()
         || flows && config.default_deny != 0 && roles & ROLE_OPEN == 0
@@ -95,10 +95,17 @@ mod tests {
         // Without sweeps it is settled, unless fingerprints are wanted.
         let no_sweeps = Config {
             sweep_ports: 0,
+            slow_sweep_ports: 0,
             ..tracked()
         }
         .settle();
         assert!(no_sweeps.settles(0, SYN));
+        let slow_sweeps_only = Config {
+            sweep_ports: 0,
+            ..tracked()
+        }
+        .settle();
+        assert!(!slow_sweeps_only.settles(0, SYN));
         let fingerprints = Config {
             fingerprint_mask: 1 << 1,
             ..no_sweeps

@@ -8,12 +8,13 @@ use scanguard_common::{
     classify::{ACK, FIN, PSH, SYN, URG},
     fingerprint::TcpOptions,
     parse::{
-        Details, Fragment, Frame, Header, IPPROTO_TCP, IPPROTO_UDP, ParseError, Transport, parse,
+        Details, Fragment, Frame, Header, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP, ParseError,
+        SCTP_COOKIE_ECHO, SCTP_INIT, Transport, parse,
     },
 };
 use scanguard_lab::frames::{
-    ETHERNET_LEN, FrameBuilder, IP_ID, IPV4_LEN, IPV6_LEN, Ipv6Ext, TCP_LEN, TOS, TTL, UDP_LEN,
-    VLAN_TAG_LEN, arp_request, truncated,
+    ETHERNET_LEN, FrameBuilder, IP_ID, IPV4_LEN, IPV6_LEN, Ipv6Ext, SCTP_LEN, TCP_LEN, TOS, TTL,
+    UDP_LEN, VLAN_TAG_LEN, arp_request, truncated,
 };
 
 const SRC4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
@@ -72,6 +73,7 @@ fn tcp(flags: u8) -> Transport {
         src_port: SRC_PORT,
         dst_port: DST_PORT,
         tcp_flags: flags,
+        sctp_chunk: 0,
     }
 }
 
@@ -82,6 +84,7 @@ fn udp() -> Transport {
         src_port: SRC_PORT,
         dst_port: DST_PORT,
         tcp_flags: 0,
+        sctp_chunk: 0,
     }
 }
 
@@ -92,6 +95,7 @@ fn no_header(protocol: u8, header: Header) -> Transport {
         src_port: 0,
         dst_port: 0,
         tcp_flags: 0,
+        sctp_chunk: 0,
     }
 }
 
@@ -204,6 +208,25 @@ fn udp_has_ports_and_no_tcp_fields() {
         .udp(SRC_PORT, DST_PORT)
         .build();
     assert_eq!(parsed(&v6), ipv6_frame(UDP_LEN, udp()));
+}
+
+#[test]
+fn sctp_has_ports_and_its_first_chunk_type() {
+    for chunk in [SCTP_INIT, SCTP_COOKIE_ECHO, 0] {
+        let sctp = Transport {
+            protocol: IPPROTO_SCTP,
+            sctp_chunk: chunk,
+            ..udp()
+        };
+        let v4 = FrameBuilder::new(SRC4, DST4)
+            .sctp(SRC_PORT, DST_PORT, chunk)
+            .build();
+        assert_eq!(parsed(&v4), ipv4_frame(SCTP_LEN, sctp));
+        let v6 = FrameBuilder::new(SRC6, DST6)
+            .sctp(SRC_PORT, DST_PORT, chunk)
+            .build();
+        assert_eq!(parsed(&v6), ipv6_frame(SCTP_LEN, sctp));
+    }
 }
 
 #[test]
@@ -393,6 +416,11 @@ fn a_transport_header_cut_short_in_a_whole_datagram_is_unparseable() {
         truncated(
             &FrameBuilder::new(SRC4, DST4).udp(1, 2).build(),
             ETHERNET_LEN + IPV4_LEN + UDP_LEN - 1,
+        ),
+        // The common header without a chunk header.
+        truncated(
+            &FrameBuilder::new(SRC4, DST4).sctp(1, 2, SCTP_INIT).build(),
+            ETHERNET_LEN + IPV4_LEN + 12,
         ),
         // IHL promises 40 bytes of options the frame does not have.
         truncated(

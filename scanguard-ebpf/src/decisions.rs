@@ -16,8 +16,13 @@ use crate::{
 
 /// Whether a decision in force covers `src`: its packet is dropped and counted for the
 /// decision's origin. The allow-list and lock-out protection win over decisions, as over bans.
-#[inline(always)]
-pub fn banned(src: AddrKey, clock: &mut Clock) -> bool {
+///
+/// A function of its own in the object (a BPF-to-BPF call): the verifier then drops this
+/// code's registers and stack at its return, instead of carrying each of its paths' states
+/// through the rest of the program, which took the program past its 1M-instruction limit.
+#[inline(never)]
+pub fn banned(src: &AddrKey, clock: &mut Clock) -> bool {
+    let src = *src;
     let Some(counts) = DEC_COUNTS.get(0) else {
         return false;
     };

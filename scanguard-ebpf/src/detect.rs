@@ -1,5 +1,6 @@
 //! What a frame from a source that is not banned is, if anything: the flag classifier of
-//! scanguard-common plus what needs kernel state (flows, sweeps, default-deny).
+//! scanguard-common plus what needs kernel state (flows, sweeps, default-deny), and SCTP's
+//! association requests.
 
 use scanguard_common::{
     addr::AddrKey,
@@ -7,7 +8,10 @@ use scanguard_common::{
     config::Config,
     fingerprint::Fingerprint,
     kind::Kind,
-    parse::{Fragment, Frame, Header, IPPROTO_TCP, IPPROTO_UDP, Packet},
+    parse::{
+        Fragment, Frame, Header, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP, Packet, SCTP_COOKIE_ECHO,
+        SCTP_INIT,
+    },
     ports::{ROLE_OPEN, ROLE_PROTECTED, ROLE_WATCHED_UDP, SERVED},
 };
 
@@ -16,7 +20,7 @@ use crate::{
     maps::{DENIED_PROBES, DeniedProbe, port_roles},
     packet::Context,
     source_check::Claim,
-    sweep::is_sweep,
+    sweep::sweep_kind,
 };
 
 pub struct Detection {
@@ -54,6 +58,7 @@ pub fn detect<P: Packet, C: Context>(
     match transport.protocol {
         IPPROTO_TCP => detect_tcp(frame, packet, config, claim),
         IPPROTO_UDP => detect_udp(frame, config, claim),
+        IPPROTO_SCTP => detect_sctp(frame, config, claim),
         _ => None,
     }
 }
@@ -112,9 +117,12 @@ fn detect_tcp<P: Packet, C: Context>(
     }
     // Clients of a served port are no sweep: sparing them the sweep map and the clock is what
     // keeps a benign SYN cheap.
-    let sweep = roles & SERVED == 0 && is_sweep(frame, config, claim);
+    let sweep = match roles & SERVED {
+        0 => sweep_kind(frame, config, claim),
+        _ => None,
+    };
     // The fingerprint only matters to a detection, so a benign SYN does not read its fields.
-    if !sweep && config.fingerprint_mask == 0 {
+    if sweep.is_none() && config.fingerprint_mask == 0 {
         return None;
     }
     let details = frame.details(packet);
@@ -124,10 +132,10 @@ fn detect_tcp<P: Packet, C: Context>(
         details.ttl,
         details.ip_id,
     );
-    if sweep {
+    if let Some(kind) = sweep {
         return Some(Detection {
             fingerprint,
-            ..Detection::of(Kind::PortSweep)
+            ..Detection::of(kind)
         });
     }
     (config.fingerprint_mask & fingerprint.bit() != 0 && fingerprint != Fingerprint::None)
@@ -159,21 +167,41 @@ fn detect_udp<C: Context>(
         if flows::contains_inbound(frame) {
             return None;
         }
-        if is_sweep(frame, config, claim) {
-            return Some(Detection::of(Kind::PortSweep));
+        if let Some(kind) = sweep_kind(frame, config, claim) {
+            return Some(Detection::of(kind));
         }
     }
     (roles & ROLE_WATCHED_UDP != 0).then_some(Detection::of(Kind::UdpProbe))
 }
 
+/// An SCTP INIT or COOKIE ECHO to a port no service listens on. No flow is needed: with no
+/// socket on the port there is no association for either to belong to. An INIT counts toward
+/// sweeps (a client may try a port nothing serves, once); a COOKIE ECHO answers an INIT ACK
+/// this host never sent, and is a probe on its own (nmap `-sZ`).
+#[inline(always)]
+fn detect_sctp<C: Context>(
+    frame: &Frame,
+    config: &Config,
+    claim: &mut Claim<C>,
+) -> Option<Detection> {
+    let roles = port_roles(frame.transport.dst_port);
+    if roles & (ROLE_PROTECTED | SERVED) != 0 || frame.link_multicast {
+        return None;
+    }
+    let probe = match frame.transport.sctp_chunk {
+        SCTP_INIT => None,
+        SCTP_COOKIE_ECHO => Some(Kind::SctpProbe),
+        _ => return None,
+    };
+    sweep_kind(frame, config, claim)
+        .or(probe)
+        .map(Detection::of)
+}
+
 /// A probe that also completes a sweep is reported as the sweep.
 #[inline(always)]
 fn sweep_or<C: Context>(kind: Kind, frame: &Frame, config: &Config, claim: &mut Claim<C>) -> Kind {
-    if is_sweep(frame, config, claim) {
-        Kind::PortSweep
-    } else {
-        kind
-    }
+    sweep_kind(frame, config, claim).unwrap_or(kind)
 }
 
 /// Default-deny sensor mode reports a source's first probe of each port, not every packet.

@@ -41,7 +41,7 @@ pub fn inspect<C: Context>(ctx: &C, config: &Config) -> Verdict {
     };
     let mut clock = Clock::new();
     match standing(network.frame.src, config, &mut clock) {
-        Standing::Clear if decisions::banned(network.frame.src, &mut clock) => Verdict::DropBanned,
+        Standing::Clear if decisions::banned(&network.frame.src, &mut clock) => Verdict::DropBanned,
         Standing::Clear => judge(ctx, &network.finish(&packet), &mut clock, config),
         // Only a tick's first drop is offered to the event rate limit: its bucket lookup is a
         // helper call, which the drops after it are spared.

@@ -26,7 +26,7 @@ use scanguard_common::{
     ports::{PORT_COUNT, PortRoles},
     reserve::{TURNED_AWAY_CAPACITY, Turned},
     source_check::{BRIDGE_PORTS_CAPACITY, NEIGHBOURS_CAPACITY, Neighbour},
-    sweep::{SWEEPS_CAPACITY, Sweep},
+    sweep::{SLOW_SWEEPS_CAPACITY, SWEEPS_CAPACITY, Sweep},
 };
 
 // The config, the port roles and the ban epoch are global variables, each in a section aya
@@ -107,6 +107,12 @@ pub static FLOW_HITS: PerCpuArray<FlowHit> = PerCpuArray::with_max_entries(FLOW_
 /// program.
 #[map]
 pub static SWEEPS: LruHashMap<AddrKey, Sweep> = LruHashMap::with_max_entries(SWEEPS_CAPACITY, 0);
+
+/// LRU hash, source → `Sweep`: the ports it probed in the current long window, for sources
+/// that probed twice. Written by the program.
+#[map]
+pub static SLOW_SWEEPS: LruHashMap<AddrKey, Sweep> =
+    LruHashMap::with_max_entries(SLOW_SWEEPS_CAPACITY, 0);
 
 /// LRU hash, (source, port) → 1: default-deny probes already reported. Written by the program.
 #[map]

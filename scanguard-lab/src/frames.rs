@@ -35,6 +35,9 @@ pub const IPV4_LEN: usize = 20;
 pub const IPV6_LEN: usize = 40;
 pub const TCP_LEN: usize = 20;
 pub const UDP_LEN: usize = 8;
+/// SCTP's common header and one INIT-sized chunk (RFC 9260 sections 3.1 and 3.3.2).
+pub const SCTP_LEN: usize = 12 + SCTP_CHUNK_LEN;
+const SCTP_CHUNK_LEN: usize = 20;
 /// The TCP options of a SYN carrying MSS 1460 alone, as nmap and masscan send it.
 pub const MSS_1460: [u8; 4] = [2, 4, 0x05, 0xb4];
 
@@ -53,6 +56,13 @@ pub enum Transport {
     Udp {
         src_port: u16,
         dst_port: u16,
+    },
+    /// One chunk of `chunk` type, as long as an INIT without parameters (RFC 9260 section
+    /// 3.3.2), its value zero; no checksum (CRC32c), which nothing here verifies.
+    Sctp {
+        src_port: u16,
+        dst_port: u16,
+        chunk: u8,
     },
     /// An echo request: ICMP for IPv4, ICMPv6 for IPv6.
     IcmpEcho,
@@ -167,6 +177,16 @@ impl FrameBuilder {
         self
     }
 
+    /// An SCTP packet whose one chunk is of `chunk` type (`SCTP_INIT`, `SCTP_COOKIE_ECHO`).
+    pub fn sctp(mut self, src_port: u16, dst_port: u16, chunk: u8) -> FrameBuilder {
+        self.transport = Transport::Sctp {
+            src_port,
+            dst_port,
+            chunk,
+        };
+        self
+    }
+
     pub fn icmp_echo(mut self) -> FrameBuilder {
         self.transport = Transport::IcmpEcho;
         self
@@ -236,6 +256,7 @@ impl FrameBuilder {
         match (self.transport, self.addresses) {
             (Transport::Tcp { .. }, _) => IpNumber::TCP,
             (Transport::Udp { .. }, _) => IpNumber::UDP,
+            (Transport::Sctp { .. }, _) => IpNumber::SCTP,
             (Transport::IcmpEcho, Addresses::V4(..)) => IpNumber::ICMP,
             (Transport::IcmpEcho, Addresses::V6(..)) => IpNumber::IPV6_ICMP,
         }
@@ -286,6 +307,21 @@ impl FrameBuilder {
                 }
                 .expect(FITS);
                 udp.to_bytes().to_vec()
+            }
+            (
+                Transport::Sctp {
+                    src_port,
+                    dst_port,
+                    chunk,
+                },
+                _,
+            ) => {
+                let mut sctp = vec![0; SCTP_LEN];
+                sctp[0..2].copy_from_slice(&src_port.to_be_bytes());
+                sctp[2..4].copy_from_slice(&dst_port.to_be_bytes());
+                sctp[12] = chunk;
+                sctp[14..16].copy_from_slice(&(SCTP_CHUNK_LEN as u16).to_be_bytes());
+                sctp
             }
             (Transport::IcmpEcho, Addresses::V4(..)) => {
                 Icmpv4Header::with_checksum(Icmpv4Type::EchoRequest(echo), &[])

@@ -15,6 +15,7 @@ use scanguard_common::{
     classify::{ACK, FIN, PSH, SYN, URG},
     fingerprint::Fingerprint,
     kind::Kind,
+    parse::{SCTP_COOKIE_ECHO, SCTP_INIT},
 };
 use scanguard_lab::frames::{FrameBuilder, MSS_1460, arp_request};
 use serde::Serialize;
@@ -376,6 +377,15 @@ pub fn run(config: Config) -> Result<PacketCost> {
             XDP_PASS,
         ),
         case(
+            "SCTP INIT to an unserved port (counted toward sweeps)",
+            "sweep",
+            guard_xdp,
+            builder(benign)
+                .sctp(CLIENT_PORT, UNSERVED_PORT, SCTP_INIT)
+                .build(),
+            XDP_PASS,
+        ),
+        case(
             "TCP SYN+ACK",
             "benign",
             guard_xdp,
@@ -466,6 +476,15 @@ pub fn run(config: Config) -> Result<PacketCost> {
             "scan",
             detect_xdp,
             builder(scanner).udp(CLIENT_PORT, WATCHED_UDP_PORT).build(),
+            XDP_DROP,
+        ),
+        case(
+            "sctp-probe (COOKIE ECHO to an unserved port: sweep lookups)",
+            "scan",
+            detect_xdp,
+            builder(scanner)
+                .sctp(CLIENT_PORT, UNSERVED_PORT, SCTP_COOKIE_ECHO)
+                .build(),
             XDP_DROP,
         ),
         case(

@@ -27,8 +27,9 @@ use network_types::{
 use self::offsets::{
     ETH_DST_AT, ETHER_TYPE_AT, EXT_FRAGMENT_AT, EXT_LEN_AT, EXT_NEXT_HEADER_AT, IPV4_FRAGMENT_AT,
     IPV4_PROTOCOL_AT, IPV4_SRC_AT, IPV4_VERSION_IHL_AT, IPV6_NEXT_HEADER_AT, IPV6_SRC_AT,
-    IPV6_VERSION_AT, TCP_DST_PORT_AT, TCP_FLAGS_AT, TCP_SRC_PORT_AT, UDP_DST_PORT_AT,
-    UDP_SRC_PORT_AT, VLAN_ETHER_TYPE_AT,
+    IPV6_VERSION_AT, SCTP_CHUNK_TYPE_AT, SCTP_DST_PORT_AT, SCTP_HEADER_LEN, SCTP_SRC_PORT_AT,
+    TCP_DST_PORT_AT, TCP_FLAGS_AT, TCP_SRC_PORT_AT, UDP_DST_PORT_AT, UDP_SRC_PORT_AT,
+    VLAN_ETHER_TYPE_AT,
 };
 use crate::addr::AddrKey;
 
@@ -144,11 +145,11 @@ pub enum Fragment {
 /// How much of the transport header the frame carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Header {
-    /// The header is there; for protocols other than TCP and UDP nothing of it is read.
+    /// The header is there; for protocols other than TCP, UDP and SCTP nothing of it is read.
     Parsed,
     /// A fragment without the whole transport header.
     Missing,
-    /// A TCP or UDP header cut short in an unfragmented datagram, or an IPv6 extension chain
+    /// A TCP, UDP or SCTP header cut short in an unfragmented datagram, or an IPv6 extension chain
     /// too long to follow.
     Unparseable,
 }
@@ -164,10 +165,17 @@ pub struct Transport {
     pub dst_port: u16,
     /// TCP flags byte, 0 for other protocols.
     pub tcp_flags: u8,
+    /// The type of an SCTP packet's first chunk (`SCTP_INIT`, ...), 0 for other protocols.
+    pub sctp_chunk: u8,
 }
 
 pub const IPPROTO_TCP: u8 = 6;
 pub const IPPROTO_UDP: u8 = 17;
+pub const IPPROTO_SCTP: u8 = 132;
+/// SCTP chunk types that open an association (RFC 9260 section 3.2): the initiator's INIT, and
+/// its COOKIE ECHO answering the INIT ACK.
+pub const SCTP_INIT: u8 = 1;
+pub const SCTP_COOKIE_ECHO: u8 = 10;
 
 impl Transport {
     const fn without_header(protocol: u8, header: Header) -> Transport {
@@ -177,6 +185,7 @@ impl Transport {
             src_port: 0,
             dst_port: 0,
             tcp_flags: 0,
+            sctp_chunk: 0,
         }
     }
 
@@ -383,6 +392,14 @@ fn parse_transport<P: Packet + ?Sized>(
             Some(udp) => {
                 transport.src_port = u16::from_be(packet.load::<_, UDP_SRC_PORT_AT>(udp));
                 transport.dst_port = u16::from_be(packet.load::<_, UDP_DST_PORT_AT>(udp));
+            }
+            None => transport.header = cut_short,
+        },
+        IPPROTO_SCTP => match packet.span(offset, SCTP_HEADER_LEN) {
+            Some(sctp) => {
+                transport.src_port = u16::from_be(packet.load::<_, SCTP_SRC_PORT_AT>(sctp));
+                transport.dst_port = u16::from_be(packet.load::<_, SCTP_DST_PORT_AT>(sctp));
+                transport.sctp_chunk = packet.load::<_, SCTP_CHUNK_TYPE_AT>(sctp);
             }
             None => transport.header = cut_short,
         },

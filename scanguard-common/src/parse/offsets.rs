@@ -46,3 +46,11 @@ pub(super) const TCP_OPTIONS_AT: usize = 20;
 // UDP, RFC 768.
 pub(super) const UDP_SRC_PORT_AT: usize = 0;
 pub(super) const UDP_DST_PORT_AT: usize = 2;
+
+// SCTP, RFC 9260 section 3: the common header (ports, verification tag, checksum), then the
+// first chunk's type, flags and length.
+pub(super) const SCTP_SRC_PORT_AT: usize = 0;
+pub(super) const SCTP_DST_PORT_AT: usize = 2;
+pub(super) const SCTP_CHUNK_TYPE_AT: usize = 12;
+/// The common header and one chunk header: a packet without a chunk carries nothing to judge.
+pub(super) const SCTP_HEADER_LEN: usize = 16;

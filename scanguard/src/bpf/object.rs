@@ -14,7 +14,7 @@ use scanguard_common::{
     flow::FLOWS_MAP,
     hardening::OFFENDERS_MAP,
     ports::{PORT_ROLES_MAP, PORT_ROLES_SECTION},
-    sweep::SWEEPS_MAP,
+    sweep::{SLOW_SWEEPS_MAP, SWEEPS_MAP},
 };
 
 /// The program built by `build.rs` from scanguard-ebpf.
@@ -26,7 +26,7 @@ pub const EGRESS_PROGRAM_NAME: &str = "scanguard_egress";
 pub const INGRESS_PROGRAM_NAME: &str = "scanguard_tc";
 /// The maps other processes and later runs need, pinned by this name under the pin directory
 /// (see `object_map` for their names in the object).
-pub const MAPS: [&str; 18] = [
+pub const MAPS: [&str; 19] = [
     CONFIG_MAP,
     PORT_ROLES_MAP,
     ALLOW_MAP,
@@ -37,6 +37,7 @@ pub const MAPS: [&str; 18] = [
     COUNTERS_MAP,
     FLOWS_MAP,
     SWEEPS_MAP,
+    SLOW_SWEEPS_MAP,
     OFFENDERS_MAP,
     DEC_ADDRS_MAP,
     DEC_NETS_MAP,

@@ -5,6 +5,7 @@ use std::{collections::BTreeMap, path::Path};
 use ipnet::IpNet;
 use scanguard_common::{
     action::Action, config::BanMode, fingerprint::Fingerprint, kind::Kind, ports::well_known_name,
+    sweep::MAX_SWEEP_PORTS,
 };
 use serde::Deserialize;
 
@@ -31,6 +32,7 @@ struct File {
     events: Option<Events>,
     watched_udp_ports: Option<Vec<u16>>,
     sweep: Option<SweepFile>,
+    slow_sweep: Option<SweepFile>,
     /// Fingerprint names that make a SYN a `fingerprint` detection.
     fingerprints: Option<Vec<String>>,
     default_deny: Option<bool>,
@@ -57,7 +59,7 @@ struct Bantime {
     max_seconds: Option<u64>,
 }
 
-/// Port-sweep detection: `ports` distinct ports within `seconds`.
+/// Port-sweep detection, `[sweep]` and `[slow_sweep]`: `ports` distinct ports within `seconds`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SweepFile {
@@ -118,16 +120,13 @@ pub fn parse(text: &str) -> Result<Settings, ConfigError> {
     if let Some(ports) = file.watched_udp_ports {
         settings.watched_udp_ports = ports.into_iter().collect();
     }
-    let sweep = file.sweep.unwrap_or_default();
-    if let Some(ports) = sweep.ports {
-        settings.sweep_ports = ports;
-    }
-    if let Some(seconds) = sweep.seconds {
-        if seconds == 0 {
-            return Err(invalid("sweep.seconds", "must be at least 1"));
-        }
-        settings.sweep_seconds = seconds;
-    }
+    let sweep = (&mut settings.sweep_ports, &mut settings.sweep_seconds);
+    read_sweep(file.sweep, "sweep", sweep)?;
+    let slow_sweep = (
+        &mut settings.slow_sweep_ports,
+        &mut settings.slow_sweep_seconds,
+    );
+    read_sweep(file.slow_sweep, "slow_sweep", slow_sweep)?;
     for name in file.fingerprints.unwrap_or_default() {
         let fingerprint = Fingerprint::from_name(&name).ok_or_else(|| {
             invalid(
@@ -263,6 +262,32 @@ fn parse_trap_port(port: &str, name: String) -> Result<(u16, String), ConfigErro
     Ok((number, name))
 }
 
+/// A sweep table's `ports` and `seconds` into `into`.
+fn read_sweep(
+    table: Option<SweepFile>,
+    name: &str,
+    into: (&mut u32, &mut u64),
+) -> Result<(), ConfigError> {
+    let table = table.unwrap_or_default();
+    if let Some(ports) = table.ports {
+        if ports > MAX_SWEEP_PORTS {
+            let problem = format!(
+                "must be at most {MAX_SWEEP_PORTS}: the sketch of 128 hashed ports counts more \
+                 only late or never (0 turns it off)"
+            );
+            return Err(invalid(format!("{name}.ports"), problem));
+        }
+        *into.0 = ports;
+    }
+    if let Some(seconds) = table.seconds {
+        if seconds == 0 {
+            return Err(invalid(format!("{name}.seconds"), "must be at least 1"));
+        }
+        *into.1 = seconds;
+    }
+    Ok(())
+}
+
 fn kind_names() -> String {
     Kind::ALL.map(Kind::name).join(", ")
 }
@@ -354,6 +379,9 @@ mod tests {
             [sweep]
             ports = 6
             seconds = 10
+            [slow_sweep]
+            ports = 20
+            seconds = 600
             [min_probes]
             null-scan = 3
             [bantime]
@@ -374,6 +402,8 @@ mod tests {
         assert_eq!(settings.action(Kind::NullScan), Action::Ban);
         assert_eq!((settings.events_per_minute, settings.event_burst), (10, 20));
         assert_eq!((settings.sweep_ports, settings.sweep_seconds), (6, 10));
+        let slow_sweep = (settings.slow_sweep_ports, settings.slow_sweep_seconds);
+        assert_eq!(slow_sweep, (20, 600));
         assert_eq!(settings.watched_udp_ports, [69].into());
         assert_eq!(settings.fingerprints.len(), 2);
         assert!(settings.default_deny);
@@ -425,6 +455,10 @@ mod tests {
             ("[actions]\n\"a\\rb\" = \"ban\"", "actions.a\\rb"),
             ("fingerprints = [\"nessus\"]", "fingerprints"),
             ("[sweep]\nseconds = 0", "sweep.seconds"),
+            ("[slow_sweep]\nseconds = 0", "slow_sweep.seconds"),
+            ("[slow_sweep]\nports = 65", "slow_sweep.ports"),
+            ("[sweep]\nports = 200", "sweep.ports"),
+            ("[slow_sweep]\nminutes = 5", "slow_sweep.minutes"),
             ("flow_capacity = 0", "flow_capacity"),
             ("[min_probes]\nsyn-flood = 2", "min_probes.syn-flood"),
             (

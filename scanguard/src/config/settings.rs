@@ -20,7 +20,10 @@ use scanguard_common::{
         ROLE_WATCHED, ROLE_WATCHED_UDP,
     },
     reserve::DEFAULT_RESERVED_BANS_PER_SECOND,
-    sweep::{DEFAULT_SWEEP_PORTS, DEFAULT_SWEEP_SECONDS},
+    sweep::{
+        DEFAULT_SLOW_SWEEP_PORTS, DEFAULT_SLOW_SWEEP_SECONDS, DEFAULT_SWEEP_PORTS,
+        DEFAULT_SWEEP_SECONDS,
+    },
 };
 
 use crate::config::crowdsec::CrowdSec;
@@ -69,6 +72,10 @@ pub struct Settings {
     /// (0: off).
     pub sweep_ports: u32,
     pub sweep_seconds: u64,
+    /// A source probing this many distinct ports within `slow_sweep_seconds` is a
+    /// `slow-sweep` (0: off).
+    pub slow_sweep_ports: u32,
+    pub slow_sweep_seconds: u64,
     /// Scanner fingerprints that make a SYN a `fingerprint` detection (always tagged in events).
     pub fingerprints: BTreeSet<FingerprintName>,
     /// Default-deny sensor mode: inbound TCP only to `open_ports` and existing flows.
@@ -124,6 +131,8 @@ impl Default for Settings {
             watched_udp_ports: DEFAULT_WATCHED_UDP_PORTS.into_iter().collect(),
             sweep_ports: DEFAULT_SWEEP_PORTS,
             sweep_seconds: DEFAULT_SWEEP_SECONDS,
+            slow_sweep_ports: DEFAULT_SLOW_SWEEP_PORTS,
+            slow_sweep_seconds: DEFAULT_SLOW_SWEEP_SECONDS,
             fingerprints: BTreeSet::new(),
             default_deny: false,
             open_ports: BTreeSet::new(),
@@ -172,8 +181,10 @@ impl Settings {
             repeat_window_ns: seconds(self.repeat_window_seconds),
             max_ban_ns: seconds(self.max_ban_seconds),
             ttl_check: u8::from(self.ttl_check),
-            sweep_window_ns: self.sweep_seconds.saturating_mul(NANOS_PER_SECOND),
+            sweep_window_ns: seconds(self.sweep_seconds),
             sweep_ports: self.sweep_ports,
+            slow_sweep_window_ns: seconds(self.slow_sweep_seconds),
+            slow_sweep_ports: self.slow_sweep_ports,
             default_deny: u8::from(self.default_deny),
             fingerprint_mask: self
                 .fingerprints

@@ -10,7 +10,7 @@ use crate::{
     config::settings::Settings,
     daemon::source_check::lookups,
     host::{
-        lockout, served,
+        lockout, sctp, served,
         sockets::{self, Scope},
     },
 };
@@ -52,8 +52,13 @@ pub fn keep_source_lookups(settings: &Settings) -> bool {
     settings.verify_source
 }
 
+/// The ports TCP, UDP and SCTP services listen on. One set for all three: a client's probe of
+/// a port another protocol serves does not count toward sweeps either, which errs on the side
+/// of the client.
 pub fn served_ports() -> Result<BTreeSet<u16>> {
-    Ok(served::ports(&sockets::read(Scope::Serving)?))
+    let mut ports = served::ports(&sockets::read(Scope::Serving)?);
+    ports.extend(sctp::listening_ports()?);
+    Ok(ports)
 }
 
 /// None without lock-out protection.

@@ -14,7 +14,7 @@ use scanguard_common::{
     ban::reason_name,
     event::{ACTION_WOULD_BAN, EVENT_BANNED_DROP, EVENT_SPOOFED, EVENT_UNVERIFIED, Event},
     fingerprint::Fingerprint,
-    parse::{IPPROTO_TCP, IPPROTO_UDP},
+    parse::{IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP},
     ports::well_known_name,
 };
 use serde::{Deserialize, Serialize};
@@ -75,6 +75,7 @@ impl Detection {
         let protocol = match event.protocol {
             IPPROTO_TCP => "TCP".to_string(),
             IPPROTO_UDP => "UDP".to_string(),
+            IPPROTO_SCTP => "SCTP".to_string(),
             other => other.to_string(),
         };
         let tcp_flags = if event.protocol == IPPROTO_TCP {

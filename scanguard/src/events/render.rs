@@ -64,7 +64,7 @@ pub fn log_line(d: &Detection) -> String {
         let _ = write!(line, " TOS=0x{:02X} TTL={} ID={}", d.tos, d.ttl, d.ip_id);
     }
     let _ = write!(line, " PROTO={}", d.protocol);
-    if d.protocol == "TCP" || d.protocol == "UDP" {
+    if ["TCP", "UDP", "SCTP"].contains(&d.protocol.as_str()) {
         let _ = write!(line, " SPT={} DPT={}", d.src_port, d.dst_port);
     }
     if d.protocol == "TCP" {

@@ -11,7 +11,7 @@ use scanguard::{
     config,
 };
 
-const KINDS: [&str; 12] = [
+const KINDS: [&str; 14] = [
     "null-scan",
     "fin-scan",
     "xmas-scan",
@@ -24,18 +24,23 @@ const KINDS: [&str; 12] = [
     "udp-probe",
     "fingerprint",
     "denied",
+    "slow-sweep",
+    "sctp-probe",
 ];
 const ACTIONS: [&str; 4] = ["ban", "drop", "log", "ignore"];
 const FINGERPRINTS: [&str; 4] = ["nmap", "masscan", "zmap", "raw-ip-id"];
+/// The most distinct ports a sweep threshold may ask for (`sweep::MAX_SWEEP_PORTS`).
+const MAX_SWEEP_PORTS: u32 = 64;
 /// The most entries a map may be given (`config::error::MAX_CAPACITY`).
 const MAX_CAPACITY: u64 = 16_777_216;
 
 /// Tables of the file; everything else is a top-level key.
-const TABLES: [&str; 6] = [
+const TABLES: [&str; 7] = [
     "trap_ports",
     "actions",
     "events",
     "sweep",
+    "slow_sweep",
     "min_probes",
     "bantime",
 ];
@@ -245,8 +250,13 @@ fn valid_entry() -> impl Strategy<Value = Entry> {
             any::<u32>()
         )
             .prop_map(|(key, n)| Entry::new("events", key, n.to_string())),
-        any::<u32>().prop_map(|n| Entry::new("sweep", "ports", n.to_string())),
-        (1u64..100_000).prop_map(|n| Entry::new("sweep", "seconds", n.to_string())),
+        (select(vec!["sweep", "slow_sweep"]), 0u32..=MAX_SWEEP_PORTS)
+            .prop_map(|(table, n)| Entry::new(table, "ports", n.to_string())),
+        (select(vec!["sweep", "slow_sweep"]), 1u64..100_000).prop_map(|(table, n)| Entry::new(
+            table,
+            "seconds",
+            n.to_string()
+        )),
         (select(KINDS.to_vec()), any::<u8>()).prop_map(|(kind, n)| Entry::new(
             "min_probes",
             kind,
@@ -279,6 +289,8 @@ fn invalid_entry() -> impl Strategy<Value = Entry> {
                 ("events", "per_second"),
                 ("sweep", "ports"),
                 ("sweep", "seconds"),
+                ("slow_sweep", "ports"),
+                ("slow_sweep", "seconds"),
                 ("bantime", "window_seconds"),
                 ("bantime", "max_seconds"),
             ]),
@@ -294,9 +306,15 @@ fn invalid_entry() -> impl Strategy<Value = Entry> {
             ("", "capacity", "0"),
             ("", "flow_capacity", "0"),
             ("sweep", "seconds", "0"),
+            ("slow_sweep", "seconds", "0"),
             ("bantime", "max_seconds", "0"),
         ])
         .prop_map(|(table, key, value)| Entry::new(table, key, value)),
+        (
+            MAX_SWEEP_PORTS + 1..=u32::MAX,
+            select(vec!["sweep", "slow_sweep"])
+        )
+            .prop_map(|(n, table)| Entry::new(table, "ports", n.to_string())),
         (
             MAX_CAPACITY + 1..=u64::from(u32::MAX),
             select(vec!["capacity", "flow_capacity"])

@@ -301,6 +301,7 @@ fn settled_segments_are_exactly_those_full_judging_passes() {
         Settings {
             fingerprints: [FingerprintName(Fingerprint::Nmap)].into(),
             sweep_ports: 0,
+            slow_sweep_ports: 0,
             ..Settings::default()
         },
     ];

@@ -15,8 +15,11 @@ use scanguard_common::{
     addr::AddrKey,
     classify::classify_tcp,
     kind::Kind,
-    parse::{Fragment, Header, IPPROTO_TCP, IPPROTO_UDP, parse},
-    ports::{ROLE_PROTECTED, ROLE_WATCHED_UDP},
+    parse::{
+        Fragment, Header, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP, SCTP_COOKIE_ECHO, SCTP_INIT,
+        parse,
+    },
+    ports::{ROLE_PROTECTED, ROLE_WATCHED_UDP, SERVED},
 };
 use scanguard_lab::frames::{FrameBuilder, Ipv6Ext, truncated};
 
@@ -36,6 +39,7 @@ fn settings(action: Action) -> Settings {
             .map(|net| net.parse().expect("a prefix"))
             .to_vec(),
         sweep_ports: 0,
+        slow_sweep_ports: 0,
         ..Settings::default()
     };
     for kind in Kind::ALL {
@@ -67,6 +71,11 @@ fn reference(frame: &[u8], settings: &Settings) -> Verdict {
         let unicast = !parsed.link_multicast;
         (unicast && roles & ROLE_PROTECTED == 0 && roles & ROLE_WATCHED_UDP != 0)
             .then_some(Kind::UdpProbe)
+    } else if transport.protocol == IPPROTO_SCTP {
+        let roles = roles(transport.dst_port);
+        let unicast = !parsed.link_multicast;
+        let unserved = roles & (ROLE_PROTECTED | SERVED) == 0;
+        (unicast && unserved && transport.sctp_chunk == SCTP_COOKIE_ECHO).then_some(Kind::SctpProbe)
     } else {
         None
     };
@@ -101,9 +110,13 @@ fn random_frame(rng: &mut fastrand::Rng) -> Vec<u8> {
     };
     let port = PORTS[rng.usize(..PORTS.len())];
     let mut frame = FrameBuilder::new(src, dst);
-    frame = match rng.u8(..10) {
+    frame = match rng.u8(..11) {
         0..=5 => frame.tcp(rng.u16(1024..), port, rng.u8(..)),
         6..=8 => frame.udp(rng.u16(1024..), port),
+        9 => {
+            let chunks = [SCTP_INIT, SCTP_COOKIE_ECHO, rng.u8(..)];
+            frame.sctp(rng.u16(1024..), port, chunks[rng.usize(..chunks.len())])
+        }
         _ => frame.icmp_echo(),
     };
     for _ in 0..rng.u8(..3) {

@@ -12,4 +12,6 @@ mod event_fields;
 mod fuzz_differential;
 mod hardening;
 mod pinned_layout;
+mod sctp;
+mod slow_sweeps;
 mod test_run;

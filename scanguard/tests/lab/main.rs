@@ -14,6 +14,7 @@ mod matrix;
 mod metrics;
 mod saved_bans;
 mod scans;
+mod slow_scans;
 mod spoofing;
 mod stealth_scans;
 mod top;

@@ -8,6 +8,7 @@ use std::{
     time::Duration,
 };
 
+use scanguard_common::kind::Kind;
 use scanguard_lab::{Host, ScanLab, daemon::Daemon, traffic::nmap_port_state, wait_until};
 
 use crate::support::lab::{SCANGUARD, require_root};
@@ -65,7 +66,10 @@ fn a_scrape_shows_a_scans_detection_and_ban() {
         )
     );
     // Every kind and every kernel counter is there, zero or not.
-    assert_eq!(after.family_len("scanguard_detections_total"), 12);
+    assert_eq!(
+        after.family_len("scanguard_detections_total"),
+        Kind::ALL.len()
+    );
     assert!(after.family_len("scanguard_packets_total") >= 14);
 
     // Only /metrics, and only reading it.

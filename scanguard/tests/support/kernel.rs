@@ -39,6 +39,7 @@ use scanguard_common::{
     flow::{FLOWS_MAP, FlowKey},
     kind::Kind,
     ports::ROLE_COMBINATIONS,
+    sweep::{SLOW_SWEEPS_MAP, Sweep},
 };
 use scanguard_lab::frames::{FrameBuilder, arp_request};
 
@@ -297,6 +298,26 @@ impl Scanguard {
             .expect("changing the ban epoch");
     }
 
+    fn slow_sweeps(&mut self) -> HashMap<&mut MapData, AddrKey, Sweep> {
+        let map = self
+            .ebpf
+            .map_mut(SLOW_SWEEPS_MAP)
+            .expect("the SLOW_SWEEPS map");
+        HashMap::try_from(map).expect("SLOW_SWEEPS is a hash map of AddrKey to Sweep")
+    }
+
+    /// `addr`'s long-window sweep sketch.
+    pub fn slow_sweep(&mut self, addr: IpAddr) -> Option<Sweep> {
+        self.slow_sweeps().get(&AddrKey::from(addr), 0).ok()
+    }
+
+    /// Stores `sweep` as `addr`'s long-window sweep sketch.
+    pub fn insert_slow_sweep(&mut self, addr: IpAddr, sweep: Sweep) {
+        self.slow_sweeps()
+            .insert(AddrKey::from(addr), sweep, 0)
+            .unwrap_or_else(|error| panic!("inserting a slow sweep for {addr}: {error}"));
+    }
+
     /// The non-zero counters summed over CPUs, by counter or kind name.
     pub fn counts(&self) -> BTreeMap<&'static str, u64> {
         let map = self.ebpf.map(COUNTERS_MAP).expect("the COUNTERS map");
@@ -312,6 +333,14 @@ impl Scanguard {
             .filter(|(_, count)| *count > 0)
             .collect()
     }
+}
+
+/// The clock the program's sweep windows run on (`bpf_ktime_get_coarse_ns`, the kernel's
+/// `ktime_get_coarse_ns`).
+pub fn coarse_now_ns() -> u64 {
+    let now = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC_COARSE)
+        .expect("reading CLOCK_MONOTONIC_COARSE");
+    now.tv_sec() as u64 * 1_000_000_000 + now.tv_nsec() as u64
 }
 
 /// The perf buffers of a loaded program.

@@ -28,6 +28,7 @@ const PORT_KEYS: usize = 2 * 65_536;
 pub enum Transport {
     Tcp,
     Udp,
+    Sctp,
 }
 
 impl Transport {
@@ -35,6 +36,7 @@ impl Transport {
         match protocol {
             "TCP" => Some(Transport::Tcp),
             "UDP" => Some(Transport::Udp),
+            "SCTP" => Some(Transport::Sctp),
             _ => None,
         }
     }
@@ -43,6 +45,7 @@ impl Transport {
         match self {
             Transport::Tcp => "tcp",
             Transport::Udp => "udp",
+            Transport::Sctp => "sctp",
         }
     }
 }
