@@ -3,6 +3,7 @@
 use std::{
     io::{Read as _, Write as _},
     net::{IpAddr, SocketAddr, TcpListener, TcpStream},
+    process::Command,
     thread,
     time::Duration,
 };
@@ -109,9 +110,9 @@ pub fn hping3(from: &Host, args: &[&str], count: u32, to: IpAddr) {
     );
 }
 
-/// Runs nmap from `from` with `args` against `to` and counts the ports whose probes got an
-/// answer (open, closed or unfiltered): the probes that got through.
-pub fn nmap_answered_ports(from: &Host, args: &[&str], to: IpAddr) -> usize {
+/// nmap from `from` with `args` against `to`, as the lab tests run it: no DNS, no ping,
+/// aggressive timing, one retry, bounded in time.
+pub fn nmap_command(from: &Host, args: &[&str], to: IpAddr) -> Command {
     let mut command = from.command("nmap");
     command.args([
         "-n",
@@ -121,14 +122,22 @@ pub fn nmap_answered_ports(from: &Host, args: &[&str], to: IpAddr) -> usize {
         "1",
         "--host-timeout",
         "90s",
-        "-oG",
-        "-",
     ]);
     command.args(args);
     if to.is_ipv6() {
         command.arg("-6");
     }
-    let output = command.arg(to.to_string()).output().expect("run nmap");
+    command.arg(to.to_string());
+    command
+}
+
+/// Runs nmap from `from` with `args` against `to` and counts the ports whose probes got an
+/// answer (open, closed or unfiltered): the probes that got through.
+pub fn nmap_answered_ports(from: &Host, args: &[&str], to: IpAddr) -> usize {
+    let grepable_args: Vec<&str> = ["-oG", "-"].iter().chain(args).copied().collect();
+    let output = nmap_command(from, &grepable_args, to)
+        .output()
+        .expect("run nmap");
     let grepable = String::from_utf8_lossy(&output.stdout);
     answered_ports(&grepable)
         .unwrap_or_else(|| panic!("nmap {args:?} printed no port report: {grepable}"))

@@ -12,7 +12,7 @@ use std::{
 use scanguard_lab::{
     Host, ScanLab,
     daemon::Daemon,
-    traffic::{connect, exchange, nmap_answered_ports, serve, talk},
+    traffic::{connect, exchange, nmap_answered_ports, nmap_command, serve, talk},
 };
 
 use crate::support::lab::{SCANGUARD, SERVICE, served_lab};
@@ -28,21 +28,7 @@ const PACED: [&str; 2] = ["--scan-delay", "1s"];
 /// Runs nmap from `from` against `to` as the other lab tests do, for an SCTP scan, whose probes
 /// this host cannot answer (no sctp module) and whose report is all filtered.
 fn nmap(from: &Host, args: &[&str], to: IpAddr) {
-    let mut command = from.command("nmap");
-    command.args([
-        "-n",
-        "-Pn",
-        "-T4",
-        "--max-retries",
-        "1",
-        "--host-timeout",
-        "90s",
-    ]);
-    command.args(args);
-    if to.is_ipv6() {
-        command.arg("-6");
-    }
-    let output = command.arg(to.to_string()).output().expect("run nmap");
+    let output = nmap_command(from, args, to).output().expect("run nmap");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "nmap {args:?}: {stderr}");
 }
