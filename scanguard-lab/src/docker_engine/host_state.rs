@@ -110,7 +110,8 @@ impl HostState {
                 .lines()
                 .map(str::to_string)
                 .collect(),
-            containerd_run_dir: read(&dir.join(RUN_DIR_FILE))? != "absent",
+            // Missing means unknown: left alone, as if it had been there.
+            containerd_run_dir: read(&dir.join(RUN_DIR_FILE)).map_or(true, |it| it != "absent"),
         })
     }
 
