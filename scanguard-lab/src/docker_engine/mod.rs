@@ -1,7 +1,7 @@
 //! A real Docker engine for the lab tests. The engine already answering at `DOCKER_HOST`
 //! (else `/var/run/docker.sock`) is used and never stopped; otherwise a `dockerd` of the
 //! fixture's own runs from a private directory, with its iptables management on, and is
-//! stopped on drop with the host put back as it was (see [`dockerd`] and [`host_state`]).
+//! stopped on drop with the host put back as it was (see `dockerd.rs` and `host_state.rs`).
 //!
 //! The fixture builds a busybox image offline (`docker import` of `/bin/busybox` from
 //! Debian's busybox-static), and makes bridge networks in 10.78.<n>.0/24 and containers
@@ -14,6 +14,7 @@
 
 mod dockerd;
 mod host_state;
+mod image;
 mod leftovers;
 mod lock;
 mod objects;
@@ -21,8 +22,7 @@ mod objects;
 use std::{
     io::Write as _,
     net::Ipv4Addr,
-    os::unix::fs::symlink,
-    path::{Path, PathBuf},
+    path::Path,
     process::Command,
     sync::atomic::{AtomicU32, Ordering},
     time::{Duration, SystemTime, UNIX_EPOCH},
@@ -32,7 +32,12 @@ pub use leftovers::remove_leftover_engines;
 pub use objects::{EngineContainer, EngineNetwork};
 use serde_json::Value;
 
-use self::{dockerd::OwnDockerd, host_state::BRIDGES_FILE, lock::EngineLock};
+use self::{
+    dockerd::OwnDockerd,
+    host_state::BRIDGES_FILE,
+    image::{BUSYBOX, Tarball},
+    lock::EngineLock,
+};
 use crate::{LabError, Result, is_root, run_checked_within};
 
 const DEFAULT_ADDRESS: &str = "unix:///var/run/docker.sock";
@@ -44,10 +49,6 @@ const SLEEP_SECONDS: u32 = 300;
 /// Networks get 10.78.<n>.0/24: beside the lab's 10.77.0.0/16, away from 192.0.2.0/24 and
 /// from Docker's default pools (172.17.0.0/16 to 172.31.0.0/16, 192.168.0.0/16).
 const SUBNET_PREFIX: [u8; 2] = [10, 78];
-/// From Debian's busybox-static: one static binary, so the image needs nothing else.
-const BUSYBOX: &str = "/bin/busybox";
-/// Applets the image links to busybox, for a shell in it by hand.
-const APPLETS: &[&str] = &["sh", "sleep"];
 
 /// The engine and what the fixture made on it; see the module documentation.
 pub struct DockerEngine {
@@ -108,7 +109,7 @@ impl DockerEngine {
     }
 
     /// A `docker` command talking to this engine.
-    pub fn docker(&self) -> Command {
+    fn docker(&self) -> Command {
         let mut command = Command::new("docker");
         command.args(["-H", &self.address]);
         command
@@ -254,31 +255,11 @@ impl DockerEngine {
 
     /// `docker import` of a root file system holding only busybox.
     fn import_image(&mut self) -> Result<()> {
-        if !Path::new(BUSYBOX).exists() {
-            return Err(LabError::Engine(format!(
-                "no {BUSYBOX} for the test image: install busybox-static (`cargo xtask setup`)"
-            )));
-        }
-        let root = std::env::temp_dir().join(format!("{}-rootfs", self.prefix));
-        let tarball = root.with_extension("tar");
-        let built = build_rootfs(&root).and_then(|()| {
-            run_checked_within(
-                Command::new("tar")
-                    .arg("-C")
-                    .arg(&root)
-                    .arg("-cf")
-                    .arg(&tarball)
-                    .arg("."),
-                DOCKER_TIMEOUT,
-            )
-        });
-        let imported = built.and_then(|_| {
-            self.images.push(self.image.clone());
-            self.run(&["import", &tarball.display().to_string(), &self.image])
-        });
-        let _ = std::fs::remove_dir_all(&root);
-        let _ = std::fs::remove_file(&tarball);
-        imported.map(drop)
+        let stem = std::env::temp_dir().join(format!("{}-rootfs", self.prefix));
+        let tarball = Tarball::build(&stem)?;
+        self.images.push(self.image.clone());
+        let path = tarball.path().display().to_string();
+        self.run(&["import", &path, &self.image]).map(drop)
     }
 
     /// Runs `docker <args>` against this engine: what it printed, trimmed.
@@ -332,19 +313,6 @@ fn existing_engine() -> Option<String> {
         .is_ok(),
     };
     answers.then_some(address)
-}
-
-fn build_rootfs(root: &Path) -> Result<()> {
-    let bin = root.join("bin");
-    let io = |what: String| move |source| LabError::Io { what, source };
-    let _ = std::fs::remove_dir_all(root);
-    std::fs::create_dir_all(&bin).map_err(io(format!("create {}", bin.display())))?;
-    std::fs::copy(BUSYBOX, bin.join("busybox")).map_err(io(format!("copy {BUSYBOX}")))?;
-    for applet in APPLETS {
-        let link: PathBuf = bin.join(applet);
-        symlink("busybox", &link).map_err(io(format!("link {}", link.display())))?;
-    }
-    Ok(())
 }
 
 fn append_line(path: &Path, line: &str) -> Result<()> {

@@ -25,7 +25,7 @@ pub struct EngineNetwork {
 
 /// A running container on one [`EngineNetwork`]. Its process, network namespace and
 /// veth pair change when it is restarted; [`super::DockerEngine::restart`] and
-/// [`super::DockerEngine::start`] refresh them.
+/// [`super::DockerEngine::start_again`] refresh them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EngineContainer {
     pub name: String,

@@ -227,7 +227,7 @@ fn a_container_attach_follows_the_container_through_restart_and_stop_start() {
     let [mut watched, web] = <[EngineContainer; 2]>::try_from(containers).expect("two");
     let daemon = daemon_on(&engine, &["--container", &watched.name]);
     let first = watched.host_veth().expect("its veth");
-    assert_eq!(status_names(&daemon), [first.clone()]);
+    assert_eq!(status_names(&daemon), std::slice::from_ref(&first));
     assert_eq!(
         daemon.cli_json(&["status"])["bridges"],
         serde_json::json!([])
