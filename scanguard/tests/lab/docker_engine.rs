@@ -171,10 +171,15 @@ fn a_docker_network_attach_bans_a_scanning_container_and_protects_one_started_la
             "scanguard"
         );
     }
-    for untouched in [network.bridge.as_str(), "eth0"] {
-        let iface = find_iface(&report, untouched);
-        assert_eq!(iface["xdp"]["state"], "none", "{untouched}");
-        assert_eq!(iface["tc_ingress"]["state"], "none", "{untouched}");
+    // Not the bridge, and not the host's own uplink.
+    let uplinks = report["interfaces"]
+        .as_array()
+        .expect("interfaces")
+        .iter()
+        .filter(|iface| iface["default_route"] == true);
+    for iface in uplinks.chain([find_iface(&report, &network.bridge)]) {
+        assert_eq!(iface["xdp"]["state"], "none", "{iface}");
+        assert_eq!(iface["tc_ingress"]["state"], "none", "{iface}");
     }
 
     // The scan is seen on the scanner's veth: banned, and cut off from its neighbour, while

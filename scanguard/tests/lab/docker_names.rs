@@ -325,10 +325,11 @@ fn a_real_engines_networks_and_containers_are_named_as_netlink_shows_them() {
             "{line}"
         );
     }
-    assert_eq!(
-        named_containers(report["interfaces"].as_array().expect("interfaces")),
-        3
-    );
+    if engine.is_own() {
+        // An engine that was there already may run containers of its own.
+        let interfaces = report["interfaces"].as_array().expect("interfaces");
+        assert_eq!(named_containers(interfaces), containers.len());
+    }
 
     let (_, stopped) = &containers[2];
     engine.stop(stopped).expect("docker stop");
