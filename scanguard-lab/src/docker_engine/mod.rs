@@ -115,6 +115,11 @@ impl DockerEngine {
         command
     }
 
+    /// The newest Engine API version the engine speaks, e.g. `1.41`.
+    pub fn api_version(&self) -> Result<String> {
+        self.run(&["version", "--format", "{{.Server.APIVersion}}"])
+    }
+
     /// A new bridge network, `role` ending its name.
     pub fn network(&mut self, role: &str) -> Result<EngineNetwork> {
         let number = u8::try_from(self.networks.len() + 1)

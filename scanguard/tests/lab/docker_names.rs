@@ -330,6 +330,24 @@ fn a_real_engines_networks_and_containers_are_named_as_netlink_shows_them() {
         let interfaces = report["interfaces"].as_array().expect("interfaces");
         assert_eq!(named_containers(interfaces), containers.len());
     }
+    // The older of the engine's version (Debian's dockerd 20.10: 1.41) and bollard's newest.
+    let engine_version = engine.api_version().expect("the engine's API version");
+    let engine_minor: usize = engine_version
+        .strip_prefix("1.")
+        .and_then(|minor| minor.parse().ok())
+        .unwrap_or_else(|| panic!("API version {engine_version}"));
+    let newest = bollard::API_DEFAULT_VERSION;
+    let expected = if engine_minor <= newest.minor_version {
+        engine_version
+    } else {
+        newest.to_string()
+    };
+    assert_eq!(
+        report["docker"]["api_version"],
+        expected.as_str(),
+        "{}",
+        report["docker"]
+    );
 
     let (_, stopped) = &containers[2];
     engine.stop(stopped).expect("docker stop");
