@@ -273,6 +273,11 @@ fn a_container_attach_follows_the_container_through_restart_and_stop_start() {
             find_iface(&report, &veth)["tc_ingress"]["state"],
             "scanguard"
         );
+        assert!(
+            wait_until(LOOK_FOR, POLL, || status_names(&daemon) == [veth.as_str()]),
+            "after {how}, status still lists the old veth {previous}: {:?}",
+            status_names(&daemon)
+        );
         scan_is_banned_then_unban(&daemon, &watched, &web);
         previous = veth;
     }
