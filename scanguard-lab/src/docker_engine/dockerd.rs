@@ -59,8 +59,10 @@ impl OwnDockerd {
             what: format!("create {}", dir.display()),
             source,
         })?;
-        let before = HostState::capture()?;
-        before.save(&dir)?;
+        let captured = HostState::capture().and_then(|before| before.save(&dir).map(|()| before));
+        let before = captured.inspect_err(|_| {
+            let _ = std::fs::remove_dir_all(&dir);
+        })?;
         let log = File::create(dir.join(LOG_FILE)).map_err(|source| LabError::Io {
             what: format!("create {}", dir.join(LOG_FILE).display()),
             source,
@@ -196,7 +198,10 @@ pub(super) fn tear_down(dir: &Path, pid: Option<u32>) -> Result<()> {
     let rest = processes_naming(dir);
     end(&rest, Signal::SIGTERM, KILL_TIMEOUT);
     unmount_under(dir)?;
-    HostState::load(dir)?.restore(dir)?;
+    // Saved before dockerd was spawned: without it, nothing ran that changed the host.
+    if let Ok(before) = HostState::load(dir) {
+        before.restore(dir)?;
+    }
     std::fs::remove_dir_all(dir).map_err(|source| LabError::Io {
         what: format!("remove {}", dir.display()),
         source,
