@@ -271,6 +271,18 @@ impl Daemon {
             .expect("counter present")
     }
 
+    /// Every detection `stats` counts, whatever its kind, and the counts by kind.
+    pub fn detections(&self) -> (u64, serde_json::Value) {
+        let by_kind = self.cli_json(&["stats"])["detections"].clone();
+        let total = by_kind
+            .as_object()
+            .expect("detections by kind")
+            .values()
+            .filter_map(serde_json::Value::as_u64)
+            .sum();
+        (total, by_kind)
+    }
+
     /// Sends `signal` and returns: SIGSTOP holds the daemon still, SIGCONT lets it go on.
     pub fn signal(&self, signal: Signal) {
         let child = self.child.as_ref().expect("daemon running");

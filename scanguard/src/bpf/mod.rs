@@ -6,6 +6,7 @@ pub mod ban_filter;
 pub mod bans;
 pub mod bpffs;
 pub mod clock;
+pub mod counters;
 pub mod map_batch;
 pub mod object;
 pub mod persisted;

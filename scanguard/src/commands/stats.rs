@@ -4,23 +4,22 @@ use std::collections::BTreeMap;
 
 use anyhow::Result;
 use scanguard_common::{
-    counters::{COUNTER_SLOTS, Counter, counter_slot, detection_slot},
+    counters::{Counter, counter_slot, detection_slot},
     kind::Kind,
 };
 
-use crate::{bpf::pins::Pins, cli::Cli, crowdsec::maps::Maps, daemon::status_file};
+use crate::{
+    bpf::{counters, pins::Pins},
+    cli::Cli,
+    crowdsec::maps::Maps,
+    daemon::status_file,
+};
 
 /// With the running daemon's count of events the kernel could not deliver.
 pub fn execute(cli: &Cli, json: bool) -> Result<()> {
     let events_lost = status_file::read(&cli.run_dir).map_or(0, |daemon| daemon.events_lost);
     let pins = Pins::open(&cli.pin_dir)?;
-    let per_cpu = pins.counters()?.get(&0, 0)?;
-    let mut totals = [0u64; COUNTER_SLOTS];
-    for cpu in per_cpu.iter() {
-        for (total, value) in totals.iter_mut().zip(cpu) {
-            *total += value;
-        }
-    }
+    let totals = counters::totals(&pins.counters()?)?;
     let mut counters: BTreeMap<&str, u64> = Counter::ALL
         .into_iter()
         .map(|counter| (counter.name(), totals[counter_slot(counter)]))

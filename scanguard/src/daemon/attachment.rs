@@ -24,7 +24,11 @@ use crate::{
         program::{self, Handles},
     },
     daemon::status_file::AttachedInterface,
-    host::{iface_kind::IfaceKind, interfaces, xdp},
+    host::{
+        iface_kind::IfaceKind,
+        interfaces,
+        xdp::{self, XdpAttachment},
+    },
 };
 
 /// The programs an interface gets: the checks at XDP or at TC ingress, and the egress program.
@@ -233,7 +237,7 @@ async fn attach_ingress(
     options: &AttachOptions,
 ) -> Result<Option<SchedClassifierLinkId>> {
     let Target { name, ifindex, .. } = target;
-    remove_orphan_xdp(target, options).await?;
+    xdp_in_place(target, options).await?;
     let pin = link_pin(&options.pin_dir, LinkKind::Ingress, name);
     let adopted = pin.exists();
     let link_id = if adopted {
@@ -261,24 +265,24 @@ async fn attach_ingress(
     Ok(Some(link_id))
 }
 
-/// A scanguard XDP program on `target` that no pin accounts for was left by a run that did not
-/// exit cleanly (a TCX link ends with its process; an XDP program attached through netlink
-/// does not).
-async fn remove_orphan_xdp(target: &Target, options: &AttachOptions) -> Result<bool> {
+/// The XDP program on `target` once an orphan is gone: a scanguard XDP program that no pin
+/// accounts for was left by a run that did not exit cleanly (a TCX link ends with its process;
+/// an XDP program attached through netlink does not), and is removed.
+async fn xdp_in_place(target: &Target, options: &AttachOptions) -> Result<Option<XdpAttachment>> {
     let Target { name, ifindex, .. } = target;
     let xdp_pin = link_pin(&options.pin_dir, LinkKind::Xdp, name);
     let Some(found) = xdp::xdp_attachment(*ifindex).await? else {
-        return Ok(false);
+        return Ok(None);
     };
     if xdp_pin.exists() || xdp::program_name(found.program_id) != PROGRAM_NAME {
-        return Ok(false);
+        return Ok(Some(found));
     }
     warn!(
         "{name}: removing scanguard program {} left attached by a run that did not exit cleanly",
         found.program_id
     );
     xdp::detach_xdp(*ifindex).await?;
-    Ok(true)
+    Ok(None)
 }
 
 /// The checks at XDP: a persisted link adopted, else native with a generic fallback as the
@@ -292,11 +296,7 @@ async fn attach_xdp(
     let Target { name, ifindex, .. } = target;
     let xdp_pin = link_pin(&options.pin_dir, LinkKind::Xdp, name);
     let mut generic_fallback = None;
-    let existing = if remove_orphan_xdp(target, options).await? {
-        None
-    } else {
-        xdp::xdp_attachment(*ifindex).await?
-    };
+    let existing = xdp_in_place(target, options).await?;
     let adopted = existing.is_some();
     let xdp_link = if let Some(existing) = existing {
         if !xdp_pin.exists() {

@@ -130,14 +130,8 @@ fn benign_workloads_never_trigger_anything() {
     outbound.flush().expect("flush");
 
     assert_eq!(daemon.bans(), vec![], "a benign workload was banned");
-    let detections = &daemon.cli_json(&["stats"])["detections"];
-    let detected: u64 = detections
-        .as_object()
-        .expect("detections by kind")
-        .values()
-        .filter_map(serde_json::Value::as_u64)
-        .sum();
-    assert_eq!(detected, 0, "benign traffic detected as {detections}");
+    let (detected, by_kind) = daemon.detections();
+    assert_eq!(detected, 0, "benign traffic detected as {by_kind}");
 }
 
 #[test]

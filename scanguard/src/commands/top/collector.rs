@@ -16,7 +16,7 @@ use scanguard_common::{
     ban::ORIGIN_MANUAL,
     ban_filter::CachedVerdict,
     config::Config,
-    counters::{COUNTER_SLOTS, Counter, Counters, counter_slot, detection_slot},
+    counters::{Counter, Counters, counter_slot, detection_slot},
     kind::Kind,
 };
 
@@ -33,7 +33,7 @@ use crate::{
     bpf::{
         ban_filter,
         bans::{self, BanMap},
-        clock,
+        clock, counters,
         pins::Pins,
     },
     daemon::{
@@ -74,13 +74,7 @@ impl Maps {
 
     /// The counters summed over CPUs, as `stats` sums them.
     fn totals(&self) -> Result<Counters> {
-        let mut totals = [0u64; COUNTER_SLOTS];
-        for cpu in self.counters.get(&0, 0)?.iter() {
-            for (total, value) in totals.iter_mut().zip(cpu) {
-                *total += value;
-            }
-        }
-        Ok(totals)
+        counters::totals(&self.counters)
     }
 
     /// Bans in force with their drops, as `bans` reads them: the drops the program has not

@@ -23,14 +23,17 @@ use prometheus_client::{
 };
 use scanguard_common::{
     ban::BANS_MAP,
-    counters::{COUNTER_SLOTS, Counter, counter_slot, detection_slot},
+    counters::{Counter, counter_slot, detection_slot},
     decision::DecisionCounts,
     flow::FLOWS_MAP,
     kind::Kind,
 };
 use tokio::net::TcpListener;
 
-use crate::{bpf::pins::Pins, crowdsec::maps::Maps};
+use crate::{
+    bpf::{counters, pins::Pins},
+    crowdsec::maps::Maps,
+};
 
 /// The media type of what `prometheus-client` encodes.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -54,12 +57,7 @@ pub struct Snapshot {
 impl Snapshot {
     /// Reads the pinned maps now.
     pub fn read(pins: &Pins, events_lost: u64) -> Result<Snapshot> {
-        let mut counters = vec![0u64; COUNTER_SLOTS];
-        for cpu in pins.counters()?.get(&0, 0)?.iter() {
-            for (total, value) in counters.iter_mut().zip(cpu) {
-                *total = total.wrapping_add(*value);
-            }
-        }
+        let counters = counters::totals(&pins.counters()?)?.to_vec();
         let decisions = Maps::open(pins)?;
         Ok(Snapshot {
             decisions: decisions.counts()?,
@@ -241,7 +239,7 @@ mod tests {
 
     #[test]
     fn counters_and_fill_levels_are_encoded() {
-        let mut counters = vec![0; COUNTER_SLOTS];
+        let mut counters = vec![0; scanguard_common::counters::COUNTER_SLOTS];
         counters[counter_slot(Counter::DroppedBanned)] = 7;
         counters[counter_slot(Counter::EventsSuppressed)] = 3;
         counters[detection_slot(Kind::NullScan)] = 2;
