@@ -37,6 +37,20 @@ struct Cli {
     /// Far fewer repetitions: checks that everything runs, not how fast.
     #[arg(long)]
     quick: bool,
+    #[command(flatten)]
+    traffic: TrafficOptions,
+}
+
+#[derive(clap::Args)]
+struct TrafficOptions {
+    /// Repetitions of the traffic part, the methods alternating within each [default: 3; 1
+    /// with --quick].
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=100))]
+    traffic_repetitions: Option<u16>,
+    /// Seconds of each traffic run: iperf3 each way, and the connection run [default: 3; 1
+    /// with --quick].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=60))]
+    traffic_seconds: Option<u32>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -110,7 +124,7 @@ fn run(cli: Cli) -> Result<()> {
                 "[bench] real traffic (iperf3, short connections) through attached interfaces"
             );
             report.traffic = section(&mut report.errors, "traffic", || {
-                traffic::run(&scanguard, &traffic_config(cli.quick))
+                traffic::run(&scanguard, &traffic_config(cli.quick, &cli.traffic))
             })?;
         }
         if wanted(Part::Decisions) {
@@ -196,11 +210,12 @@ fn flood_config(quick: bool) -> flood::Config {
     }
 }
 
-fn traffic_config(quick: bool) -> traffic::Config {
+fn traffic_config(quick: bool, options: &TrafficOptions) -> traffic::Config {
     traffic::Config {
-        repetitions: if quick { 1 } else { 3 },
-        seconds: if quick { 1 } else { 3 },
-        connection_window: Duration::from_secs(if quick { 1 } else { 2 }),
+        repetitions: options
+            .traffic_repetitions
+            .map_or(if quick { 1 } else { 3 }, usize::from),
+        seconds: options.traffic_seconds.unwrap_or(if quick { 1 } else { 3 }),
     }
 }
 

@@ -72,26 +72,40 @@ pub fn evaluate(report: &Report) -> Vec<Target> {
         "≥ 8×",
         versus("iptables-input-recent").map(|r| (format!("{r:.2}×"), r >= 8.0)),
     );
-    // The default's cost to a container: the worst of both directions and both paths.
+    // The default's cost to a container: the worst of both directions and all paths, beside
+    // what two runs with nothing attached differed by on the same path and direction.
     let default_traffic = report.traffic.as_ref().and_then(|traffic| {
         traffic
             .paths
             .iter()
-            .flat_map(|path| path.rows.iter().map(move |row| (path, row)))
-            .filter(|(_, row)| row.method == TrafficMethod::ScanguardAuto)
-            .flat_map(|(path, row)| {
-                [
-                    (row.up_ratio, path.path.up()),
-                    (row.down_ratio, "the other way"),
+            .flat_map(|path| {
+                let row = |method| path.rows.iter().find(|row| row.method == method);
+                let auto = row(TrafficMethod::ScanguardAuto)?;
+                let noise = row(TrafficMethod::NothingAgain)?;
+                Some([
+                    (auto.up_ratio, noise.up_ratio, path.path.up()),
+                    (auto.down_ratio, noise.down_ratio, "the other way"),
                 ]
-                .map(|(ratio, way)| (ratio, format!("{}, {way}", path.path.name())))
+                .map(|(ratio, noise, way)| {
+                    let text = format!(
+                        "{:.2}× ({}, {way}; repetitions {:.2}–{:.2}, nothing vs nothing {:.2}–{:.2})",
+                        ratio.median,
+                        path.path.name(),
+                        ratio.min,
+                        ratio.max,
+                        noise.min,
+                        noise.max
+                    );
+                    (ratio.median, text)
+                }))
             })
+            .flatten()
             .min_by(|a, b| a.0.total_cmp(&b.0))
     });
     add(
         "container TCP throughput with the default attach (worst path and direction)",
         "≥ 0.95× nothing attached",
-        default_traffic.map(|(r, case)| (format!("{r:.2}× ({case})"), r >= 0.95)),
+        default_traffic.map(|(r, text)| (text, r >= 0.95)),
     );
     // A `--quick` run fills a smaller map: its figures are shown, but cannot meet a 1M target.
     let scale = report.scale.as_ref();

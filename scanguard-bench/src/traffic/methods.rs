@@ -30,10 +30,13 @@ pub enum TrafficMethod {
     ScanguardTc,
     XdpFilter,
     Classic,
+    /// Nothing attached, a second time: its ratio to the first is the run's noise floor.
+    NothingAgain,
 }
 
 impl TrafficMethod {
-    pub const ALL: [TrafficMethod; 7] = [
+    /// In the order they alternate; the noise control last, the furthest from the first.
+    pub const ALL: [TrafficMethod; 8] = [
         TrafficMethod::Nothing,
         TrafficMethod::ScanguardAuto,
         TrafficMethod::ScanguardNative,
@@ -41,6 +44,7 @@ impl TrafficMethod {
         TrafficMethod::ScanguardTc,
         TrafficMethod::XdpFilter,
         TrafficMethod::Classic,
+        TrafficMethod::NothingAgain,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -52,6 +56,7 @@ impl TrafficMethod {
             TrafficMethod::ScanguardTc => "scanguard, TC ingress (TCX)",
             TrafficMethod::XdpFilter => "xdp-filter (xdp-tools), native",
             TrafficMethod::Classic => "classic iptables rules, -m recent",
+            TrafficMethod::NothingAgain => "nothing attached, again (noise control)",
         }
     }
 

@@ -7,6 +7,8 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use anyhow::{Context as _, Result};
 use scanguard_lab::{Container, DockerLab, Host, Lab, Netns};
 
+use super::TrafficMethod;
+
 /// Which path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -50,6 +52,8 @@ pub struct TrafficPath {
     /// traffic there.
     pub classic_chain: &'static str,
     pub classic_match: &'static [&'static str],
+    /// What is measured on this path, in the order the methods alternate.
+    pub methods: &'static [TrafficMethod],
     _docker: Option<(DockerLab, Vec<Container>)>,
     _lab: Option<Lab>,
 }
@@ -71,6 +75,7 @@ impl TrafficPath {
             attach_target: host_side.interface,
             classic_chain: "INPUT",
             classic_match: &[],
+            methods: &TrafficMethod::ALL,
             _docker: None,
             _lab: Some(lab),
         })
@@ -90,6 +95,7 @@ impl TrafficPath {
             // Bridged frames go through FORWARD as on a Docker host (br_netfilter).
             classic_chain: "FORWARD",
             classic_match: &["-m", "physdev", "--physdev-is-bridged"],
+            methods: &TrafficMethod::ALL,
             _docker: Some((docker, containers)),
             _lab: None,
         })
