@@ -87,6 +87,19 @@ impl Daemon {
         Daemon::start_with(binary.as_ref(), netns, args, dirs, Some((log, env)))
     }
 
+    /// [`Daemon::start_in_env`] in the root network namespace, where a real Docker engine's
+    /// bridges and veths are: the one this process started in (its main thread's; test
+    /// threads may visit lab namespaces). It gets unique pin, run and state directories all
+    /// the same, and attaches only what `args` name.
+    pub fn start_in_root_env(
+        binary: impl AsRef<Path>,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Daemon {
+        let root = Netns::of_process(std::process::id(), "root");
+        Daemon::start_in_env(binary, &root, args, env)
+    }
+
     /// Starts on the pin and run directories of an earlier daemon (to adopt its state).
     pub fn restart(&self, host: &Host, args: &[&str]) -> Daemon {
         Daemon::start_with(&self.binary, &host.netns, args, self.dirs(), None)

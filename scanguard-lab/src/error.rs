@@ -28,6 +28,13 @@ pub enum LabError {
     SegmentFull(u8),
     #[error("a lab holds at most 256 segments")]
     TooManySegments,
+    #[error("`{command}` did not finish within {after:?}; killed it")]
+    TimedOut {
+        command: String,
+        after: std::time::Duration,
+    },
+    #[error("Docker engine: {0}")]
+    Engine(String),
 }
 
 pub type Result<T> = std::result::Result<T, LabError>;

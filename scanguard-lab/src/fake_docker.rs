@@ -1,7 +1,9 @@
 //! A stand-in Docker engine: answers `GET` requests of the Engine API on a unix socket
 //! with canned JSON, so the client side (bollard, `--docker-network`, `--container`,
 //! `ifaces`) can be tested end to end where no Docker engine runs. It knows only the paths
-//! it is given; anything else is a 404 with the engine's error shape.
+//! it is given; anything else is a 404 with the engine's error shape. It speaks API 1.41, and
+//! refuses a request that names a newer version, as an engine does, or none at all, which an
+//! engine would answer in its newest shape.
 
 use std::{
     collections::HashMap,
@@ -19,6 +21,11 @@ use serde_json::Value;
 
 use crate::{LabError, Result};
 
+/// The engine this stands for: Debian's docker.io 20.10.
+const API_VERSION: (u32, u32) = (1, 41);
+const VERSION: &str =
+    r#"{"Version":"20.10.24","ApiVersion":"1.41","MinAPIVersion":"1.12","Os":"linux"}"#;
+
 /// Serves until dropped; then the socket file is removed.
 pub struct FakeDockerEngine {
     socket: PathBuf,
@@ -28,7 +35,7 @@ pub struct FakeDockerEngine {
 
 impl FakeDockerEngine {
     /// Answers each path in `routes` (without the `/v1.xx` prefix, e.g.
-    /// `/containers/web/json`) with its JSON, and `/_ping` with `OK`.
+    /// `/containers/web/json`) with its JSON, `/_ping` with `OK` and `/version` with 1.41.
     pub fn serve(socket: &Path, routes: HashMap<String, Value>) -> Result<FakeDockerEngine> {
         let _ = std::fs::remove_file(socket);
         let listener = UnixListener::bind(socket).map_err(|source| LabError::Io {
@@ -84,14 +91,32 @@ fn answer(stream: UnixStream, routes: &HashMap<String, Value>) -> std::io::Resul
         }
     }
     let target = request_line.split_whitespace().nth(1).unwrap_or("/");
-    let path = api_path(target);
-    let (status, content_type, body) = if path == "/_ping" {
-        ("200 OK", "text/plain", "OK".to_string())
-    } else if let Some(json) = routes.get(path) {
-        ("200 OK", "application/json", json.to_string())
-    } else {
-        let message = serde_json::json!({ "message": not_found(path) });
-        ("404 Not Found", "application/json", message.to_string())
+    let (version, path) = api_path(target);
+    let refuse = |status, message: String| {
+        (
+            status,
+            "application/json",
+            serde_json::json!({ "message": message }).to_string(),
+        )
+    };
+    let (status, content_type, body) = match version {
+        _ if path == "/_ping" => ("200 OK", "text/plain", "OK".to_string()),
+        _ if path == "/version" => ("200 OK", "application/json", VERSION.to_string()),
+        None => refuse(
+            "400 Bad Request",
+            format!("{path}: this engine wants a version"),
+        ),
+        Some(version) if version > API_VERSION.1 => refuse(
+            "400 Bad Request",
+            format!(
+                "client version 1.{version} is too new. Maximum supported API version is 1.{}",
+                API_VERSION.1
+            ),
+        ),
+        Some(_) => match routes.get(path) {
+            Some(json) => ("200 OK", "application/json", json.to_string()),
+            None => refuse("404 Not Found", not_found(path)),
+        },
     };
     let mut stream = stream;
     write!(
@@ -112,12 +137,16 @@ fn not_found(path: &str) -> String {
     }
 }
 
-/// `/v1.53/containers/web/json?size=false` → `/containers/web/json`.
-fn api_path(target: &str) -> &str {
+/// `/v1.41/containers/web/json?size=false` → (Some(41), `/containers/web/json`).
+fn api_path(target: &str) -> (Option<u32>, &str) {
     let path = target.split('?').next().unwrap_or(target);
-    match path.strip_prefix("/v1.") {
-        Some(rest) => rest.find('/').map_or(path, |slash| &rest[slash..]),
-        None => path,
+    let versioned = path.strip_prefix("/v1.").and_then(|rest| {
+        let slash = rest.find('/')?;
+        Some((rest[..slash].parse().ok()?, &rest[slash..]))
+    });
+    match versioned {
+        Some((minor, path)) => (Some(minor), path),
+        None => (None, path),
     }
 }
 
@@ -128,10 +157,10 @@ mod tests {
     #[test]
     fn api_paths_lose_version_and_query() {
         assert_eq!(
-            api_path("/v1.53/containers/web/json?size=false"),
-            "/containers/web/json"
+            api_path("/v1.41/containers/web/json?size=false"),
+            (Some(41), "/containers/web/json")
         );
-        assert_eq!(api_path("/_ping"), "/_ping");
-        assert_eq!(api_path("/networks"), "/networks");
+        assert_eq!(api_path("/_ping"), (None, "/_ping"));
+        assert_eq!(api_path("/networks"), (None, "/networks"));
     }
 }

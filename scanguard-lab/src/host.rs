@@ -36,3 +36,9 @@ impl Host {
         self.netns.ping(destination)
     }
 }
+
+impl AsRef<Netns> for Host {
+    fn as_ref(&self) -> &Netns {
+        &self.netns
+    }
+}

@@ -12,6 +12,7 @@ mod bridge;
 mod command;
 pub mod daemon;
 pub mod demo;
+mod docker_engine;
 mod docker_lab;
 mod error;
 mod fake_docker;
@@ -28,7 +29,8 @@ pub mod traffic;
 mod wait;
 
 pub use bridge::Bridge;
-pub use command::{describe, run_checked};
+pub use command::{describe, run_checked, run_checked_within};
+pub use docker_engine::{DockerEngine, EngineContainer, EngineNetwork, remove_leftover_engines};
 pub use docker_lab::{Container, DockerLab};
 pub use error::{LabError, Result};
 pub use fake_docker::FakeDockerEngine;

@@ -35,6 +35,16 @@ impl Netns {
         }
     }
 
+    /// The network namespace of a running process, such as a Docker container's
+    /// (`/proc/<pid>/ns/net`). It lives as long as that process; nothing deletes it.
+    pub fn of_process(pid: u32, role: &str) -> Self {
+        Self {
+            name: format!("pid-{pid}"),
+            role: role.to_owned(),
+            path: PathBuf::from(format!("/proc/{pid}/ns/net")),
+        }
+    }
+
     /// The name `ip netns` knows it by, e.g. `sgl-4242-0-1a2b-victim`.
     pub fn name(&self) -> &str {
         &self.name
@@ -106,11 +116,21 @@ impl Netns {
     }
 
     /// `ip -n <name>`: iproute2 acting inside this namespace, so whatever it
-    /// creates is born here and never appears in the root namespace.
+    /// creates is born here and never appears in the root namespace. A process's namespace
+    /// has no name `ip -n` knows, so iproute2 runs in it through nsenter.
     pub fn ip(&self) -> Command {
+        if !self.path.starts_with(NETNS_RUN_DIR) {
+            return self.command("ip");
+        }
         let mut command = Command::new("ip");
         command.args(["-n", &self.name]);
         command
+    }
+}
+
+impl AsRef<Netns> for Netns {
+    fn as_ref(&self) -> &Netns {
+        self
     }
 }
 

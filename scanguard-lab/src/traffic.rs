@@ -8,7 +8,7 @@ use std::{
     time::Duration,
 };
 
-use crate::Host;
+use crate::{Host, Netns};
 
 /// A connection attempt to a banned source's target gives up after this.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(1500);
@@ -63,9 +63,10 @@ pub fn talk(host: &Host, to: IpAddr, port: u16) -> std::io::Result<()> {
     connect(host, to, port).map(drop)
 }
 
-/// The state nmap reports for one TCP port, e.g. "closed", "filtered", "open|filtered".
-pub fn nmap_port_state(from: &Host, scan: &str, to: IpAddr, port: u16) -> String {
-    let mut command = from.command("nmap");
+/// The state nmap reports for one TCP port, e.g. "closed", "filtered", "open|filtered". `from`
+/// is a lab host or any network namespace, such as a container's.
+pub fn nmap_port_state(from: &impl AsRef<Netns>, scan: &str, to: IpAddr, port: u16) -> String {
+    let mut command = from.as_ref().command("nmap");
     command.args([
         scan,
         "-n",
@@ -88,6 +89,29 @@ pub fn nmap_port_state(from: &Host, scan: &str, to: IpAddr, port: u16) -> String
         .and_then(|line| line.split_whitespace().nth(1))
         .unwrap_or_else(|| panic!("nmap {scan} printed no state for port {port}: {stdout}"))
         .to_string()
+}
+
+/// Whether a TCP connection from namespace `from` to `to:port` is accepted by a listener the
+/// call opens in namespace `server` for as long as it takes (at most [`CONNECT_TIMEOUT`]
+/// to connect, as long again to accept). Nothing is left listening afterwards.
+pub fn tcp_connects(from: &Netns, server: &Netns, to: IpAddr, port: u16) -> bool {
+    let listener = {
+        let _inside = server.enter().expect("enter the server's namespace");
+        TcpListener::bind(SocketAddr::new(to, port)).expect("listen in the server's namespace")
+    };
+    let connected = {
+        let _inside = from.enter().expect("enter the client's namespace");
+        TcpStream::connect_timeout(&SocketAddr::new(to, port), CONNECT_TIMEOUT)
+    };
+    let Ok(_client) = connected else {
+        return false;
+    };
+    listener
+        .set_nonblocking(true)
+        .expect("a non-blocking listener");
+    crate::wait_until(CONNECT_TIMEOUT, Duration::from_millis(10), || {
+        listener.accept().is_ok()
+    })
 }
 
 /// Sends exactly `count` packets with hping3 from `from` to `to` (`args` shape them), as fast

@@ -28,6 +28,8 @@ struct Report {
 struct DockerState {
     engine: String,
     reachable: bool,
+    /// The Engine API version scanguard's requests name.
+    api_version: Option<String>,
     error: Option<String>,
 }
 
@@ -122,18 +124,23 @@ async fn docker_names(links: &[Link]) -> (DockerState, DockerNames) {
             error: Some(format!("no Docker engine socket at {engine}")),
             engine,
             reachable: false,
+            api_version: None,
         };
         return (state, DockerNames::default());
     }
     let names = match Engine::connect().await {
-        Ok(connected) => connected.names(links).await,
+        Ok(connected) => connected
+            .names(links)
+            .await
+            .map(|names| (names, connected.api_version.to_string())),
         Err(error) => Err(error),
     };
     match names {
-        Ok(names) => {
+        Ok((names, api_version)) => {
             let state = DockerState {
                 engine,
                 reachable: true,
+                api_version: Some(api_version),
                 error: None,
             };
             (state, names)
@@ -142,6 +149,7 @@ async fn docker_names(links: &[Link]) -> (DockerState, DockerNames) {
             let state = DockerState {
                 engine,
                 reachable: false,
+                api_version: None,
                 error: Some(format!("{error:#}")),
             };
             (state, DockerNames::default())
@@ -250,7 +258,11 @@ fn tc_state(program_ids: &[u32], program_names: &HashMap<u32, String>) -> TcStat
 fn print_text(report: &Report) {
     let docker = &report.docker;
     match &docker.error {
-        None => println!("docker: engine at {}", docker.engine),
+        None => println!(
+            "docker: engine at {} (API {})",
+            docker.engine,
+            docker.api_version.as_deref().unwrap_or("?")
+        ),
         Some(error) => println!("docker: {error}; no Docker names"),
     }
     let rows: Vec<[String; 5]> = report

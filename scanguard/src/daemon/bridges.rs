@@ -1,7 +1,9 @@
 //! Following the ports of attached bridges: a port that appears (a container started on a
 //! Docker network) is attached within moments, one that leaves the bridge or disappears is
 //! forgotten, and the status file says so. Driven by rtnetlink link events (RTNLGRP_LINK),
-//! with a comparison against a fresh dump when events were lost, and every 30 seconds.
+//! with a comparison against a fresh dump when events were lost, and every 30 seconds. The
+//! new veths of a followed `--container` that starts again come from the engine's events
+//! (`containers`), and are attached and forgotten the same way.
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -16,12 +18,13 @@ use rtnetlink::{
     packet_core::{NetlinkMessage, NetlinkPayload},
     packet_route::{AddressFamily, RouteNetlinkMessage},
 };
-use tokio::task::JoinHandle;
+use tokio::{sync::mpsc, task::JoinHandle};
 
 use crate::{
     bpf::program::{self, Handles},
     daemon::{
         attachment::{self, AttachOptions, Links},
+        containers::{self, Started},
         source_check::bridge_ports::BridgePorts,
         status_file::{AttachedInterface, FollowedBridge, StatusFile},
         targets::{self, Targets},
@@ -57,12 +60,17 @@ pub struct Follower {
     subscription: Subscription,
     /// Tells the program which bridge each attached port is a port of.
     bridge_ports: BridgePorts,
+    /// The veths of followed containers as they start, when there are any.
+    container_starts: Option<mpsc::Receiver<Started>>,
 }
 
 struct Port {
     entry: AttachedInterface,
     /// None when the links are pinned (`--persist`).
     links: Option<Links>,
+    /// The followed container whose veth this is, on whatever bridge; None for the port of a
+    /// followed bridge.
+    container: Option<String>,
 }
 
 impl Follower {
@@ -85,6 +93,8 @@ impl Follower {
             refused: BTreeSet::new(),
             subscription,
             bridge_ports: BridgePorts::of(ebpf)?,
+            container_starts: (!targets.containers.is_empty())
+                .then(|| containers::watch(targets.containers.clone(), targets.resolved_at)),
         };
         for link in links::dump().await? {
             let Some(bridge) = follower.bridge_of(&link) else {
@@ -107,6 +117,7 @@ impl Follower {
                 Port {
                     entry: attached.entry,
                     links: attached.links,
+                    container: None,
                 },
             );
         }
@@ -150,6 +161,9 @@ impl Follower {
                     Some(message) => self.on_message(message).await,
                     None => self.resync().await,
                 },
+                Some(started) = next_start(&mut self.container_starts) => {
+                    self.on_container_start(started).await
+                }
                 _ = resync.tick() => self.resync().await,
             };
             if changed {
@@ -195,30 +209,62 @@ impl Follower {
     /// A link as it is now: attach it if it is a new port, forget it if it left, follow a
     /// rename.
     async fn on_link(&mut self, link: &Link) -> bool {
-        let known = self
-            .ports
-            .get(&link.ifindex)
-            .map(|port| port.entry.name.clone());
-        match (self.bridge_of(link), known) {
-            (Some(_), Some(name)) if name != link.name => {
-                info!("port {name} is now called {}", link.name);
-                self.options.rename_pins(&name, &link.name);
-                if let Some(port) = self.ports.get_mut(&link.ifindex) {
-                    port.entry.name.clone_from(&link.name);
-                }
-                true
-            }
-            (Some(_), Some(_)) => false,
-            (Some(bridge), None) => self.attach_port(link, &bridge).await,
-            (None, Some(_)) => self.forget(link.ifindex),
-            (None, None) => false,
+        let bridge = self.bridge_of(link);
+        let Some(port) = self.ports.get_mut(&link.ifindex) else {
+            return match bridge {
+                Some(bridge) => self.attach_port(link, &bridge, None).await,
+                None => false,
+            };
+        };
+        // A followed container's veth stays whatever bridge it is on.
+        if port.container.is_none() && bridge.is_none() {
+            return self.forget(link.ifindex);
         }
+        if port.entry.name == link.name {
+            return false;
+        }
+        info!("port {} is now called {}", port.entry.name, link.name);
+        self.options.rename_pins(&port.entry.name, &link.name);
+        port.entry.name.clone_from(&link.name);
+        true
     }
 
-    async fn attach_port(&mut self, link: &Link, bridge: &str) -> bool {
+    /// A followed container started: its veths are new, unless this is an old start
+    /// replayed.
+    async fn on_container_start(&mut self, started: Started) -> bool {
+        let links = match links::dump().await {
+            Ok(links) => links,
+            Err(error) => {
+                warn!("container {} started: {error:#}", started.container);
+                return false;
+            }
+        };
+        let mut changed = false;
+        for veth in &started.veths {
+            let Some(link) = links.iter().find(|link| link.name == *veth) else {
+                continue;
+            };
+            if self.ports.contains_key(&link.ifindex) {
+                continue;
+            }
+            let bridge = links
+                .iter()
+                .find(|bridge| Some(bridge.ifindex) == link.master)
+                .map_or("", |bridge| bridge.name.as_str());
+            changed |= self
+                .attach_port(link, bridge, Some(&started.container))
+                .await;
+        }
+        changed
+    }
+
+    /// Attaches a port of `bridge`, on its own or as the veth of a followed `container`.
+    async fn attach_port(&mut self, link: &Link, bridge: &str, container: Option<&str>) -> bool {
         if self.is_fixed(link.ifindex) || self.refused.contains(&link.ifindex) {
             return false;
         }
+        let whose =
+            container.map_or_else(|| bridge.to_string(), |name| format!("container {name}"));
         let target = targets::target(link, Some(bridge));
         // Before the program sees its frames; taken back below if the attach fails.
         self.bridge_ports.attached(link);
@@ -231,7 +277,7 @@ impl Follower {
             Ok(attached) => {
                 self.options.release_adopted_pins(&link.name);
                 info!(
-                    "{bridge}: new port {} protected ({} mode)",
+                    "{whose}: new port {} protected ({} mode)",
                     link.name, attached.entry.mode
                 );
                 self.ports.insert(
@@ -239,19 +285,20 @@ impl Follower {
                     Port {
                         entry: attached.entry,
                         links: attached.links,
+                        container: container.map(str::to_string),
                     },
                 );
                 true
             }
             Err(error) if interfaces::ifindex(&link.name).ok() != Some(link.ifindex) => {
                 debug!(
-                    "{bridge}: port {} went before it was attached: {error:#}",
+                    "{whose}: port {} went before it was attached: {error:#}",
                     link.name
                 );
                 false
             }
             Err(error) => {
-                warn!("{bridge}: cannot protect new port {}: {error:#}", link.name);
+                warn!("{whose}: cannot protect new port {}: {error:#}", link.name);
                 self.refused.insert(link.ifindex);
                 false
             }
@@ -274,11 +321,11 @@ impl Follower {
         }
         self.bridge_ports.released(ifindex);
         self.options.forget_pins(&port.entry.name);
-        info!(
-            "{}: port {} {why}; forgotten",
-            port.entry.port_of.as_deref().unwrap_or("bridge"),
-            port.entry.name
-        );
+        let whose = match &port.container {
+            Some(container) => format!("container {container}"),
+            None => port.entry.port_of.clone().unwrap_or_default(),
+        };
+        info!("{whose}: port {} {why}; forgotten", port.entry.name);
         true
     }
 
@@ -324,12 +371,18 @@ impl Follower {
         for ifindex in gone {
             changed |= self.forget_fixed(ifindex);
         }
-        let ports: Vec<u32> = self.ports.keys().copied().collect();
-        for ifindex in ports {
-            let present = links.iter().find(|link| link.ifindex == ifindex);
-            if present.is_none_or(|link| self.bridge_of(link).is_none()) {
-                changed |= self.forget(ifindex);
-            }
+        let left: Vec<u32> = self
+            .ports
+            .iter()
+            .filter(|(ifindex, port)| {
+                let present = links.iter().find(|link| link.ifindex == **ifindex);
+                present
+                    .is_none_or(|link| port.container.is_none() && self.bridge_of(link).is_none())
+            })
+            .map(|(ifindex, _)| *ifindex)
+            .collect();
+        for ifindex in left {
+            changed |= self.forget(ifindex);
         }
         self.refused
             .retain(|ifindex| links.iter().any(|link| link.ifindex == *ifindex));
@@ -337,7 +390,7 @@ impl Follower {
             if let Some(bridge) = self.bridge_of(link)
                 && !self.ports.contains_key(&link.ifindex)
             {
-                changed |= self.attach_port(link, &bridge).await;
+                changed |= self.attach_port(link, &bridge, None).await;
             }
         }
         changed
@@ -345,6 +398,14 @@ impl Follower {
 
     fn bridge_of(&self, link: &Link) -> Option<String> {
         self.bridges.get(&link.master?).cloned()
+    }
+}
+
+/// The next start of a followed container; never, when none is followed.
+async fn next_start(starts: &mut Option<mpsc::Receiver<Started>>) -> Option<Started> {
+    match starts {
+        Some(starts) => starts.recv().await,
+        None => std::future::pending().await,
     }
 }
 

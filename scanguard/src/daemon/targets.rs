@@ -2,6 +2,8 @@
 //! host-side veths of `--container`, else the default-route interface. Resolved to ifindexes
 //! before anything is loaded, so a typo costs nothing.
 
+use std::time::SystemTime;
+
 use anyhow::{Context as _, Result};
 
 use crate::{
@@ -34,9 +36,14 @@ pub struct Targets {
     /// bridge would keep every later port out. Nothing is lost: whatever the bridge device
     /// receives came in through one of its ports.
     pub bridges: Vec<(u32, String)>,
+    /// Containers whose restarts are followed: their veths change with each start.
+    pub containers: Vec<String>,
+    /// When the targets were resolved: a container start after this brings veths of its own.
+    pub resolved_at: SystemTime,
 }
 
 pub async fn resolve(request: TargetRequest<'_>) -> Result<Targets> {
+    let resolved_at = SystemTime::now();
     let host_links = links::dump().await?;
     let mut names = request.interfaces.to_vec();
     if !request.docker_networks.is_empty() || !request.containers.is_empty() {
@@ -56,6 +63,8 @@ pub async fn resolve(request: TargetRequest<'_>) -> Result<Targets> {
     let mut targets = Targets {
         interfaces: Vec::new(),
         bridges: Vec::new(),
+        containers: request.containers.to_vec(),
+        resolved_at,
     };
     for name in names {
         let Some(link) = host_links.iter().find(|link| link.name == name) else {

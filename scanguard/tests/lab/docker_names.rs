@@ -1,17 +1,18 @@
 //! Naming bridges and veths after Docker networks and containers, and `scanguard ifaces`.
 //!
-//! No Docker engine runs in CI, so the first test gives the resolution engine answers shaped
-//! like the API's, about a Docker-like lab whose namespaces and veths are real. The last
-//! test asks a real engine, and is the one test that skips: when no engine socket exists.
+//! The first tests give the resolution engine answers shaped like the API's, about a
+//! Docker-like lab whose namespaces and veths are real, and a stand-in engine answers the
+//! daemon run in the lab's own namespace. The last test asks a real engine
+//! (scanguard_lab::DockerEngine) about real networks and containers.
 
-use std::io::Write as _;
+use std::process::Command;
 
 use bollard::models::{ContainerInspectResponse, Network};
 use scanguard::host::{
-    docker::{self, Engine, mapping},
+    docker::{self, mapping},
     links::{self, Link},
 };
-use scanguard_lab::{Container, DockerLab, FakeDockerEngine, Netns, daemon::Daemon};
+use scanguard_lab::{Container, DockerEngine, DockerLab, FakeDockerEngine, Netns, daemon::Daemon};
 use serde_json::{Value, json};
 
 use crate::support::lab::{SCANGUARD, require_root};
@@ -266,95 +267,115 @@ fn docker_network_and_container_flags_and_ifaces_ask_the_engine_api() {
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
 }
 
-/// Read-only: lists the engine's networks and containers and compares what scanguard makes
-/// of them with netlink in this namespace. Attaches nothing and sends no packet.
+/// Against a real engine: two bridge networks with containers on them. `ifaces` names each
+/// network's bridge and each container's veth as the engine and netlink describe them, and the
+/// engine's own error lines reach the user as one line each.
 #[test]
-fn docker_engine_names_match_netlink_else_skipped_loudly_when_no_engine_socket_exists() {
-    if !docker::engine_socket_exists() {
-        // Straight to the process's stderr: libtest would swallow eprintln! of a passing test.
-        let _ = writeln!(
-            std::io::stderr(),
-            "\n!!! SKIPPED docker_engine_names_match_netlink...: no Docker engine socket at {} \
-             (set DOCKER_HOST or start dockerd to run it) !!!\n",
-            docker::engine_address()
-        );
-        return;
-    }
+fn a_real_engines_networks_and_containers_are_named_as_netlink_shows_them() {
     require_root();
-    runtime().block_on(async {
-        let engine = Engine::connect()
-            .await
-            .expect("an engine socket exists, so the engine must answer");
-        let host_links = links::dump().await.expect("netlink dump");
-        let names = engine.names(&host_links).await.expect("names");
-        for (bridge, network) in &names.networks {
-            // Networks whose bridge is elsewhere (another host, a stopped network) do not count.
-            if let Some(link) = host_links.iter().find(|link| link.name == *bridge) {
-                assert!(link.is_bridge(), "{bridge} of {network} is no bridge");
-                assert_eq!(
-                    engine
-                        .network_bridge(network)
-                        .await
-                        .expect("inspect network"),
-                    *bridge
-                );
-            }
-        }
-        for (ifindex, endpoint) in &names.containers {
-            let veth = host_links
-                .iter()
-                .find(|link| link.ifindex == *ifindex)
-                .expect("a named veth exists");
-            let bridge = host_links
-                .iter()
-                .find(|link| Some(link.ifindex) == veth.master)
-                .expect("a named veth is a bridge port");
-            assert_eq!(
-                names.networks.get(&bridge.name),
-                Some(&endpoint.network),
-                "{} is on the bridge of {}",
-                veth.name,
-                endpoint.network
-            );
-            let veths = engine
-                .container_veths(&endpoint.container, &host_links)
-                .await
-                .expect("resolve the container");
-            assert!(veths.contains(&veth.name), "{veths:?}");
-        }
-        eprintln!(
-            "docker engine at {}: {} bridge networks, {} container veths checked",
-            engine.address,
-            names.networks.len(),
-            names.containers.len()
-        );
+    let mut engine = DockerEngine::start().expect("a Docker engine");
+    let front = engine.network("front").expect("a network");
+    let back = engine.network("back").expect("a network");
+    let containers = [(&front, "web"), (&front, "cache"), (&back, "db")].map(|(network, role)| {
+        let container = engine.run_container(network, role).expect("a container");
+        (network, container)
     });
+    let host_links = runtime().block_on(links::dump()).expect("netlink dump");
+    let link = |name: &str| {
+        host_links
+            .iter()
+            .find(|link| link.name == name)
+            .unwrap_or_else(|| panic!("no link {name}"))
+    };
+
+    let report = ifaces_report(engine.docker_host(), &["--json"]);
+    let report: Value = serde_json::from_str(&report).expect("JSON");
+    assert_eq!(report["docker"]["reachable"], true, "{report}");
+    for network in [&front, &back] {
+        assert!(
+            link(&network.bridge).is_bridge(),
+            "{} is no bridge",
+            network.bridge
+        );
+        let bridge = find_iface(&report, &network.bridge);
+        assert_eq!(bridge["kind"], "bridge");
+        assert_eq!(bridge["docker_network"], network.name.as_str());
+        assert!(bridge["container"].is_null());
+    }
+    let text = ifaces_report(engine.docker_host(), &[]);
+    for (network, container) in &containers {
+        let veth = container.host_veth().expect("the container's veth");
+        assert_eq!(
+            link(&veth).master,
+            Some(link(&network.bridge).ifindex),
+            "{veth} is a port of {}",
+            network.bridge
+        );
+        let entry = find_iface(&report, &veth);
+        assert_eq!(entry["kind"], "veth");
+        assert_eq!(entry["container"], container.name.as_str());
+        assert_eq!(entry["docker_network"], network.name.as_str());
+        assert_eq!(entry["master"], network.bridge.as_str());
+        let line = text
+            .lines()
+            .find(|line| line.starts_with(&format!("{veth} ")))
+            .unwrap_or_else(|| panic!("no line for {veth}: {text}"));
+        assert!(
+            line.contains(&format!("container {} on {}", container.name, network.name)),
+            "{line}"
+        );
+    }
+    assert_eq!(
+        named_containers(report["interfaces"].as_array().expect("interfaces")),
+        3
+    );
+
+    let (_, stopped) = &containers[2];
+    engine.stop(stopped).expect("docker stop");
+    for (flag, name, expected) in [
+        (
+            "--container",
+            "nosuch",
+            "No such container: nosuch".to_string(),
+        ),
+        (
+            "--docker-network",
+            "nosuch",
+            "network nosuch not found".to_string(),
+        ),
+        (
+            "--container",
+            stopped.name.as_str(),
+            format!("Docker container {:?} is not running", stopped.name),
+        ),
+    ] {
+        let output = Command::new(SCANGUARD)
+            .args(["attach", flag, name, "--run-dir"])
+            .arg(
+                std::env::temp_dir().join(format!("scanguard-test-{}-refused", std::process::id())),
+            )
+            .env("DOCKER_HOST", engine.docker_host())
+            .output()
+            .expect("run scanguard attach");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{flag} {name} was accepted");
+        assert!(stderr.contains(&expected), "{stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    }
 }
 
-/// Keeps the test above honest where it skips: runs it, as a child process, in the lab's
-/// Docker host namespace against the stand-in engine.
-#[test]
-fn the_engine_backed_test_passes_against_a_stand_in_engine() {
-    let (lab, _containers, engine) = lab_and_engine();
-    // libtest names a test by its path in the test crate, the crate's own name left out.
-    let test = format!(
-        "{}::docker_engine_names_match_netlink_else_skipped_loudly_when_no_engine_socket_exists",
-        module_path!()
-            .split_once("::")
-            .map_or("", |(_, module)| module)
-    );
-    let output = lab
-        .host_command(std::env::current_exe().expect("this test binary"))
-        .args([test.as_str(), "--exact", "--nocapture"])
-        .env("DOCKER_HOST", engine.docker_host())
+/// `scanguard ifaces <args>` in the root namespace, asking the engine at `docker_host`.
+fn ifaces_report(docker_host: &str, args: &[&str]) -> String {
+    let output = Command::new(SCANGUARD)
+        .arg("ifaces")
+        .args(args)
+        .env("DOCKER_HOST", docker_host)
         .output()
-        .expect("run the engine-backed test");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}{stderr}");
-    assert!(stdout.contains("1 passed"), "{stdout}");
+        .expect("run scanguard ifaces");
     assert!(
-        stderr.contains("1 bridge networks, 2 container veths checked"),
-        "{stderr}"
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
     );
+    String::from_utf8_lossy(&output.stdout).into_owned()
 }

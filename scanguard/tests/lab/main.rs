@@ -1,5 +1,6 @@
 //! End to end in the lab: the `scanguard` binary attached in network namespaces of each test's
-//! own, against real nmap scans, real connections and Docker-shaped bridges. Needs root.
+//! own, against real nmap scans, real connections, Docker-shaped bridges and a real Docker
+//! engine. Needs root.
 
 #[path = "../support/mod.rs"]
 mod support;
@@ -7,6 +8,7 @@ mod support;
 mod attach;
 mod containers;
 mod crowdsec;
+mod docker_engine;
 mod docker_names;
 mod events;
 mod hardening;

@@ -1,5 +1,6 @@
 //! Setup step: the Debian packages the kernel tests, the lab and the benchmark run (iproute2,
-//! nmap, hping3, bpftool, xdp-tools, iptables...).
+//! nmap, hping3, bpftool, xdp-tools, iptables...). The Docker engine and CrowdSec, whose
+//! services must not start, are steps of their own.
 
 use std::process::Command;
 
@@ -37,7 +38,7 @@ const PACKAGES: &[&str] = &[
 ];
 
 pub fn ensure() -> Result<Done> {
-    let missing = missing_packages()?;
+    let missing = missing(PACKAGES)?;
     if missing.is_empty() {
         return Ok(Done::AlreadyInstalled);
     }
@@ -61,16 +62,17 @@ pub fn ensure() -> Result<Done> {
     Ok(Done::Installed(missing.join(", ")))
 }
 
-fn missing_packages() -> Result<Vec<&'static str>> {
+/// Which of `packages` dpkg does not have installed.
+pub(super) fn missing(packages: &[&'static str]) -> Result<Vec<&'static str>> {
     let mut missing = Vec::new();
-    for package in PACKAGES {
+    for package in packages {
         let query = Command::new("dpkg-query")
             .args(["-W", "-f=${Status}", package])
             .output()
             .with_context(|| {
                 format!(
                     "no dpkg-query here (not Debian-based?); install by hand: {}",
-                    PACKAGES.join(" ")
+                    packages.join(" ")
                 )
             })?;
         // dpkg-query fails for packages it has never heard of: also missing.

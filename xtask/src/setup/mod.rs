@@ -6,9 +6,11 @@ pub mod cargo_deb;
 mod cross_target;
 mod crowdsec;
 mod debian_packages;
+mod docker;
 mod llvm_prefix;
 mod log;
 mod nightly;
+mod no_service_starts;
 mod stable_lints;
 
 use std::{fmt, time::Instant};
@@ -20,6 +22,7 @@ pub fn execute() -> Result<()> {
     step("clippy and rustfmt", stable_lints::ensure)?;
     step("bpf-linker 0.13", bpf_linker::ensure)?;
     step("Debian test and packaging tools", debian_packages::ensure)?;
+    step("Docker engine and busybox-static", docker::ensure)?;
     step("CrowdSec Local API", crowdsec::ensure)?;
     step("aarch64 Rust target", cross_target::ensure)?;
     step(

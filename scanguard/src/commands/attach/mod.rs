@@ -181,8 +181,8 @@ async fn run(
         info!("protecting {} ({} mode)", target.name, entry.mode);
         attached.push(entry);
     }
-    // The ports of bridges are attached, and followed, by a task of their own.
-    let follower = match targets.bridges.is_empty() {
+    // The ports of bridges, and containers' new veths, are attached by a task of their own.
+    let follower = match targets.bridges.is_empty() && targets.containers.is_empty() {
         true => None,
         false => Some(Follower::start(&mut ebpf, targets, &attached, options.clone()).await?),
     };

@@ -1,17 +1,24 @@
 //! The engine connection: `DOCKER_HOST`, else `/var/run/docker.sock`, with short timeouts so
-//! an engine that does not answer costs seconds, not minutes.
+//! an engine that does not answer costs seconds, not minutes, and the API version pinned to
+//! the older of the engine's and bollard's.
 
-use std::{future::Future, path::Path, time::Duration};
+use std::{collections::HashMap, future::Future, path::Path, sync::Arc, time::Duration};
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use bollard::{
-    Docker,
-    models::{ContainerInspectResponse, Network},
-    query_parameters::{InspectContainerOptions, InspectNetworkOptions, ListContainersOptions},
+    ClientVersion, Docker,
+    models::{ContainerInspectResponse, EventMessage, Network},
+    query_parameters::{
+        EventsOptions, InspectContainerOptions, InspectNetworkOptions, ListContainersOptions,
+    },
 };
+use futures::{Stream, StreamExt as _};
 use log::debug;
 
-use super::mapping::{self, DockerNames};
+use super::{
+    mapping::{self, DockerNames},
+    transport::{self, Endpoint},
+};
 use crate::host::links::{self, Link};
 
 const DEFAULT_SOCKET: &str = "/var/run/docker.sock";
@@ -39,21 +46,30 @@ pub fn engine_socket_exists() -> bool {
 pub struct Engine {
     docker: Docker,
     pub address: String,
+    /// The API version every request names.
+    pub api_version: ClientVersion,
 }
 
 impl Engine {
-    /// Connects and pings, so "no engine" is found out here and said once.
+    /// Connects and agrees on the API version, so "no engine" is found out here and said
+    /// once.
     pub async fn connect() -> Result<Engine> {
         let address = engine_address();
-        let docker = Docker::connect_with_defaults()
-            .with_context(|| format!("no Docker engine reachable at {address}"))?
-            .with_timeout(REQUEST_TIMEOUT);
-        let engine = Engine { docker, address };
-        engine
-            .ask("ping", engine.docker.ping())
+        let endpoint = Arc::new(Endpoint::parse(&address)?);
+        let unversioned = transport::client(Arc::clone(&endpoint), None, REQUEST_TIMEOUT)?;
+        // The version bollard's models describe, or the engine's own if that is older.
+        let negotiated = tokio::time::timeout(REQUEST_TIMEOUT, unversioned.negotiate_version())
             .await
-            .with_context(|| format!("no Docker engine reachable at {}", engine.address))?;
-        Ok(engine)
+            .map_err(|_| anyhow!("it did not answer within {REQUEST_TIMEOUT:?}"))
+            .and_then(|answer| answer.map_err(|error| anyhow!(engine_error(&error))))
+            .with_context(|| format!("no Docker engine reachable at {address}"))?;
+        let api_version = negotiated.client_version();
+        debug!("Docker engine at {address}: API {api_version}");
+        Ok(Engine {
+            docker: transport::client(endpoint, Some(api_version), REQUEST_TIMEOUT)?,
+            address,
+            api_version,
+        })
     }
 
     /// The bridge device of a network given by name or id.
@@ -145,6 +161,31 @@ impl Engine {
         Ok(mapping::names(&networks, &containers, host_links))
     }
 
+    /// Each start of one of `containers` (names or ids) from the engine's event stream, those
+    /// since `since` (Unix seconds) first: the engine keeps its recent events, so a start
+    /// while nobody listened is not missed.
+    pub fn container_starts(
+        &self,
+        containers: &[String],
+        since: i64,
+    ) -> impl Stream<Item = Result<ContainerStart>> + use<> {
+        let filters = HashMap::from([
+            ("type".to_string(), vec!["container".to_string()]),
+            ("event".to_string(), vec!["start".to_string()]),
+            ("container".to_string(), containers.to_vec()),
+        ]);
+        let options = EventsOptions {
+            since: Some(since.to_string()),
+            until: None,
+            filters: Some(filters),
+        };
+        self.docker.events(Some(options)).map(|event| {
+            event
+                .map_err(|error| anyhow!("event stream: {}", engine_error(&error)))
+                .and_then(ContainerStart::from_event)
+        })
+    }
+
     async fn ask<T>(
         &self,
         what: &str,
@@ -157,6 +198,33 @@ impl Engine {
                 self.address
             ),
         }
+    }
+}
+
+/// A container that started, as the engine's event names it.
+#[derive(Debug)]
+pub struct ContainerStart {
+    pub id: String,
+    pub name: String,
+    /// Unix seconds.
+    pub time: i64,
+}
+
+impl ContainerStart {
+    fn from_event(event: EventMessage) -> Result<ContainerStart> {
+        let actor = event.actor.unwrap_or_default();
+        let id = actor
+            .id
+            .context("a container event without the container's id")?;
+        let name = actor
+            .attributes
+            .and_then(|mut attributes| attributes.remove("name"))
+            .unwrap_or_else(|| id.clone());
+        Ok(ContainerStart {
+            id,
+            name,
+            time: event.time.unwrap_or_default(),
+        })
     }
 }
 
@@ -188,4 +256,34 @@ async fn container_links(container: &ContainerInspectResponse) -> Result<Vec<Lin
             mapping::container_name(container)
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(json: serde_json::Value) -> EventMessage {
+        serde_json::from_value(json).expect("an event as the engine sends it")
+    }
+
+    #[test]
+    fn a_start_event_names_its_container() {
+        let start = ContainerStart::from_event(event(serde_json::json!({
+            "Type": "container", "Action": "start", "time": 1796665905, "timeNano": 1796665905059481752_i64,
+            "Actor": {"ID": "39e868ac1f1a", "Attributes": {"name": "web", "image": "busybox"}}
+        })))
+        .expect("a start");
+        assert_eq!(
+            (start.id.as_str(), start.name.as_str(), start.time),
+            ("39e868ac1f1a", "web", 1796665905)
+        );
+        let unnamed = ContainerStart::from_event(event(serde_json::json!({
+            "Type": "container", "Action": "start", "Actor": {"ID": "39e868ac1f1a"}
+        })))
+        .expect("a start");
+        assert_eq!(unnamed.name, "39e868ac1f1a");
+        assert!(
+            ContainerStart::from_event(event(serde_json::json!({"Type": "container"}))).is_err()
+        );
+    }
 }

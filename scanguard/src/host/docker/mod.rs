@@ -4,6 +4,7 @@
 
 mod engine;
 pub mod mapping;
+mod transport;
 
-pub use engine::{Engine, engine_address, engine_socket_exists};
+pub use engine::{ContainerStart, Engine, engine_address, engine_socket_exists};
 pub use mapping::{DockerNames, Endpoint};
