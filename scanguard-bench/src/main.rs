@@ -14,7 +14,7 @@ use scanguard_bench::{
     report::{self, Report},
     scale, storm,
     topology::FloodLink,
-    traffic,
+    traffic::{self, PathKind},
 };
 
 #[derive(Parser)]
@@ -51,6 +51,17 @@ struct TrafficOptions {
     /// with --quick].
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=60))]
     traffic_seconds: Option<u32>,
+    /// Measure only these paths (repeatable) [default: all; docker starts a Docker engine
+    /// unless one is running].
+    #[arg(long, value_enum)]
+    traffic_path: Vec<TrafficPath>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum TrafficPath {
+    Veth,
+    Bridge,
+    Docker,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -95,9 +106,10 @@ fn run(cli: Cli) -> Result<()> {
     // What killed runs left behind: lab namespaces, pin and run directories.
     let namespaces = scanguard_lab::remove_leftovers().context("remove leftover lab namespaces")?;
     let dirs = scanguard_bench::attach::remove_stale_dirs();
-    if namespaces + dirs > 0 {
+    let engines = scanguard_lab::remove_leftover_engines().context("stop leftover test engines")?;
+    if namespaces + dirs + engines > 0 {
         println!(
-            "[bench] removed {namespaces} leftover namespace(s) and {dirs} directory(ies) of killed runs"
+            "[bench] removed {namespaces} leftover namespace(s), {dirs} directory(ies) and {engines} Docker engine(s) of killed runs"
         );
     }
     let wanted = |part| cli.only.is_empty() || cli.only.contains(&part);
@@ -211,7 +223,16 @@ fn flood_config(quick: bool) -> flood::Config {
 }
 
 fn traffic_config(quick: bool, options: &TrafficOptions) -> traffic::Config {
+    let wanted = |kind: &PathKind| {
+        let option = match kind {
+            PathKind::Veth => TrafficPath::Veth,
+            PathKind::Bridge => TrafficPath::Bridge,
+            PathKind::Docker => TrafficPath::Docker,
+        };
+        options.traffic_path.is_empty() || options.traffic_path.contains(&option)
+    };
     traffic::Config {
+        paths: PathKind::ALL.into_iter().filter(wanted).collect(),
         repetitions: options
             .traffic_repetitions
             .map_or(if quick { 1 } else { 3 }, usize::from),

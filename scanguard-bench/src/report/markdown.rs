@@ -301,6 +301,14 @@ fn traffic_tables(out: &mut String, traffic: &Traffic) {
         line(
             out,
             &format!(
+                "Set up in {:.1} s, outside every figure.",
+                path.setup_seconds
+            ),
+        );
+        line(out, "");
+        line(
+            out,
+            &format!(
                 "| | {} Gbit/s | ratio | other way Gbit/s | ratio | connections/s | ratio | seconds |",
                 path.path.up()
             ),

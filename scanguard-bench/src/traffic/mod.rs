@@ -26,6 +26,8 @@ use paths::TrafficPath;
 
 #[derive(Clone, Debug)]
 pub struct Config {
+    /// In this order.
+    pub paths: Vec<PathKind>,
     pub repetitions: usize,
     /// One iperf3 run, each way, and one connection run.
     pub seconds: u32,
@@ -41,17 +43,18 @@ pub struct Traffic {
 #[derive(Clone, Debug, Serialize)]
 pub struct PathResult {
     pub path: PathKind,
+    /// Building the path (for the Docker path: starting the engine, the image, the network
+    /// and the containers); no figure includes it.
+    pub setup_seconds: f64,
     pub rows: Vec<MethodResult>,
 }
 
 pub fn run(scanguard: &Path, config: &Config) -> Result<Traffic> {
     let mut paths = Vec::new();
-    for kind in [PathKind::Veth, PathKind::Bridge] {
+    for &kind in &config.paths {
         println!("[bench] traffic: {}", kind.name());
-        let path = match kind {
-            PathKind::Veth => TrafficPath::veth()?,
-            PathKind::Bridge => TrafficPath::bridge()?,
-        };
+        let path = TrafficPath::build(kind)?;
+        println!("[bench]   built in {:.1} s", path.setup_seconds);
         paths.push(measure_path(&path, scanguard, config)?);
     }
     Ok(Traffic {
@@ -89,6 +92,7 @@ fn measure_path(path: &TrafficPath, scanguard: &Path, config: &Config) -> Result
     }
     Ok(PathResult {
         path: path.kind,
+        setup_seconds: path.setup_seconds,
         rows: summary::summarize(path.methods.iter().copied().zip(figures).collect()),
     })
 }
