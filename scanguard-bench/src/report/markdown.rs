@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use super::Report;
+use super::{Report, Verdict};
 use crate::{packet_cost::Row, stats::Summary, traffic::Traffic};
 
 pub fn render(report: &Report) -> String {
@@ -358,9 +358,10 @@ fn targets(out: &mut String, report: &Report) {
     line(out, "|---|---|---|---|");
     for target in &report.targets {
         let met = match target.met {
-            Some(true) => "yes",
-            Some(false) => "**no**",
-            None => "-",
+            Verdict::Met => "yes",
+            Verdict::Missed => "**no**",
+            Verdict::WithinNoise => "within noise",
+            Verdict::NotMeasured => "-",
         };
         line(
             out,

@@ -11,7 +11,7 @@
 
 use std::{
     io::{Read as _, Write as _},
-    net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream},
+    net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream},
     sync::{
         Arc,
         atomic::{AtomicBool, Ordering},
@@ -39,9 +39,10 @@ const PATIENCE: Duration = Duration::from_secs(3);
 /// A server answering every connection once and closing it, on its own thread inside `netns`.
 pub struct Server {
     stop: Arc<AtomicBool>,
-    address: SocketAddr,
+    /// The listening socket, shut down on drop to end the accept loop's wait: a connection
+    /// could not wake it once the namespace is gone (a container that ended).
+    listener: TcpListener,
     thread: Option<thread::JoinHandle<()>>,
-    netns: Netns,
 }
 
 impl Server {
@@ -53,8 +54,9 @@ impl Server {
         };
         let stop = Arc::new(AtomicBool::new(false));
         let stopping = Arc::clone(&stop);
+        let accepting = listener.try_clone().context("clone the listening socket")?;
         let thread = thread::spawn(move || {
-            for stream in listener.incoming() {
+            for stream in accepting.incoming() {
                 if stopping.load(Ordering::Relaxed) {
                     break;
                 }
@@ -65,9 +67,8 @@ impl Server {
         });
         Ok(Server {
             stop,
-            address,
+            listener,
             thread: Some(thread),
-            netns: netns.clone(),
         })
     }
 }
@@ -98,10 +99,8 @@ fn answer(mut stream: TcpStream) {
 impl Drop for Server {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
-        // One more connection wakes the accept loop up to see the flag.
-        if let Ok(_inside) = self.netns.enter() {
-            let _ = TcpStream::connect_timeout(&self.address, Duration::from_secs(1));
-        }
+        // Fails the blocked accept (EINVAL), so the loop sees the flag.
+        let _ = SockRef::from(&self.listener).shutdown(Shutdown::Both);
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }

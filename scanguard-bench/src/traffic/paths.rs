@@ -53,6 +53,10 @@ const ENGINE_METHODS: [TrafficMethod; 5] = [
     TrafficMethod::NothingAgain,
 ];
 
+/// How long the engine's containers live: longer than the longest run (a container that ends
+/// takes its veth along), short enough that a killed run's end by themselves.
+const CONTAINER_SECONDS: u32 = 3600;
+
 /// Bridged frames go through FORWARD as on a Docker host (br_netfilter); this picks them.
 const BRIDGED: &[&str] = &["-m", "physdev", "--physdev-is-bridged"];
 
@@ -151,8 +155,8 @@ impl TrafficPath {
         let mut engine = DockerEngine::start()
             .context("cannot start a Docker engine (cargo xtask setup installs docker.io)")?;
         let network = engine.network("traffic")?;
-        let a = engine.run_container(&network, "a")?;
-        let b = engine.run_container(&network, "b")?;
+        let a = engine.run_container_for(&network, "a", CONTAINER_SECONDS)?;
+        let b = engine.run_container_for(&network, "b", CONTAINER_SECONDS)?;
         Ok(TrafficPath {
             kind: PathKind::Docker,
             client: a.netns.clone(),
