@@ -16,7 +16,7 @@ use std::{
 
 use anyhow::{Context as _, Result, bail};
 use nix::{sys::signal::Signal, unistd::Pid};
-use scanguard_lab::{Host, wait_until};
+use scanguard_lab::{Host, Netns, wait_until};
 use serde_json::Value;
 
 pub struct Attach {
@@ -85,12 +85,25 @@ impl Attach {
     /// file `config` (empty: the defaults; never the system-wide file), and waits until it is
     /// up.
     pub fn start(binary: &Path, host: &Host, args: &[&str], config: &str) -> Result<Attach> {
+        Attach::start_in(binary, &host.netns, args, config, &[])
+    }
+
+    /// [`Attach::start`] in any namespace (a process's too), with `env` added to the daemon's
+    /// environment (e.g. `DOCKER_HOST`).
+    pub fn start_in(
+        binary: &Path,
+        netns: &Netns,
+        args: &[&str],
+        config: &str,
+        env: &[(&str, &str)],
+    ) -> Result<Attach> {
         let (pin_dir, run_dir) = private_dirs("attach");
         std::fs::create_dir_all(&run_dir)?;
         let config_path = run_dir.join("bench.toml");
         std::fs::write(&config_path, config)?;
-        let mut child = host
+        let mut child = netns
             .command(binary)
+            .envs(env.iter().copied())
             .arg("attach")
             .args(args)
             .arg("--json")
@@ -131,7 +144,7 @@ impl Attach {
         let mut attach = Attach {
             binary: binary.to_path_buf(),
             child: Some(child),
-            netns_path: host.netns.path().to_path_buf(),
+            netns_path: netns.path().to_path_buf(),
             pin_dir,
             run_dir,
             lines,

@@ -14,7 +14,7 @@ use scanguard_bench::{
     report::{self, Report},
     scale, storm,
     topology::FloodLink,
-    traffic,
+    traffic::{self, PathKind},
 };
 
 #[derive(Parser)]
@@ -37,6 +37,31 @@ struct Cli {
     /// Far fewer repetitions: checks that everything runs, not how fast.
     #[arg(long)]
     quick: bool,
+    #[command(flatten)]
+    traffic: TrafficOptions,
+}
+
+#[derive(clap::Args)]
+struct TrafficOptions {
+    /// Repetitions of the traffic part, the methods alternating within each [default: 3; 1
+    /// with --quick].
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=100))]
+    traffic_repetitions: Option<u16>,
+    /// Seconds of each traffic run: iperf3 each way, and the connection run [default: 3; 1
+    /// with --quick].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=60))]
+    traffic_seconds: Option<u32>,
+    /// Measure only these paths (repeatable) [default: all; docker starts a Docker engine
+    /// unless one is running].
+    #[arg(long, value_enum)]
+    traffic_path: Vec<TrafficPath>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum TrafficPath {
+    Veth,
+    Bridge,
+    Docker,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -81,9 +106,10 @@ fn run(cli: Cli) -> Result<()> {
     // What killed runs left behind: lab namespaces, pin and run directories.
     let namespaces = scanguard_lab::remove_leftovers().context("remove leftover lab namespaces")?;
     let dirs = scanguard_bench::attach::remove_stale_dirs();
-    if namespaces + dirs > 0 {
+    let engines = scanguard_lab::remove_leftover_engines().context("stop leftover test engines")?;
+    if namespaces + dirs + engines > 0 {
         println!(
-            "[bench] removed {namespaces} leftover namespace(s) and {dirs} directory(ies) of killed runs"
+            "[bench] removed {namespaces} leftover namespace(s), {dirs} directory(ies) and {engines} Docker engine(s) of killed runs"
         );
     }
     let wanted = |part| cli.only.is_empty() || cli.only.contains(&part);
@@ -110,7 +136,7 @@ fn run(cli: Cli) -> Result<()> {
                 "[bench] real traffic (iperf3, short connections) through attached interfaces"
             );
             report.traffic = section(&mut report.errors, "traffic", || {
-                traffic::run(&scanguard, &traffic_config(cli.quick))
+                traffic::run(&scanguard, &traffic_config(cli.quick, &cli.traffic))
             })?;
         }
         if wanted(Part::Decisions) {
@@ -196,11 +222,21 @@ fn flood_config(quick: bool) -> flood::Config {
     }
 }
 
-fn traffic_config(quick: bool) -> traffic::Config {
+fn traffic_config(quick: bool, options: &TrafficOptions) -> traffic::Config {
+    let wanted = |kind: &PathKind| {
+        let option = match kind {
+            PathKind::Veth => TrafficPath::Veth,
+            PathKind::Bridge => TrafficPath::Bridge,
+            PathKind::Docker => TrafficPath::Docker,
+        };
+        options.traffic_path.is_empty() || options.traffic_path.contains(&option)
+    };
     traffic::Config {
-        repetitions: if quick { 1 } else { 3 },
-        seconds: if quick { 1 } else { 3 },
-        connection_window: Duration::from_secs(if quick { 1 } else { 2 }),
+        paths: PathKind::ALL.into_iter().filter(wanted).collect(),
+        repetitions: options
+            .traffic_repetitions
+            .map_or(if quick { 1 } else { 3 }, usize::from),
+        seconds: options.traffic_seconds.unwrap_or(if quick { 1 } else { 3 }),
     }
 }
 

@@ -40,6 +40,16 @@ pub fn paired_ratios(a: &[f64], b: &[f64]) -> Vec<f64> {
         .collect()
 }
 
+/// Each value as a ratio to the values' median: how far a run's seconds stray from its typical
+/// second.
+pub fn relative_to_median(values: &[f64]) -> Vec<f64> {
+    if values.is_empty() {
+        return Vec::new();
+    }
+    let median = Summary::of(values).median;
+    paired_ratios(values, &vec![median; values.len()])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -59,5 +69,16 @@ mod tests {
             paired_ratios(&[2.0, 9.0, 4.0], &[1.0, 0.0, 2.0]),
             [2.0, 2.0]
         );
+    }
+
+    #[test]
+    fn values_relative_to_their_median() {
+        assert_eq!(
+            relative_to_median(&[90.0, 100.0, 110.0, 100.0, 50.0]),
+            [0.9, 1.0, 1.1, 1.0, 0.5]
+        );
+        assert!(relative_to_median(&[]).is_empty());
+        // A median of zero (nothing got through) gives no ratios rather than infinities.
+        assert!(relative_to_median(&[0.0, 0.0, 5.0]).is_empty());
     }
 }

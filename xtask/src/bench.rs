@@ -16,7 +16,8 @@ use crate::{
     setup,
 };
 
-/// `args` go to the benchmark: `--quick`, `--only <part>`, `--out <dir>`.
+/// `args` go to the benchmark: `--quick`, `--only <part>`, `--traffic-repetitions <n>`,
+/// `--traffic-seconds <s>`, `--traffic-path <veth|bridge|docker>`.
 pub fn execute(args: &[String]) -> Result<()> {
     setup::execute()?;
     if !scanguard_lab::is_root() {

@@ -31,7 +31,8 @@ enum Commands {
     /// Build the Debian packages for amd64 and arm64 into target/package/ (cargo-deb).
     Package,
     /// Measure scanguard against the empty XDP program and other filters (needs root);
-    /// writes target/bench/bench.{md,json,png}. Options go to the benchmark (--quick, --only).
+    /// writes target/bench/bench.{md,json,png}. Options go to the benchmark (--quick, --only,
+    /// --traffic-repetitions, --traffic-seconds, --traffic-path).
     Bench {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use super::Report;
+use super::{Report, Verdict};
 use crate::{packet_cost::Row, stats::Summary, traffic::Traffic};
 
 pub fn render(report: &Report) -> String {
@@ -285,9 +285,14 @@ fn traffic_tables(out: &mut String, traffic: &Traffic) {
     line(
         out,
         &format!(
-            "## Real traffic through attached interfaces (iperf3 TCP, {} s each way; short connections; {} alternating repetitions, medians; ratios to nothing attached)",
+            "## Real traffic through attached interfaces (iperf3 TCP, {0} s each way; short connections, {0} s; {1} alternating repetitions)",
             traffic.seconds, traffic.repetitions
         ),
+    );
+    line(out, "");
+    line(
+        out,
+        "Medians over the repetitions; ratios to nothing attached, paired by repetition: median (min–max). The second \"nothing attached\" is the noise floor. Seconds: every whole second of the connection runs as a ratio to its run's median second (min–max).",
     );
     line(out, "");
     for path in &traffic.paths {
@@ -296,28 +301,54 @@ fn traffic_tables(out: &mut String, traffic: &Traffic) {
         line(
             out,
             &format!(
-                "| | {} Gbit/s | ratio | other way Gbit/s | ratio | connections/s | ratio |",
+                "Set up in {:.1} s, outside every figure.",
+                path.setup_seconds
+            ),
+        );
+        line(out, "");
+        line(
+            out,
+            &format!(
+                "| | {} Gbit/s | ratio | other way Gbit/s | ratio | connections/s | ratio | seconds |",
                 path.path.up()
             ),
         );
-        line(out, "|---|---:|---:|---:|---:|---:|---:|");
+        line(out, "|---|---:|---:|---:|---:|---:|---:|---:|");
         for row in &path.rows {
             line(
                 out,
                 &format!(
-                    "| {} | {:.1} | {:.2}× | {:.1} | {:.2}× | {:.0} | {:.2}× |",
+                    "| {} | {:.1} | {} | {:.1} | {} | {:.0} | {} | {:.2}–{:.2} |",
                     row.method.name(),
                     row.up.median,
-                    row.up_ratio,
+                    spread(&row.up_ratio),
                     row.down.median,
-                    row.down_ratio,
+                    spread(&row.down_ratio),
                     row.connections.median,
-                    row.connections_ratio,
+                    spread(&row.connections_ratio),
+                    row.connection_seconds.min,
+                    row.connection_seconds.max,
                 ),
             );
         }
         line(out, "");
+        for row in path.rows.iter().filter(|row| row.connections_failed > 0) {
+            line(
+                out,
+                &format!(
+                    "{}: {} connections failed (refused, timed out or a wrong reply).",
+                    row.method.name(),
+                    row.connections_failed
+                ),
+            );
+            line(out, "");
+        }
     }
+}
+
+/// A ratio's median and its min–max over the repetitions.
+fn spread(ratio: &Summary) -> String {
+    format!("{:.2}× ({:.2}–{:.2})", ratio.median, ratio.min, ratio.max)
 }
 
 fn targets(out: &mut String, report: &Report) {
@@ -327,9 +358,10 @@ fn targets(out: &mut String, report: &Report) {
     line(out, "|---|---|---|---|");
     for target in &report.targets {
         let met = match target.met {
-            Some(true) => "yes",
-            Some(false) => "**no**",
-            None => "-",
+            Verdict::Met => "yes",
+            Verdict::Missed => "**no**",
+            Verdict::WithinNoise => "within noise",
+            Verdict::NotMeasured => "-",
         };
         line(
             out,

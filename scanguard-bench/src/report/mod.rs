@@ -16,7 +16,7 @@ use crate::{
     traffic::Traffic,
 };
 
-pub use targets::Target;
+pub use targets::{Target, Verdict};
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Environment {

@@ -1,25 +1,38 @@
-//! The targets, checked against what this run measured.
+//! The benchmark's targets, checked against what this run measured.
 
 use serde::Serialize;
 
 use super::Report;
-use crate::traffic::TrafficMethod;
+use crate::{stats::Summary, traffic::TrafficMethod};
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Target {
     pub what: &'static str,
     pub goal: &'static str,
     pub measured: String,
-    /// `None` when the run did not measure it.
-    pub met: Option<bool>,
+    pub met: Verdict,
 }
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    Met,
+    Missed,
+    /// Two runs with nothing attached differed by more than the figure's distance from the
+    /// goal: this run cannot tell.
+    WithinNoise,
+    NotMeasured,
+}
+
+const TRAFFIC: &str = "container TCP throughput with the default attach (worst path and direction)";
 
 pub fn evaluate(report: &Report) -> Vec<Target> {
     let mut targets = Vec::new();
     let mut add = |what, goal, value: Option<(String, bool)>| {
         let (measured, met) = match value {
-            Some((measured, met)) => (measured, Some(met)),
-            None => ("not measured".to_string(), None),
+            Some((measured, true)) => (measured, Verdict::Met),
+            Some((measured, false)) => (measured, Verdict::Missed),
+            None => ("not measured".to_string(), Verdict::NotMeasured),
         };
         targets.push(Target {
             what,
@@ -72,26 +85,43 @@ pub fn evaluate(report: &Report) -> Vec<Target> {
         "≥ 8×",
         versus("iptables-input-recent").map(|r| (format!("{r:.2}×"), r >= 8.0)),
     );
-    // The default's cost to a container: the worst of both directions and both paths.
+    // The default's cost to a container: the worst of both directions and all paths, beside
+    // how far two runs with nothing attached differed on the same path and direction.
     let default_traffic = report.traffic.as_ref().and_then(|traffic| {
         traffic
             .paths
             .iter()
-            .flat_map(|path| path.rows.iter().map(move |row| (path, row)))
-            .filter(|(_, row)| row.method == TrafficMethod::ScanguardAuto)
-            .flat_map(|(path, row)| {
-                [
-                    (row.up_ratio, path.path.up()),
-                    (row.down_ratio, "the other way"),
+            .flat_map(|path| {
+                let row = |method| path.rows.iter().find(|row| row.method == method);
+                let auto = row(TrafficMethod::ScanguardAuto)?;
+                let noise = row(TrafficMethod::NothingAgain)?;
+                Some([
+                    (auto.up_ratio, noise.up_ratio, path.path.up()),
+                    (auto.down_ratio, noise.down_ratio, "the other way"),
                 ]
-                .map(|(ratio, way)| (ratio, format!("{}, {way}", path.path.name())))
+                .map(|(ratio, noise, way)| {
+                    let text = format!(
+                        "{:.2}× ({}, {way}; repetitions {:.2}–{:.2}; nothing vs nothing {:.2}–{:.2})",
+                        ratio.median,
+                        path.path.name(),
+                        ratio.min,
+                        ratio.max,
+                        noise.min,
+                        noise.max
+                    );
+                    (ratio.median, noise, text)
+                }))
             })
+            .flatten()
             .min_by(|a, b| a.0.total_cmp(&b.0))
     });
+    let traffic_verdict = default_traffic
+        .as_ref()
+        .map(|(ratio, noise, _)| traffic_verdict(*ratio, noise, TRAFFIC_GOAL));
     add(
-        "container TCP throughput with the default attach (worst path and direction)",
+        TRAFFIC,
         "≥ 0.95× nothing attached",
-        default_traffic.map(|(r, case)| (format!("{r:.2}× ({case})"), r >= 0.95)),
+        default_traffic.map(|(r, _, text)| (text, r >= TRAFFIC_GOAL)),
     );
     // A `--quick` run fills a smaller map: its figures are shown, but cannot meet a 1M target.
     let scale = report.scale.as_ref();
@@ -156,5 +186,63 @@ pub fn evaluate(report: &Report) -> Vec<Target> {
             )
         }),
     );
+    if let (Some(verdict), Some(target)) = (
+        traffic_verdict,
+        targets.iter_mut().find(|target| target.what == TRAFFIC),
+    ) {
+        target.met = verdict;
+    }
     targets
+}
+
+const TRAFFIC_GOAL: f64 = 0.95;
+
+/// Met only if the run could resolve the goal (nothing vs nothing never below it); missed only
+/// if the figure is further down than two identical setups ever differed.
+fn traffic_verdict(ratio: f64, noise: &Summary, goal: f64) -> Verdict {
+    if ratio >= goal && noise.min >= goal {
+        Verdict::Met
+    } else if ratio < goal && ratio < noise.min {
+        Verdict::Missed
+    } else {
+        Verdict::WithinNoise
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn noise(min: f64, max: f64) -> Summary {
+        Summary {
+            min,
+            median: 1.0,
+            max,
+            samples: 5,
+        }
+    }
+
+    #[test]
+    fn a_throughput_verdict_needs_a_noise_floor_tighter_than_the_goal() {
+        assert_eq!(
+            traffic_verdict(0.98, &noise(0.97, 1.03), 0.95),
+            Verdict::Met
+        );
+        assert_eq!(
+            traffic_verdict(0.98, &noise(0.80, 1.20), 0.95),
+            Verdict::WithinNoise
+        );
+        assert_eq!(
+            traffic_verdict(0.90, &noise(0.80, 1.20), 0.95),
+            Verdict::WithinNoise
+        );
+        assert_eq!(
+            traffic_verdict(0.70, &noise(0.80, 1.20), 0.95),
+            Verdict::Missed
+        );
+        assert_eq!(
+            traffic_verdict(0.94, &noise(0.97, 1.03), 0.95),
+            Verdict::Missed
+        );
+    }
 }

@@ -9,11 +9,16 @@ use std::{
 };
 
 use anyhow::{Context as _, Result, bail};
-use scanguard_lab::{Netns, run_checked, wait_until};
+use scanguard_lab::{Netns, run_checked, run_checked_within, wait_until};
 use serde_json::Value;
 
 /// The port the server listens on (iperf3's own default).
 const PORT: &str = "5201";
+/// A server that is gone fails the client fast instead of leaving it waiting.
+const CONNECT_TIMEOUT_MS: &str = "3000";
+/// Beyond a run's seconds: connecting, and the server's summary. A client still running then
+/// is killed (a path that stopped carrying traffic).
+const GRACE: Duration = Duration::from_secs(15);
 
 /// An iperf3 server in a lab namespace; dropping it stops it.
 pub struct Server(Child);
@@ -62,6 +67,8 @@ pub fn gbits(client: &Netns, address: Ipv4Addr, seconds: u32, reverse: bool) -> 
         "--time",
         &seconds.to_string(),
         "--json",
+        "--connect-timeout",
+        CONNECT_TIMEOUT_MS,
     ]);
     if reverse {
         command.arg("--reverse");
@@ -69,7 +76,7 @@ pub fn gbits(client: &Netns, address: Ipv4Addr, seconds: u32, reverse: bool) -> 
     // A server still finishing the previous test refuses the next one for a moment.
     let mut last_error = None;
     for _ in 0..5 {
-        match run_checked(&mut command) {
+        match run_checked_within(&mut command, Duration::from_secs(seconds.into()) + GRACE) {
             Ok(output) => {
                 let report: Value =
                     serde_json::from_slice(&output.stdout).context("iperf3 --json output")?;

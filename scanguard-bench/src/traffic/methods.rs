@@ -15,9 +15,13 @@ use crate::{
     },
 };
 
-/// A source no test traffic comes from (TEST-NET-1): the filters hold one entry, as they
-/// would with a ban in force, and drop nothing here.
-const BANNED: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+/// A source no test traffic comes from (TEST-NET-2): the filters hold one entry, as they
+/// would with a ban in force, and drop nothing here. Not TEST-NET-1, which some hosts use for
+/// their gateway, and `ban` refuses a gateway.
+const BANNED: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
+/// The classic rules' own chain, jumped to from the path's chain: removing them then touches
+/// no one else's rules (on a Docker host, FORWARD holds Docker's).
+const CLASSIC_CHAIN: &str = "sgbench-classic";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -30,10 +34,13 @@ pub enum TrafficMethod {
     ScanguardTc,
     XdpFilter,
     Classic,
+    /// Nothing attached, a second time: its ratio to the first is the run's noise floor.
+    NothingAgain,
 }
 
 impl TrafficMethod {
-    pub const ALL: [TrafficMethod; 7] = [
+    /// In the order they alternate; the noise control last, the furthest from the first.
+    pub const ALL: [TrafficMethod; 8] = [
         TrafficMethod::Nothing,
         TrafficMethod::ScanguardAuto,
         TrafficMethod::ScanguardNative,
@@ -41,6 +48,7 @@ impl TrafficMethod {
         TrafficMethod::ScanguardTc,
         TrafficMethod::XdpFilter,
         TrafficMethod::Classic,
+        TrafficMethod::NothingAgain,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -52,6 +60,7 @@ impl TrafficMethod {
             TrafficMethod::ScanguardTc => "scanguard, TC ingress (TCX)",
             TrafficMethod::XdpFilter => "xdp-filter (xdp-tools), native",
             TrafficMethod::Classic => "classic iptables rules, -m recent",
+            TrafficMethod::NothingAgain => "nothing attached, again (noise control)",
         }
     }
 
@@ -76,8 +85,14 @@ pub enum Installed {
 
 pub fn install(method: TrafficMethod, path: &TrafficPath, scanguard: &Path) -> Result<Installed> {
     if let Some(mode) = method.scanguard_mode() {
-        let host = path.filter_host(&path.attach_target);
-        let attach = Attach::start(scanguard, &host, &[&path.attach_target, "--mode", mode], "")?;
+        let mut args: Vec<&str> = path.attach_args.iter().map(String::as_str).collect();
+        args.extend(["--mode", mode]);
+        let env: Vec<(&str, &str)> = path
+            .docker_host
+            .iter()
+            .map(|host| ("DOCKER_HOST", host.as_str()))
+            .collect();
+        let attach = Attach::start_in(scanguard, &path.filter_netns, &args, "", &env)?;
         attach.cli(&["ban", &BANNED.to_string(), "--for", "1h"])?;
         return Ok(Installed::Scanguard { _attach: attach });
     }
@@ -85,33 +100,42 @@ pub fn install(method: TrafficMethod, path: &TrafficPath, scanguard: &Path) -> R
         TrafficMethod::XdpFilter => path
             .filtered
             .iter()
-            .map(|interface| XdpFilterSession::start(&path.filter_host(interface), BANNED))
+            .map(|interface| XdpFilterSession::start(&path.filter_host_of(interface), BANNED))
             .collect::<Result<_>>()
             .map(|sessions| Installed::XdpFilter {
                 _sessions: sessions,
             }),
         TrafficMethod::Classic => {
-            let chain = path.classic_chain;
-            let mut rules: Vec<Vec<&str>> = CLASSIC_RULES
-                .iter()
-                .map(|rule| {
-                    ["iptables", "-A", chain]
-                        .into_iter()
-                        .chain(path.classic_match.iter().copied())
-                        .chain(rule.split_whitespace())
-                        .collect()
-                })
-                .collect();
+            let iptables = |action: &'static str, rest: &[&'static str]| -> Vec<&str> {
+                ["iptables", action].iter().chain(rest).copied().collect()
+            };
+            let jump = |action| {
+                let mut command = iptables(action, &[path.classic_chain]);
+                command.extend(path.classic_match);
+                command.extend(["-j", CLASSIC_CHAIN]);
+                command
+            };
+            let mut commands = vec![iptables("-N", &[CLASSIC_CHAIN])];
+            commands.extend(CLASSIC_RULES.iter().map(|rule| {
+                let mut command = iptables("-A", &[CLASSIC_CHAIN]);
+                command.extend(rule.split_whitespace());
+                command
+            }));
+            commands.push(jump("-I"));
             let preban = format!("echo +{BANNED} > /proc/net/xt_recent/portscan");
-            rules.push(vec!["sh", "-c", &preban]);
+            commands.push(vec!["sh", "-c", &preban]);
             Netfilter::install(
-                &path.filter_host(&path.attach_target),
-                &rules,
+                &path.filter_host(),
+                &commands,
                 Counters::Iptables {
                     table: "filter",
-                    chain,
+                    chain: CLASSIC_CHAIN,
                 },
-                &[vec!["iptables", "-F", chain]],
+                &[
+                    jump("-D"),
+                    iptables("-F", &[CLASSIC_CHAIN]),
+                    iptables("-X", &[CLASSIC_CHAIN]),
+                ],
             )
             .map(|rules| Installed::Netfilter { _rules: rules })
         }

@@ -158,9 +158,20 @@ impl DockerEngine {
         network: &EngineNetwork,
         role: &str,
     ) -> Result<EngineContainer> {
+        self.run_container_for(network, role, SLEEP_SECONDS)
+    }
+
+    /// [`DockerEngine::run_container`] for a container that must outlive a test, such as a
+    /// benchmark's: it sleeps `seconds`, then ends.
+    pub fn run_container_for(
+        &mut self,
+        network: &EngineNetwork,
+        role: &str,
+        seconds: u32,
+    ) -> Result<EngineContainer> {
         let name = format!("{}-{role}", self.prefix);
         self.containers.push(name.clone());
-        let sleep = SLEEP_SECONDS.to_string();
+        let sleep = seconds.to_string();
         self.run(&[
             "run",
             "--detach",
