@@ -18,7 +18,7 @@ use scanguard_lab::{
 };
 use serde_json::Value;
 
-use crate::support::lab::{SCANGUARD, require_root};
+use crate::support::lab::{SCANGUARD, find_iface, ifaces_json, require_root};
 
 /// Nothing listens here in a container: without scanguard a NULL scan gets a RST.
 const CLOSED: u16 = 81;
@@ -85,27 +85,10 @@ fn listed_at(daemon: &Daemon, veth: &str) -> Option<SystemTime> {
 }
 
 /// `scanguard ifaces --json` in the root namespace, asking `engine`.
-fn ifaces_json(engine: &DockerEngine) -> Value {
-    let output = Command::new(SCANGUARD)
-        .args(["ifaces", "--json"])
-        .env("DOCKER_HOST", engine.docker_host())
-        .output()
-        .expect("run scanguard ifaces");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("JSON")
-}
-
-fn find_iface<'a>(report: &'a Value, name: &str) -> &'a Value {
-    report["interfaces"]
-        .as_array()
-        .expect("interfaces")
-        .iter()
-        .find(|iface| iface["name"] == name)
-        .unwrap_or_else(|| panic!("{name} missing from {report}"))
+fn engine_ifaces(engine: &DockerEngine) -> Value {
+    let mut scanguard = Command::new(SCANGUARD);
+    scanguard.env("DOCKER_HOST", engine.docker_host());
+    ifaces_json(scanguard)
 }
 
 /// The policy of the root namespace's FORWARD chain, as iptables reports it.
@@ -164,7 +147,7 @@ fn a_docker_network_attach_bans_a_scanning_container_and_protects_one_started_la
         .collect();
     veths.sort();
     assert_eq!(status_names(&daemon), veths, "exactly the network's veths");
-    let report = ifaces_json(&engine);
+    let report = engine_ifaces(&engine);
     for veth in &veths {
         assert_eq!(
             find_iface(&report, veth)["tc_ingress"]["state"],
@@ -268,7 +251,7 @@ fn a_container_attach_follows_the_container_through_restart_and_stop_start() {
             delay <= PROTECTED_WITHIN,
             "after {how}, {veth} listed {delay:?} after start"
         );
-        let report = ifaces_json(&engine);
+        let report = engine_ifaces(&engine);
         assert_eq!(
             find_iface(&report, &veth)["tc_ingress"]["state"],
             "scanguard"

@@ -15,7 +15,7 @@ use scanguard::host::{
 use scanguard_lab::{Container, DockerEngine, DockerLab, FakeDockerEngine, Netns, daemon::Daemon};
 use serde_json::{Value, json};
 
-use crate::support::lab::{SCANGUARD, require_root};
+use crate::support::lab::{SCANGUARD, find_iface, ifaces_json, ifaces_output, require_root};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -106,7 +106,7 @@ fn ifaces_lists_the_bridge_ports_and_scanguard_on_them() {
     require_root();
     let (lab, containers) = DockerLab::build(&["web", "db"]).expect("Docker-like lab");
     let daemon = Daemon::start_in(SCANGUARD, &lab.host, &[lab.bridge.name()]);
-    let report = ifaces_json(&lab, None);
+    let report = lab_ifaces(&lab, None);
     let interfaces = report["interfaces"].as_array().expect("interfaces");
     let find = |name: &str| find_iface(&report, name);
     let bridge = find(lab.bridge.name());
@@ -147,29 +147,12 @@ fn named_containers(interfaces: &[Value]) -> usize {
 }
 
 /// `scanguard ifaces --json` in the lab's host namespace, asking the engine at `docker_host`.
-fn ifaces_json(lab: &DockerLab, docker_host: Option<&str>) -> Value {
-    let mut command = lab.host_command(SCANGUARD);
-    command.args(["ifaces", "--json"]);
+fn lab_ifaces(lab: &DockerLab, docker_host: Option<&str>) -> Value {
+    let mut scanguard = lab.host_command(SCANGUARD);
     if let Some(docker_host) = docker_host {
-        command.env("DOCKER_HOST", docker_host);
+        scanguard.env("DOCKER_HOST", docker_host);
     }
-    let output = command.output().expect("run scanguard ifaces");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("JSON")
-}
-
-/// The entry of `ifaces --json` for the interface `name`.
-fn find_iface<'a>(report: &'a Value, name: &str) -> &'a Value {
-    report["interfaces"]
-        .as_array()
-        .expect("interfaces")
-        .iter()
-        .find(|iface| iface["name"] == name)
-        .unwrap_or_else(|| panic!("{name} missing from {report}"))
+    ifaces_json(scanguard)
 }
 
 fn names_of(list: &Value) -> Vec<String> {
@@ -221,7 +204,7 @@ fn docker_network_and_container_flags_and_ifaces_ask_the_engine_api() {
     assert_eq!(names_of(&status["interfaces"]), [db.port.as_str()]);
     assert_eq!(status["bridges"], json!([]));
 
-    let report = ifaces_json(&lab, Some(&docker_host));
+    let report = lab_ifaces(&lab, Some(&docker_host));
     assert_eq!(report["docker"]["reachable"], true, "{report}");
     let find = |name: &str| find_iface(&report, name);
     assert_eq!(find(lab.bridge.name())["docker_network"], "labnet");
@@ -385,16 +368,7 @@ fn a_real_engines_networks_and_containers_are_named_as_netlink_shows_them() {
 
 /// `scanguard ifaces <args>` in the root namespace, asking the engine at `docker_host`.
 fn ifaces_report(docker_host: &str, args: &[&str]) -> String {
-    let output = Command::new(SCANGUARD)
-        .arg("ifaces")
-        .args(args)
-        .env("DOCKER_HOST", docker_host)
-        .output()
-        .expect("run scanguard ifaces");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
+    let mut scanguard = Command::new(SCANGUARD);
+    scanguard.env("DOCKER_HOST", docker_host);
+    ifaces_output(scanguard, args)
 }

@@ -5,7 +5,7 @@
     reason = "each test crate uses a different part of this module"
 )]
 
-use std::path::PathBuf;
+use std::{path::PathBuf, process::Command};
 
 use scanguard::{
     bpf::object::INGRESS_PROGRAM_NAME,
@@ -120,4 +120,35 @@ impl Drop for ConfigFile {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
     }
+}
+
+/// What `scanguard ifaces ARGS` prints, run as `scanguard` is set up (in a namespace, or
+/// with an engine's `DOCKER_HOST`); it must succeed.
+pub fn ifaces_output(mut scanguard: Command, args: &[&str]) -> String {
+    let output = scanguard
+        .arg("ifaces")
+        .args(args)
+        .output()
+        .expect("run scanguard ifaces");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// `scanguard ifaces --json`, run as `scanguard` is set up.
+pub fn ifaces_json(scanguard: Command) -> serde_json::Value {
+    serde_json::from_str(&ifaces_output(scanguard, &["--json"])).expect("JSON")
+}
+
+/// The entry of `ifaces --json` for the interface `name`.
+pub fn find_iface<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    report["interfaces"]
+        .as_array()
+        .expect("interfaces")
+        .iter()
+        .find(|iface| iface["name"] == name)
+        .unwrap_or_else(|| panic!("{name} missing from {report}"))
 }

@@ -5,17 +5,17 @@
 //! cannot, so a one-line file goes there first; and no service may start (the system LAPI
 //! would hold port 8080), see [`NoServiceStarts`].
 
-use std::{path::Path, process::Command};
+use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 
-use super::{Done, log, no_service_starts::NoServiceStarts};
+use super::{Done, debian_packages, no_service_starts::NoServiceStarts};
 
 const PACKAGE: &str = "crowdsec";
 const ONLINE_CREDENTIALS: &str = "/etc/crowdsec/online_api_credentials.yaml";
 
 pub fn ensure() -> Result<Done> {
-    if installed()? {
+    if debian_packages::missing(&[PACKAGE])?.is_empty() {
         return Ok(Done::AlreadyInstalled);
     }
     if !scanguard_lab::is_root() {
@@ -31,20 +31,5 @@ pub fn ensure() -> Result<Done> {
         .with_context(|| format!("cannot write {ONLINE_CREDENTIALS}"))?;
     }
     let _no_service_starts = NoServiceStarts::install()?;
-    log::run(Command::new("apt-get").arg("update"))?;
-    log::run(
-        Command::new("apt-get")
-            .args(["install", "-y", "--no-install-recommends", PACKAGE])
-            .env("DEBIAN_FRONTEND", "noninteractive"),
-    )
-    .context("apt-get failed; install it by hand as above: apt-get install crowdsec")?;
-    Ok(Done::Installed(PACKAGE.to_string()))
-}
-
-fn installed() -> Result<bool> {
-    let query = Command::new("dpkg-query")
-        .args(["-W", "-f=${Status}", PACKAGE])
-        .output()
-        .context("no dpkg-query here (not Debian-based?); install crowdsec by hand")?;
-    Ok(query.status.success() && query.stdout == b"install ok installed")
+    debian_packages::install(&[PACKAGE])
 }

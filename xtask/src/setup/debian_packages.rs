@@ -38,7 +38,12 @@ const PACKAGES: &[&str] = &[
 ];
 
 pub fn ensure() -> Result<Done> {
-    let missing = missing(PACKAGES)?;
+    install(PACKAGES)
+}
+
+/// Installs those of `packages` that are missing, with apt-get.
+pub(super) fn install(packages: &[&'static str]) -> Result<Done> {
+    let missing = missing(packages)?;
     if missing.is_empty() {
         return Ok(Done::AlreadyInstalled);
     }

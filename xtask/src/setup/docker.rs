@@ -6,34 +6,18 @@
 //! a system engine would hold the default socket, and with it the tests would use that engine
 //! rather than one they can stop and compare the host with.
 
-use std::process::Command;
+use anyhow::Result;
 
-use anyhow::{Context, Result, bail};
-
-use super::{Done, debian_packages, log, no_service_starts::NoServiceStarts};
+use super::{Done, debian_packages, no_service_starts::NoServiceStarts};
 
 const PACKAGES: &[&str] = &["docker.io", "busybox-static"];
 
 pub fn ensure() -> Result<Done> {
-    let missing = debian_packages::missing(PACKAGES)?;
-    if missing.is_empty() {
+    if debian_packages::missing(PACKAGES)?.is_empty() {
         return Ok(Done::AlreadyInstalled);
     }
-    let by_hand = format!("apt-get install {}", missing.join(" "));
-    if !scanguard_lab::is_root() {
-        bail!(
-            "missing {}; rerun as root or install them by hand: {by_hand}",
-            missing.join(", ")
-        );
-    }
-    let _no_service_starts = NoServiceStarts::install()?;
-    log::run(Command::new("apt-get").arg("update"))?;
-    log::run(
-        Command::new("apt-get")
-            .args(["install", "-y", "--no-install-recommends"])
-            .args(&missing)
-            .env("DEBIAN_FRONTEND", "noninteractive"),
-    )
-    .with_context(|| format!("apt-get failed; install them by hand: {by_hand}"))?;
-    Ok(Done::Installed(missing.join(", ")))
+    let _no_service_starts = scanguard_lab::is_root()
+        .then(NoServiceStarts::install)
+        .transpose()?;
+    debian_packages::install(PACKAGES)
 }
