@@ -20,14 +20,7 @@ pub fn run_checked(command: &mut Command) -> Result<Output> {
         command: describe(command),
         source,
     })?;
-    if output.status.success() {
-        return Ok(output);
-    }
-    Err(LabError::CommandFailed {
-        command: describe(command),
-        status: output.status,
-        output: complaint(&output),
-    })
+    checked(describe(command), output)
 }
 
 /// [`run_checked`], but a command still running after `timeout` is killed and reported.
@@ -65,11 +58,16 @@ pub fn run_checked_within(command: &mut Command, timeout: Duration) -> Result<Ou
         stdout: stdout.join().unwrap_or_default(),
         stderr: stderr.join().unwrap_or_default(),
     };
+    checked(described, output)
+}
+
+/// `output` if `command` exited successfully, else the error naming it and quoting it.
+fn checked(command: String, output: Output) -> Result<Output> {
     if output.status.success() {
         return Ok(output);
     }
     Err(LabError::CommandFailed {
-        command: described,
+        command,
         status: output.status,
         output: complaint(&output),
     })
