@@ -232,28 +232,13 @@ impl Follower {
     /// A followed container started: its veths are new, unless this is an old start
     /// replayed.
     async fn on_container_start(&mut self, started: Started) -> bool {
-        let links = match links::dump().await {
-            Ok(links) => links,
-            Err(error) => {
-                warn!("container {} started: {error:#}", started.container);
-                return false;
-            }
-        };
         let mut changed = false;
-        for veth in &started.veths {
-            let Some(link) = links.iter().find(|link| link.name == *veth) else {
-                continue;
-            };
-            if self.ports.contains_key(&link.ifindex) {
-                continue;
+        for (veth, bridge) in &started.veths {
+            if !self.ports.contains_key(&veth.ifindex) {
+                changed |= self
+                    .attach_port(veth, bridge, Some(&started.container))
+                    .await;
             }
-            let bridge = links
-                .iter()
-                .find(|bridge| Some(bridge.ifindex) == link.master)
-                .map_or("", |bridge| bridge.name.as_str());
-            changed |= self
-                .attach_port(link, bridge, Some(&started.container))
-                .await;
         }
         changed
     }

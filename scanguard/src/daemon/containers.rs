@@ -12,7 +12,10 @@ use futures::StreamExt as _;
 use log::{info, warn};
 use tokio::sync::mpsc;
 
-use crate::host::{docker::Engine, links};
+use crate::host::{
+    docker::Engine,
+    links::{self, Link},
+};
 
 /// Between attempts to reach an engine that is away (restarting, say).
 const RETRY: Duration = Duration::from_secs(2);
@@ -22,11 +25,12 @@ const QUEUE: usize = 16;
 /// resolution is replayed rather than missed; a replay only finds the veths attached.
 const SLACK_SECONDS: i64 = 1;
 
-/// The host-side veths of a followed container that has just started.
+/// The host-side veths of a followed container that has just started, each with the name of
+/// its bridge.
 #[derive(Debug)]
 pub struct Started {
     pub container: String,
-    pub veths: Vec<String>,
+    pub veths: Vec<(Link, String)>,
 }
 
 /// Watches the engine for `containers` (names or ids) starting after `since`, until the

@@ -54,7 +54,8 @@ pub async fn resolve(request: TargetRequest<'_>) -> Result<Targets> {
             names.push(engine.network_bridge(network).await?);
         }
         for container in request.containers {
-            names.extend(engine.container_veths(container, &host_links).await?);
+            let veths = engine.container_veths(container, &host_links).await?;
+            names.extend(veths.into_iter().map(|(veth, _)| veth.name));
         }
     }
     if names.is_empty() {

@@ -88,12 +88,13 @@ impl Engine {
     }
 
     /// The host-side veths of a running container given by name or id, one per bridge
-    /// network it is on; `host_links` are the links of this namespace.
+    /// network it is on, each with the name of its bridge; `host_links` are the links of this
+    /// namespace.
     pub async fn container_veths(
         &self,
         container: &str,
         host_links: &[Link],
-    ) -> Result<Vec<String>> {
+    ) -> Result<Vec<(Link, String)>> {
         let inspected = self
             .ask(
                 "inspect container",
@@ -115,7 +116,7 @@ impl Engine {
                 continue;
             };
             if let Some(veth) = mapping::host_veth(&endpoint, bridge.ifindex, &inside, host_links) {
-                veths.push(veth.name.clone());
+                veths.push((veth.clone(), bridge.name.clone()));
             }
         }
         if veths.is_empty() {
