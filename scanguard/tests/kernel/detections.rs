@@ -29,10 +29,6 @@ fn sweep_settings() -> Settings {
     }
 }
 
-fn reason(scanguard: &Scanguard, src: IpAddr) -> Option<Kind> {
-    scanguard.ban(src).and_then(|ban| Kind::from_u8(ban.reason))
-}
-
 #[test]
 fn a_port_sweep_is_banned_at_the_threshold() {
     let mut scanguard = Scanguard::load(&sweep_settings());
@@ -46,7 +42,7 @@ fn a_port_sweep_is_banned_at_the_threshold() {
         }
         let last = PORTS[SWEEP_PORTS as usize - 1];
         scanguard.expect(&tcp(src, last, SYN), Verdict::Drop, "the threshold port");
-        assert_eq!(reason(&scanguard, src), Some(Kind::PortSweep));
+        assert_eq!(scanguard.ban_reason(src), Some(Kind::PortSweep));
     }
 }
 
@@ -106,13 +102,13 @@ fn bare_ack_and_fin_ack_outside_a_flow_are_stateless_probes() {
     );
     scanguard.track_flows();
     scanguard.expect(&tcp(ack, 80, ACK), Verdict::Drop, "ack outside a flow");
-    assert_eq!(reason(&scanguard, ack), Some(Kind::AckScan));
+    assert_eq!(scanguard.ban_reason(ack), Some(Kind::AckScan));
     scanguard.expect(
         &tcp(maimon, 80, FIN | ACK),
         Verdict::Drop,
         "fin+ack outside a flow",
     );
-    assert_eq!(reason(&scanguard, maimon), Some(Kind::MaimonScan));
+    assert_eq!(scanguard.ban_reason(maimon), Some(Kind::MaimonScan));
 }
 
 #[test]
@@ -189,7 +185,7 @@ fn udp_to_watched_ports_outside_a_flow_is_a_probe() {
     let (prober, resolver) = (scanner_v4(1), scanner_v4(2));
     let tftp = from(prober).udp(SCANNER_PORT, 69).build();
     scanguard.expect(&tftp, Verdict::Drop, "udp to tftp");
-    assert_eq!(reason(&scanguard, prober), Some(Kind::UdpProbe));
+    assert_eq!(scanguard.ban_reason(prober), Some(Kind::UdpProbe));
     // Our DNS query to the resolver makes its answers a flow, whatever port they reach.
     scanguard.send(
         &FrameBuilder::new(TARGET_V4, resolver)
@@ -216,7 +212,7 @@ fn udp_sweeps_count_only_outside_flows() {
         .udp(SCANNER_PORT, PORTS[SWEEP_PORTS as usize - 1])
         .build();
     scanguard.expect(&probe, Verdict::Drop, "udp sweep");
-    assert_eq!(reason(&scanguard, src), Some(Kind::PortSweep));
+    assert_eq!(scanguard.ban_reason(src), Some(Kind::PortSweep));
 }
 
 #[test]
@@ -238,7 +234,7 @@ fn scanner_fingerprints_are_acted_on_when_configured() {
     settings.actions.insert(Kind::Fingerprint, Action::Ban);
     let mut scanguard = Scanguard::load(&settings);
     scanguard.expect(&nmap_syn(scanner_v4(1)), Verdict::Drop, "nmap's SYN");
-    assert_eq!(reason(&scanguard, scanner_v4(1)), Some(Kind::Fingerprint));
+    assert_eq!(scanguard.ban_reason(scanner_v4(1)), Some(Kind::Fingerprint));
     let linux_syn = from(scanner_v4(2))
         .tcp(SCANNER_PORT, 8080, SYN)
         .window(64_240)

@@ -33,10 +33,6 @@ fn sctp(src: IpAddr, port: u16, chunk: u8) -> Vec<u8> {
     from(src).sctp(SCANNER_PORT, port, chunk).build()
 }
 
-fn reason(scanguard: &Scanguard, src: IpAddr) -> Option<Kind> {
-    scanguard.ban(src).and_then(|ban| Kind::from_u8(ban.reason))
-}
-
 #[test]
 fn an_init_sweep_is_a_port_sweep_at_the_threshold() {
     let mut scanguard = Scanguard::load(&sweep_settings());
@@ -47,7 +43,7 @@ fn an_init_sweep_is_a_port_sweep_at_the_threshold() {
         }
         let last = sctp(src, PORTS[SWEEP_PORTS as usize - 1], SCTP_INIT);
         scanguard.expect(&last, Verdict::Drop, "the threshold INIT");
-        assert_eq!(reason(&scanguard, src), Some(Kind::PortSweep));
+        assert_eq!(scanguard.ban_reason(src), Some(Kind::PortSweep));
     }
 }
 
@@ -58,7 +54,7 @@ fn a_cookie_echo_to_a_port_nothing_serves_is_an_sctp_probe() {
     for src in [scanner_v4(1), scanner_v6(1)] {
         let frame = sctp(src, PORTS[0], SCTP_COOKIE_ECHO);
         scanguard.expect(&frame, Verdict::Drop, "a COOKIE ECHO");
-        assert_eq!(reason(&scanguard, src), Some(Kind::SctpProbe));
+        assert_eq!(scanguard.ban_reason(src), Some(Kind::SctpProbe));
     }
     let events = events.take();
     assert_eq!(events.len(), 2, "{events:?}");

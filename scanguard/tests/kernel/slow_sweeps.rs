@@ -46,10 +46,6 @@ fn only_slow_settings() -> Settings {
     }
 }
 
-fn reason(scanguard: &Scanguard, src: IpAddr) -> Option<Kind> {
-    scanguard.ban(src).and_then(|ban| Kind::from_u8(ban.reason))
-}
-
 /// A probe of `port` by `src`: SYN, UDP or SCTP INIT.
 type Probe = fn(IpAddr, u16) -> Vec<u8>;
 
@@ -101,7 +97,7 @@ fn a_paced_scan_is_a_slow_sweep_at_the_threshold() {
         }
     }
     for (src, _) in scans {
-        assert_eq!(reason(&scanguard, src), Some(Kind::SlowSweep), "{src}");
+        assert_eq!(scanguard.ban_reason(src), Some(Kind::SlowSweep), "{src}");
     }
     assert_eq!(scanguard.counts().get("port-sweep"), None);
 }
@@ -122,7 +118,7 @@ fn a_probe_just_inside_the_long_window_counts_and_one_just_outside_starts_over()
     scanguard.insert_slow_sweep(outside, sketch(now_ns - window_ns - 10_000_000, below));
     let last = PORTS[SLOW_PORTS as usize - 1];
     scanguard.expect(&syn(inside, last), Verdict::Drop, "just inside the window");
-    assert_eq!(reason(&scanguard, inside), Some(Kind::SlowSweep));
+    assert_eq!(scanguard.ban_reason(inside), Some(Kind::SlowSweep));
     scanguard.expect(
         &syn(outside, last),
         Verdict::Pass,
@@ -184,7 +180,7 @@ fn a_flood_of_new_sources_does_not_make_a_slow_scanner_forgotten() {
     assert_eq!(kept.distinct, SLOW_PORTS - 1);
     let last = PORTS[SLOW_PORTS as usize - 1];
     scanguard.expect(&syn(first, last), Verdict::Drop, "the threshold port");
-    assert_eq!(reason(&scanguard, first), Some(Kind::SlowSweep));
+    assert_eq!(scanguard.ban_reason(first), Some(Kind::SlowSweep));
     // Sources that probe twice each open one: up to half the capacity of them leave it.
     for port in below {
         scanguard.expect(&syn(second, *port), Verdict::Pass, "below the threshold");
@@ -196,6 +192,6 @@ fn a_flood_of_new_sources_does_not_make_a_slow_scanner_forgotten() {
         }
     }
     scanguard.expect(&syn(second, last), Verdict::Drop, "the threshold port");
-    assert_eq!(reason(&scanguard, second), Some(Kind::SlowSweep));
+    assert_eq!(scanguard.ban_reason(second), Some(Kind::SlowSweep));
     assert_eq!(scanguard.bans().len(), 2);
 }

@@ -253,6 +253,11 @@ impl Scanguard {
         Some(ban)
     }
 
+    /// The kind `addr` is banned for, if it is.
+    pub fn ban_reason(&self, addr: IpAddr) -> Option<Kind> {
+        self.ban(addr).and_then(|ban| Kind::from_u8(ban.reason))
+    }
+
     /// The sources some CPU holds a "banned" verdict of.
     pub fn cached_bans(&self) -> BTreeSet<AddrKey> {
         ban_filter::banned_verdicts(&self.verdicts())
